@@ -1,0 +1,5 @@
+import sys
+
+from accelsearch.cli import main
+
+sys.exit(main())

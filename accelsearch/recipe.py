@@ -1,0 +1,301 @@
+"""Recipes: the YAML a user writes, validated before anything runs.
+
+Every section forbids unknown fields; names (space, latency backend, evaluator, strategy)
+are checked against the registries; an error names the file, the field path and the valid
+choices. ``--set a.b=value`` overrides are applied to the raw YAML before validation.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from accelsearch.errors import AccelSearchError, ConfigError, choices_text
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class SpaceSpec(_Strict):
+    """Which search space, and the options its constructor takes."""
+
+    name: str
+    options: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("name")
+    @classmethod
+    def _known(cls, v: str) -> str:
+        from accelsearch import spaces
+
+        if v not in spaces.list():
+            raise ValueError(f"unknown space {v!r}; valid choices: {choices_text(spaces.list())}")
+        return v
+
+    @model_validator(mode="after")
+    def _options(self) -> SpaceSpec:
+        from accelsearch import spaces
+
+        try:
+            spaces.get(self.name, **self.options)
+        except TypeError as exc:
+            raise ValueError(f"bad option for space {self.name!r}: {exc}") from None
+        except AccelSearchError as exc:
+            raise ValueError(str(exc)) from None
+        return self
+
+    def make(self):
+        from accelsearch import spaces
+
+        return spaces.get(self.name, **self.options)
+
+
+class LatencySpec(_Strict):
+    """How latency is measured: backend, device, precision, batch size, timing protocol."""
+
+    backend: str = "auto"
+    device: str = "auto"
+    precision: str | None = None
+    batch_size: int = Field(1, ge=1)
+    protocol: dict[str, Any] = Field(default_factory=dict)
+    options: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("backend")
+    @classmethod
+    def _known(cls, v: str) -> str:
+        from accelsearch.objectives import latency
+
+        valid = ["auto", *latency.BACKENDS.names()]
+        if v not in valid:
+            raise ValueError(f"unknown latency backend {v!r}; valid choices: {choices_text(valid)}")
+        return v
+
+    @field_validator("precision")
+    @classmethod
+    def _precision(cls, v: str | None) -> str | None:
+        from accelsearch.objectives.latency.base import PRECISIONS
+
+        if v is not None and v not in PRECISIONS:
+            raise ValueError(f"unknown precision {v!r}; valid choices: {choices_text(PRECISIONS)}")
+        return v
+
+    @field_validator("protocol")
+    @classmethod
+    def _protocol(cls, v: dict[str, Any]) -> dict[str, Any]:
+        from accelsearch.objectives.latency.protocol import Protocol
+
+        try:
+            Protocol(**v)
+        except TypeError as exc:
+            raise ValueError(f"bad latency protocol field: {exc}") from None
+        except AccelSearchError as exc:
+            raise ValueError(str(exc)) from None
+        return v
+
+
+class AccuracySpec(_Strict):
+    """Which accuracy evaluator, and its options (e.g. dataset, epochs for ``train``)."""
+
+    evaluator: str = "train"
+    options: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("evaluator")
+    @classmethod
+    def _known(cls, v: str) -> str:
+        from accelsearch.objectives import accuracy
+
+        if v not in accuracy.EVALUATORS:
+            raise ValueError(
+                f"unknown accuracy evaluator {v!r}; valid choices: "
+                f"{choices_text(accuracy.EVALUATORS.names())}"
+            )
+        return v
+
+    @model_validator(mode="after")
+    def _options(self) -> AccuracySpec:
+        self.make()  # a bad option fails here, before anything runs
+        return self
+
+    def make(self):
+        from accelsearch.objectives import accuracy
+
+        try:
+            return accuracy.get(self.evaluator, **self.options)
+        except TypeError as exc:
+            raise ValueError(f"bad option for evaluator {self.evaluator!r}: {exc}") from None
+        except AccelSearchError as exc:
+            raise ValueError(str(exc)) from None
+
+
+class RewardSpec(_Strict):
+    """MnasNet reward ``acc × (lat/target_ms)^w``."""
+
+    target_ms: float = Field(gt=0)
+    w: float = -0.09
+
+
+class SearchSpec(_Strict):
+    """Search strategy and budget on Ray Tune."""
+
+    strategy: str = "optuna-tpe"
+    num_samples: int = Field(8, ge=1)
+    max_concurrent: int = Field(1, ge=1)
+    cpus_per_trial: float = Field(1.0, gt=0)
+    gpus_per_trial: float = Field(0.0, ge=0)
+    max_failures: int = Field(0, ge=0)
+    seed: int = 0
+    options: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("strategy")
+    @classmethod
+    def _known(cls, v: str) -> str:
+        from accelsearch import search
+
+        if v not in search.strategies():
+            raise ValueError(
+                f"unknown search strategy {v!r}; valid choices: {choices_text(search.strategies())}"
+            )
+        return v
+
+
+class ScalingSpec(_Strict):
+    """LACS: grid of (alpha, beta, gamma) and the family's latency targets.
+
+    ``targets`` are multiples of the base model's measured latency; ``targets_ms`` absolute
+    milliseconds (give one of the two).
+    """
+
+    enabled: bool = True
+    grid: list[tuple[float, float, float]] = Field(
+        default_factory=lambda: [
+            (1.2, 1.1, 1.15),
+            (1.0, 1.1, 1.15),
+            (1.2, 1.0, 1.15),
+            (1.2, 1.1, 1.0),
+        ]
+    )
+    targets: list[float] | None = None
+    targets_ms: list[float] | None = None
+    tolerance: float = Field(0.02, gt=0, lt=1)
+    max_measurements: int = Field(12, ge=2)
+    resolution_multiple: int = Field(8, ge=1)
+
+    @model_validator(mode="after")
+    def _targets(self) -> ScalingSpec:
+        if not self.enabled:
+            return self
+        if (self.targets is None) == (self.targets_ms is None):
+            raise ValueError(
+                "give exactly one of scaling.targets (× base latency) or scaling.targets_ms"
+            )
+        if self.targets is not None and any(t <= 1 for t in self.targets):
+            raise ValueError(
+                f"scaling.targets are multiples of the base latency and must be > 1, got {self.targets}"
+            )
+        if self.targets_ms is not None and any(t <= 0 for t in self.targets_ms):
+            raise ValueError(f"scaling.targets_ms must be positive, got {self.targets_ms}")
+        for triple in self.grid:
+            bad = [v for v in triple if v < 1]
+            if bad:
+                raise ValueError(
+                    f"scaling.grid entry {tuple(triple)} has value(s) {bad} below 1; "
+                    "alpha, beta and gamma must be >= 1"
+                )
+        return self
+
+
+class TrackingSpec(_Strict):
+    """MLflow: ``uri`` (default: SQLite store in the output folder), experiment name."""
+
+    uri: str | None = None
+    experiment: str | None = None
+
+
+class Recipe(_Strict):
+    """A whole run: search a space, then grow the best model into a family."""
+
+    name: str
+    description: str = ""
+    seed: int = 0
+    num_classes: int | None = None
+    space: SpaceSpec
+    latency: LatencySpec = Field(default_factory=LatencySpec)
+    accuracy: AccuracySpec = Field(default_factory=AccuracySpec)
+    reward: RewardSpec
+    search: SearchSpec = Field(default_factory=SearchSpec)
+    scaling: ScalingSpec = Field(default_factory=lambda: ScalingSpec(enabled=False))
+    tracking: TrackingSpec = Field(default_factory=TrackingSpec)
+
+
+# -- loading --------------------------------------------------------------------------------
+def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
+    """Apply ``a.b.c=value`` overrides (value parsed as YAML) to a raw recipe dict."""
+    for item in overrides:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"override {item!r} must look like 'search.num_samples=2'")
+        node = raw
+        parts = key.split(".")
+        for p in parts[:-1]:
+            if not isinstance(node.get(p, {}), dict):
+                raise ConfigError(f"override {item!r}: {p!r} is not a section")
+            node = node.setdefault(p, {})
+        node[parts[-1]] = yaml.safe_load(value)
+    return raw
+
+
+def _valid_fields(model: type[BaseModel], loc: tuple) -> list[str]:
+    """Field names valid at ``loc`` (for 'unknown field' messages)."""
+    for part in loc[:-1]:
+        field = model.model_fields.get(str(part)) if isinstance(part, str) else None
+        ann = getattr(field, "annotation", None)
+        if isinstance(ann, type) and issubclass(ann, BaseModel):
+            model = ann
+        else:
+            return []
+    return sorted(model.model_fields)
+
+
+def format_validation_error(exc: ValidationError, source: str) -> str:
+    lines = []
+    for err in exc.errors():
+        loc = tuple(err.get("loc", ()))
+        path = ".".join(str(p) for p in loc) or "(recipe)"
+        if err.get("type") == "extra_forbidden":
+            valid = _valid_fields(Recipe, loc)
+            lines.append(f"{source}: {path}: unknown field; valid fields here: {', '.join(valid)}")
+        elif err.get("type") == "missing":
+            lines.append(f"{source}: {path}: required field is missing")
+        else:
+            msg = err.get("msg", "")
+            msg = msg.removeprefix("Value error, ")
+            got = err.get("input")
+            extra = "" if isinstance(got, dict) or got is None else f" (got {got!r})"
+            lines.append(f"{source}: {path}: {msg}{extra}")
+    return "\n".join(lines)
+
+
+def recipe_from_dict(raw: Any, source: str = "recipe") -> Recipe:
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{source}: a recipe must be a YAML mapping, got {type(raw).__name__}")
+    try:
+        return Recipe.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(format_validation_error(exc, source)) from None
+
+
+def load_recipe(path: str | Path, overrides: list[str] | None = None) -> Recipe:
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"recipe file {str(path)!r} does not exist")
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+    raw = (
+        apply_overrides(raw if isinstance(raw, dict) else {}, overrides or []) if overrides else raw
+    )
+    return recipe_from_dict(raw, str(path))

@@ -1,0 +1,181 @@
+"""Tables, plots and ``summary.md`` at the end of a run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from accelsearch.scaling.family import Family
+from accelsearch.search.result import SearchResult
+
+
+def _fmt(v: Any, digits: int = 3) -> str:
+    if v is None:
+        return "-"
+    if isinstance(v, float):
+        return f"{v:.{digits}f}"
+    return str(v)
+
+
+def pareto_rows(result: SearchResult) -> tuple[list[str], list[list[str]]]:
+    head = ["trial", "accuracy %", "latency ms", "reward", "params M", "GFLOPs", "arch"]
+    rows = [
+        [
+            t.trial_id,
+            _fmt(t.metrics.get("accuracy"), 2),
+            _fmt(t.metrics.get("latency_ms")),
+            _fmt(t.metrics.get("reward")),
+            _fmt(t.metrics.get("params_m")),
+            _fmt(t.metrics.get("gflops")),
+            str(t.arch) if t.arch else "-",
+        ]
+        for t in result.pareto()
+    ]
+    return head, rows
+
+
+def family_rows(family: Family) -> tuple[list[str], list[list[str]]]:
+    head = [
+        "member",
+        "target ms",
+        "latency ms",
+        "error %",
+        "φ",
+        "accuracy %",
+        "reward",
+        "params M",
+        "GFLOPs",
+        "resolution",
+        "measurements",
+    ]
+    rows = [
+        [
+            m.name,
+            _fmt(m.target_ms),
+            _fmt(m.latency_ms),
+            f"{100 * m.latency_error:+.1f}" + ("" if m.within_tolerance else " !"),
+            _fmt(m.phi),
+            _fmt(m.accuracy, 2),
+            _fmt(m.reward),
+            _fmt(m.params_m),
+            _fmt(m.gflops),
+            str(m.arch.resolution),
+            str(m.n_measurements),
+        ]
+        for m in family.members
+    ]
+    return head, rows
+
+
+def rich_table(title: str, head: list[str], rows: list[list[str]], max_arch: int = 60):
+    from rich.table import Table
+
+    table = Table(title=title)
+    for h in head:
+        table.add_column(h, overflow="fold", max_width=max_arch if h == "arch" else None)
+    for r in rows:
+        table.add_row(*r)
+    return table
+
+
+def markdown_table(head: list[str], rows: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    lines += ["| " + " | ".join(c.replace("|", "\\|") for c in r) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+def print_tables(result: SearchResult | None, family: Family | None) -> None:
+    from rich.console import Console
+
+    console = Console(width=160)
+    if result is not None:
+        console.print(rich_table("Pareto set (accuracy ↑, latency ↓)", *pareto_rows(result)))
+    if family is not None:
+        console.print(
+            rich_table(
+                f"Family {family.name}: (α, β, γ) = ({family.alpha}, {family.beta}, {family.gamma})",
+                *family_rows(family),
+            )
+        )
+
+
+def family_plot(family: Family, result: SearchResult | None = None):
+    """Accuracy vs latency: the search's trials and Pareto set, and the family's curve."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    if result is not None and result.completed:
+        pts = [(t.metrics["latency_ms"], t.metrics["accuracy"]) for t in result.completed]
+        ax.scatter(*zip(*pts), s=14, c="0.7", label="search trials")
+        front = [(t.metrics["latency_ms"], t.metrics["accuracy"]) for t in result.pareto()]
+        ax.plot(*zip(*front), "o--", c="tab:blue", ms=5, label="search Pareto set")
+    fam = [(m.latency_ms, m.accuracy) for m in family.members if m.accuracy is not None]
+    if fam:
+        ax.plot(*zip(*fam), "s-", c="tab:red", label=f"family {family.name}")
+        for m in family.members:
+            if m.accuracy is not None:
+                ax.annotate(
+                    m.name.rsplit("-", 1)[-1],
+                    (m.latency_ms, m.accuracy),
+                    textcoords="offset points",
+                    xytext=(4, 4),
+                    fontsize=8,
+                )
+    ax.set_xlabel("latency (ms)")
+    ax.set_ylabel("accuracy (%)")
+    ax.set_title(f"(α, β, γ) = ({family.alpha}, {family.beta}, {family.gamma})")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def summary_markdown(
+    recipe, result: SearchResult | None, family: Family | None, latency_note: str = ""
+) -> str:
+    parts = [f"# {recipe.name}", ""]
+    if recipe.description:
+        parts += [recipe.description.strip(), ""]
+    parts += [
+        f"- space: `{recipe.space.name}`, strategy: `{recipe.search.strategy}`, "
+        f"reward: acc × (lat/{recipe.reward.target_ms} ms)^{recipe.reward.w}",
+        f"- latency: {latency_note or recipe.latency.backend}",
+        f"- accuracy: {recipe.accuracy.evaluator} {recipe.accuracy.options}",
+        "",
+    ]
+    if result is not None:
+        parts += [
+            f"## Search: {len(result.completed)} trials completed, {len(result.failed)} failed, "
+            f"{result.wall_s:.0f} s",
+            "",
+            markdown_table(*pareto_rows(result)),
+            "",
+        ]
+        if result.failed:
+            parts += ["Failed trials:", ""]
+            for t in result.failed:
+                last = (t.error or "").strip().splitlines()[-1:] or ["?"]
+                parts.append(f"- `{t.trial_id}`: {last[0][:300]}")
+            parts.append("")
+    if family is not None:
+        parts += [
+            f"## Family `{family.name}`: (α, β, γ) = ({family.alpha}, {family.beta}, {family.gamma}), "
+            f"{family.settings.get('total_measurements', '?')} latency measurements, "
+            f"{family.wall_s:.0f} s",
+            "",
+            markdown_table(*family_rows(family)),
+            "",
+            "Members marked `!` missed the latency tolerance "
+            f"({100 * family.settings.get('tolerance', 0):.0f} %).",
+            "",
+        ]
+    return "\n".join(parts)
+
+
+def write_summary(path: str | Path, text: str) -> Path:
+    path = Path(path)
+    path.write_text(text)
+    return path

@@ -1,0 +1,102 @@
+"""What a search leaves behind: one record per trial, the best one and the Pareto set."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from accelsearch.arch import Arch
+from accelsearch.objectives.reward import pareto_mask
+
+
+@dataclass
+class TrialRecord:
+    trial_id: str
+    params: dict[str, Any]
+    status: str  # "ok" | "failed"
+    metrics: dict[str, Any] = field(default_factory=dict)
+    arch: Arch | None = None
+    error: str | None = None
+    mlflow_run_id: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok" and "accuracy" in self.metrics
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "trial_id": self.trial_id,
+            "params": self.params,
+            "status": self.status,
+            "metrics": self.metrics,
+            "arch": self.arch.to_dict() if self.arch is not None else None,
+            "error": self.error,
+            "mlflow_run_id": self.mlflow_run_id,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> TrialRecord:
+        d = dict(d)
+        arch = d.pop("arch", None)
+        return cls(**d, arch=Arch.from_dict(arch) if arch else None)
+
+
+@dataclass
+class SearchResult:
+    trials: list[TrialRecord]
+    strategy: str = ""
+    space: str = ""
+    mlflow_run_id: str | None = None
+    wall_s: float = 0.0
+
+    @property
+    def completed(self) -> list[TrialRecord]:
+        return [t for t in self.trials if t.ok]
+
+    @property
+    def failed(self) -> list[TrialRecord]:
+        return [t for t in self.trials if not t.ok]
+
+    def best(self, metric: str = "reward", mode: str = "max") -> TrialRecord:
+        done = self.completed
+        if not done:
+            from accelsearch.errors import AccelSearchError
+
+            reasons = "; ".join(
+                f"{t.trial_id}: {(t.error or '').strip().splitlines()[-1:]}"
+                for t in self.failed[:3]
+            )
+            raise AccelSearchError(f"no trial completed, so there is no best model ({reasons})")
+        key = (lambda t: t.metrics[metric]) if mode == "max" else (lambda t: -t.metrics[metric])
+        return max(done, key=key)
+
+    def pareto(self) -> list[TrialRecord]:
+        """Non-dominated trials for (accuracy max, latency_ms min), fastest first."""
+        done = self.completed
+        if not done:
+            return []
+        mask = pareto_mask(
+            [[t.metrics["accuracy"], t.metrics["latency_ms"]] for t in done], ["max", "min"]
+        )
+        front = [t for t, m in zip(done, mask) if m]
+        return sorted(front, key=lambda t: t.metrics["latency_ms"])
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "strategy": self.strategy,
+            "space": self.space,
+            "mlflow_run_id": self.mlflow_run_id,
+            "wall_s": self.wall_s,
+            "trials": [t.to_dict() for t in self.trials],
+        }
+
+    def save(self, path: str | Path) -> None:
+        Path(path).write_text(json.dumps(self.to_dict(), indent=2, default=str))
+
+    @classmethod
+    def load(cls, path: str | Path) -> SearchResult:
+        d = json.loads(Path(path).read_text())
+        trials = [TrialRecord.from_dict(t) for t in d.pop("trials")]
+        return cls(trials=trials, **d)

@@ -1,0 +1,1 @@
+"""Objectives: latency, accuracy, reward and roofline (``accelsearch.objectives``)."""

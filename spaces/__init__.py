@@ -1,0 +1,56 @@
+"""Search spaces and reference architectures (``accelsearch.spaces``).
+
+>>> from accelsearch import spaces
+>>> space = spaces.get("efficientnet_x")
+>>> arch = space.reference("efficientnet-x-b0")
+
+Register a space of your own with ``@spaces.register_space("name")`` on a
+:class:`SearchSpace` subclass; ``spaces.get(name, **options)`` makes one.
+"""
+
+from __future__ import annotations
+
+import builtins
+
+from accelsearch.spaces.base import SearchSpace
+from accelsearch.spaces.distributions import Categorical, IntRange, Ordinal
+
+from accelsearch.registry import Registry
+
+SPACES: Registry[type[SearchSpace]] = Registry("search space")
+
+
+def register_space(name: str):
+    """Class decorator: register a :class:`SearchSpace` subclass under ``name``."""
+
+    def deco(cls: type[SearchSpace]) -> type[SearchSpace]:
+        cls.name = name
+        SPACES.add(name, cls)
+        return cls
+
+    return deco
+
+
+def get(name: str, **options) -> SearchSpace:
+    """A new instance of the space registered as ``name`` (options go to its constructor)."""
+    return SPACES.get(name)(**options)
+
+
+def list() -> builtins.list[str]:  # noqa: A001 - the public name users asked for
+    """Registered space names."""
+    return SPACES.names()
+
+
+# Built-in spaces register themselves on import.
+from accelsearch.spaces import efficientnet_x  # noqa: E402,F401
+
+__all__ = [
+    "Categorical",
+    "IntRange",
+    "Ordinal",
+    "SearchSpace",
+    "SPACES",
+    "get",
+    "list",
+    "register_space",
+]

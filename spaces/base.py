@@ -1,0 +1,104 @@
+"""``SearchSpace``: the extension point every space implements.
+
+A space declares its parameters (:mod:`accelsearch.spaces.distributions`), decodes a
+parameter dict into an :class:`~accelsearch.arch.Arch` and encodes an ``Arch`` back, and
+names its reference architectures. Everything else (sampling, conversions for Ray Tune,
+Optuna and pymoo, size, building) has a default here.
+
+Abstract: :meth:`params`, :meth:`decode`, :meth:`encode`. Optional hooks with defaults:
+:meth:`references` (no references), :meth:`check` (no constraints), :meth:`build`
+(:func:`accelsearch.builder.build_model`).
+"""
+
+from __future__ import annotations
+
+import math
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+from accelsearch.spaces import distributions as D
+
+from accelsearch.arch import Arch
+from accelsearch.errors import UnknownNameError, choices_text
+
+
+class SearchSpace(ABC):
+    """Base of every search space; subclasses are registered with ``@register_space``."""
+
+    #: registered name, set by ``register_space``
+    name: str = ""
+    #: one line saying where the space comes from (paper, table)
+    source: str = ""
+
+    # -- the abstract part -------------------------------------------------------------
+    @abstractmethod
+    def params(self) -> dict[str, D.Distribution]:
+        """Declared distributions, by parameter name. Called whenever a searcher starts."""
+
+    @abstractmethod
+    def decode(self, params: dict[str, Any]) -> Arch:
+        """Turn one parameter assignment into an ``Arch`` (called once per trial)."""
+
+    @abstractmethod
+    def encode(self, arch: Arch) -> dict[str, Any]:
+        """Inverse of :meth:`decode` for archs that are points of the space."""
+
+    # -- optional hooks ----------------------------------------------------------------
+    def references(self) -> dict[str, Callable[[], Arch]]:
+        """Published reference architectures, by name (built lazily)."""
+        return {}
+
+    def check(self, arch: Arch) -> None:
+        """Raise :class:`~accelsearch.errors.ArchError` if ``arch`` breaks a constraint."""
+
+    def build(self, arch: Arch, num_classes: int = 1000, **kwargs: Any):
+        """Build ``arch`` as an ``nn.Module``."""
+        from accelsearch.builder import build_model
+
+        self.check(arch)
+        return build_model(arch, num_classes=num_classes, **kwargs)
+
+    # -- defaults ------------------------------------------------------------------------
+    def reference(self, name: str) -> Arch:
+        refs = self.references()
+        if name not in refs:
+            raise UnknownNameError(
+                f"space {self.name!r} has no reference {name!r}; valid choices: "
+                f"{choices_text(refs) or '(none)'}"
+            )
+        return refs[name]()
+
+    def sample(self, rng: np.random.Generator | int | None = None) -> dict[str, Any]:
+        rng = np.random.default_rng(rng)
+        return {name: D.sample(dist, rng) for name, dist in self.params().items()}
+
+    def sample_arch(self, rng: np.random.Generator | int | None = None) -> Arch:
+        return self.decode(self.sample(rng))
+
+    def validate_params(self, params: dict[str, Any]) -> None:
+        D.check_params(self.params(), params, self.name)
+
+    def size(self) -> float:
+        """Number of parameter assignments; its log10 when above 1e15 (returned as float).
+
+        Spaces whose distinct architectures are fewer than their assignments (for example
+        depth choices that hide later choices) override this.
+        """
+        log10 = D.log10_size(list(self.params().values()))
+        if log10 > 15:
+            return log10
+        return float(math.prod(D.cardinality(d) for d in self.params().values()))
+
+    def tune_space(self) -> dict[str, Any]:
+        return D.convert_all(self.params(), D.to_tune)
+
+    def optuna_space(self) -> dict[str, Any]:
+        return D.convert_all(self.params(), D.to_optuna)
+
+    def pymoo_vars(self) -> dict[str, Any]:
+        return D.convert_all(self.params(), D.to_pymoo)
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.name!r}>"

@@ -1,0 +1,273 @@
+"""EfficientNet-X: the accelerator-optimised space of Li et al. (CVPR 2021), §3 and Table 1.
+
+The space keeps EfficientNet-X-B0's skeleton (stem, optional space-to-depth, stages 3-9 of
+the paper's Table 1, head) and searches, per stage: plain vs fused MBConv, kernel, expansion,
+squeeze-excite ratio, activation, depth and width; globally: resolution and whether the
+space-to-depth conv replaces the stride of stage 4.
+
+How Google's public definition (``efficientnet_x_builder.py``) decodes, and how this module
+reconciles it with the paper's Table 1 (both quoted in ``shared/data/README.md``):
+
+* stage 2 "Conv2x2 space-to-depth, 112 -> 56, 128 channels" is the ``d1`` option of block 1:
+  a 2×2 stride-2 conv from the 32 stem channels to 4 × 32 = 128 (Stage type ``s2d``).
+* stage 3 "MBConv1 k3, 64 channels" is block 1 with ``d1``: its filters are ×4 (16 -> 64) and
+  its kernel becomes (3 + 1) // 2 = 2, a 2×2 depthwise conv with TF "same" padding. We follow
+  Google's code (depthwise 2×2); Table 1 still calls the stage "k3", and the search parameter
+  stays the nominal kernel (3 or 5), mapped to (k + 1) // 2 here.
+* stage 4 "fused MBConv6 k3" with ``d2`` loses its stride (space-to-depth already halved the
+  map) and expands from the nominal 16 input filters: 64 -> 16 × 6 = 96 -> 24.
+* squeeze-excite: Google writes se0.25 with an SE coefficient of 4 for x-b0, i.e. a reduce
+  width of ``input filters × 1.0``, divided by 4 in the ``d1`` block; here ``se=1.0`` relative
+  to the block's nominal input (32 in block 1, then 16, 24, 24, 40, ...). Table 1's SE column
+  (1, 0.5, 0.25, 0.25 for stages 3-6) is not the same quantity and is not used; with it the
+  model would not reach the published 7.6 M parameters.
+* activations: ReLU everywhere (the paper's GPU setting; Google's TPU model uses swish in
+  stages 4-5).
+
+Measured (tests/spaces/test_efficientnet_x.py): 7.58 M parameters at 1000 classes and
+0.92 G multiply-adds at 224 px, against the published 7.6 M / 0.91 G.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from accelsearch.spaces import register_space
+from accelsearch.spaces.base import SearchSpace
+from accelsearch.spaces.distributions import Categorical, IntRange, Ordinal
+
+from accelsearch.arch import Arch, Head, Stage
+from accelsearch.errors import ArchError, ConfigError
+
+
+def round_filters(filters: float, multiplier: float = 1.0, divisor: int = 8) -> int:
+    """TF EfficientNet's rounding: nearest multiple of ``divisor``, never below 90 %."""
+    from timm.layers import make_divisible
+
+    return int(make_divisible(filters * multiplier, divisor))
+
+
+@dataclass(frozen=True)
+class _RefStage:
+    type: str
+    kernel: int
+    expansion: float
+    width: int  # nominal output filters (TF "o")
+    depth: int
+    stride: int
+
+
+# Stages 3-9 of Table 1 with Google's block strings (nominal filters, before space-to-depth).
+_B0 = {
+    3: _RefStage("mbconv", 3, 1, 16, 1, 1),
+    4: _RefStage("fused", 3, 6, 24, 2, 2),
+    5: _RefStage("fused", 5, 6, 40, 2, 2),
+    6: _RefStage("mbconv", 3, 6, 80, 3, 2),
+    7: _RefStage("mbconv", 5, 6, 112, 3, 1),
+    8: _RefStage("mbconv", 5, 6, 192, 4, 2),
+    9: _RefStage("mbconv", 3, 6, 320, 1, 1),
+}
+_STEM, _HEAD = 32, 1280
+STAGES = tuple(_B0)
+
+# Google's x-b0 ... x-b7: (width, depth, resolution, dropout, SE coefficient).
+REFERENCE_COEFFICIENTS = {
+    "efficientnet-x-b0": (1.0, 1.0, 224, 0.2, 4),
+    "efficientnet-x-b1": (1.0, 1.1, 240, 0.2, 2),
+    "efficientnet-x-b2": (1.1, 1.2, 260, 0.3, 1),
+    "efficientnet-x-b3": (1.2, 1.4, 300, 0.3, 1),
+    "efficientnet-x-b4": (1.4, 1.8, 380, 0.4, 1),
+    "efficientnet-x-b5": (1.6, 2.2, 456, 0.4, 1),
+    "efficientnet-x-b6": (1.8, 2.6, 528, 0.5, 1),
+    "efficientnet-x-b7": (2.0, 3.1, 600, 0.5, 1),
+}
+
+
+@register_space("efficientnet_x")
+class EfficientNetXSpace(SearchSpace):
+    """EfficientNet-X (Li et al., CVPR'21 §3, Table 1): fused/plain MBConv hybrid with
+    optional space-to-depth, per-stage kernel, expansion, SE, activation, depth, width.
+
+    Options (all keyword): ``width_mult`` scales every width (0.25 makes laptop-sized
+    models), ``resolutions``, ``depth_deltas`` (added to the reference depth),
+    ``width_choices`` (multipliers of the reference width), ``kernels``, ``expansions``,
+    ``se_choices``, ``acts``, ``block_types``, ``space_to_depth`` (allowed values).
+    """
+
+    source = "Li et al., Searching for Fast Model Families on Datacenter Accelerators, CVPR 2021, §3 and Table 1"
+
+    def __init__(
+        self,
+        *,
+        width_mult: float = 1.0,
+        resolutions: tuple[int, ...] = (192, 224, 256, 288),
+        depth_deltas: tuple[int, ...] = (-1, 0, 1),
+        width_choices: tuple[float, ...] = (0.75, 1.0, 1.25),
+        kernels: tuple[int, ...] = (3, 5),
+        expansions: tuple[float, ...] = (1, 4, 6),
+        se_choices: tuple[float, ...] = (0.0, 0.25, 1.0),
+        acts: tuple[str, ...] = ("relu", "swish"),
+        block_types: tuple[str, ...] = ("mbconv", "fused"),
+        space_to_depth: tuple[bool, ...] = (True, False),
+        head_dropout: float = 0.2,
+    ) -> None:
+        if width_mult <= 0:
+            raise ConfigError(f"efficientnet_x option width_mult must be > 0, got {width_mult}")
+        bad_k = [k for k in kernels if k % 2 == 0 or k < 1]
+        if bad_k:
+            raise ConfigError(f"efficientnet_x option kernels must be odd, got {bad_k}")
+        bad_t = [t for t in block_types if t not in ("mbconv", "fused")]
+        if bad_t:
+            raise ConfigError(
+                f"efficientnet_x option block_types has {bad_t}; valid: 'mbconv', 'fused'"
+            )
+        if not depth_deltas or not width_choices:
+            raise ConfigError("efficientnet_x options depth_deltas and width_choices need values")
+        self.width_mult = float(width_mult)
+        self.resolutions = tuple(sorted(int(r) for r in resolutions))
+        self.depth_deltas = tuple(sorted(set(int(d) for d in depth_deltas)))
+        self.width_choices = tuple(sorted(float(w) for w in width_choices))
+        self.kernels = tuple(kernels)
+        self.expansions = tuple(float(e) for e in expansions)
+        self.se_choices = tuple(float(s) for s in se_choices)
+        self.acts = tuple(acts)
+        self.block_types = tuple(block_types)
+        self.space_to_depth = tuple(bool(s) for s in space_to_depth)
+        self.head_dropout = float(head_dropout)
+
+    # -- declaration ---------------------------------------------------------------------
+    def params(self) -> dict[str, Any]:
+        p: dict[str, Any] = {
+            "resolution": Ordinal(self.resolutions),
+            "space_to_depth": Categorical(self.space_to_depth),
+        }
+        for i, ref in _B0.items():
+            lo = max(1, ref.depth + self.depth_deltas[0])
+            hi = max(lo, ref.depth + self.depth_deltas[-1])
+            p[f"s{i}_type"] = Categorical(self.block_types)
+            p[f"s{i}_kernel"] = Categorical(self.kernels)
+            p[f"s{i}_expansion"] = Categorical(self.expansions)
+            p[f"s{i}_se"] = Categorical(self.se_choices)
+            p[f"s{i}_act"] = Categorical(self.acts)
+            p[f"s{i}_depth"] = IntRange(lo, hi)
+            p[f"s{i}_width"] = Ordinal(self.stage_widths(i))
+        return p
+
+    def stage_widths(self, i: int) -> tuple[int, ...]:
+        """Distinct nominal widths of stage ``i`` (reference × ``width_choices``, rounded)."""
+        ref = _B0[i].width
+        return tuple(sorted({round_filters(ref * c, self.width_mult) for c in self.width_choices}))
+
+    # -- decode / encode -----------------------------------------------------------------
+    def decode(self, params: dict[str, Any]) -> Arch:
+        self.validate_params(params)
+        return _decode(params, self.width_mult, depth_mult=1.0, dropout=self.head_dropout)
+
+    def encode(self, arch: Arch) -> dict[str, Any]:
+        params = _encode(arch)
+        try:
+            self.validate_params(params)
+        except ConfigError as exc:
+            raise ArchError(f"arch is not a point of this efficientnet_x space: {exc}") from None
+        if self.decode(params) != arch:
+            raise ArchError(
+                "arch is not a point of this efficientnet_x space (decoding its parameters "
+                "gives a different arch; check head width, dropout and activations)"
+            )
+        return params
+
+    def references(self) -> dict[str, Callable[[], Arch]]:
+        return {name: (lambda n=name: reference_arch(n)) for name in REFERENCE_COEFFICIENTS}
+
+
+def reference_params(
+    se: float = 1.0, resolution: int = 224, width_mult: float = 1.0
+) -> dict[str, Any]:
+    """Search parameters of EfficientNet-X-B0 (GPU form: ReLU everywhere)."""
+    p: dict[str, Any] = {"resolution": resolution, "space_to_depth": True}
+    for i, ref in _B0.items():
+        p.update(
+            {
+                f"s{i}_type": ref.type,
+                f"s{i}_kernel": ref.kernel,
+                f"s{i}_expansion": float(ref.expansion),
+                f"s{i}_se": se,
+                f"s{i}_act": "relu",
+                f"s{i}_depth": ref.depth,
+                f"s{i}_width": round_filters(ref.width, width_mult),
+            }
+        )
+    return p
+
+
+def reference_arch(name: str) -> Arch:
+    width, depth, res, dropout, se_coef = REFERENCE_COEFFICIENTS[name]
+    params = reference_params(se=0.25 * se_coef, resolution=res, width_mult=width)
+    return _decode(params, width, depth, dropout)
+
+
+def _decode(p: dict[str, Any], width_mult: float, depth_mult: float, dropout: float) -> Arch:
+    import math
+
+    s2d = bool(p["space_to_depth"])
+    stem_w = round_filters(_STEM, width_mult)
+    stages: list[Stage] = []
+    if s2d:
+        stages.append(Stage("s2d", width=4 * stem_w, kernel=2, stride=2, act="relu"))
+    prev_nominal = stem_w
+    for i, ref in _B0.items():
+        nominal = int(p[f"s{i}_width"])
+        kernel, stride, width, nominal_in = p[f"s{i}_kernel"], ref.stride, nominal, 0
+        if s2d and i == 3:  # the d1 block: ×4 filters, kernel (k+1)//2, nominal input = stem
+            kernel, width, nominal_in = (kernel + 1) // 2, 4 * nominal, stem_w
+        elif s2d and i == 4:  # the d2 block: stride dropped, expands from nominal filters
+            stride, nominal_in = 1, prev_nominal
+        stages.append(
+            Stage(
+                p[f"s{i}_type"],
+                width=width,
+                depth=int(math.ceil(p[f"s{i}_depth"] * depth_mult)),
+                kernel=kernel,
+                stride=stride,
+                expansion=float(p[f"s{i}_expansion"]),
+                se=float(p[f"s{i}_se"]),
+                act=p[f"s{i}_act"],
+                nominal_in=nominal_in,
+            )
+        )
+        prev_nominal = nominal
+    return Arch(
+        resolution=int(p["resolution"]),
+        stem=Stage("conv", width=stem_w, kernel=3, stride=2, act="relu"),
+        stages=tuple(stages),
+        head=Head(width=round_filters(_HEAD, width_mult), act="relu", dropout=dropout),
+    )
+
+
+def _encode(arch: Arch) -> dict[str, Any]:
+    stages = list(arch.stages)
+    s2d = bool(stages) and stages[0].type == "s2d"
+    if s2d:
+        stages = stages[1:]
+    if len(stages) != len(_B0):
+        raise ArchError(
+            f"arch has {len(stages)} block stages; efficientnet_x archs have {len(_B0)} "
+            "(stages 3-9 of Table 1), after an optional 's2d' stage"
+        )
+    p: dict[str, Any] = {"resolution": arch.resolution, "space_to_depth": s2d}
+    for i, st in zip(_B0, stages):
+        first_s2d = s2d and i == 3
+        p.update(
+            {
+                f"s{i}_type": st.type,
+                f"s{i}_kernel": 2 * st.kernel - 1 if first_s2d else st.kernel,
+                f"s{i}_expansion": st.expansion,
+                f"s{i}_se": st.se,
+                f"s{i}_act": st.act,
+                f"s{i}_depth": st.depth,
+                f"s{i}_width": st.width // 4 if first_s2d else st.width,
+            }
+        )
+    return p
