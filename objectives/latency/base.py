@@ -59,8 +59,9 @@ def device_kind(device: str) -> str:
     return "cpu" if device == "cpu" else "cuda"
 
 
-def device_name(device: str) -> str:
-    """Marketing name of the GPU, or the CPU model with its core and thread counts."""
+def device_name(device: str, threads: int | str | None = None, runtime: str = "torch") -> str:
+    """Marketing name of the GPU, or the CPU model with its core count and the number of
+    threads the measurement uses (``threads``, default PyTorch's current setting)."""
     if device.startswith("cuda"):
         return torch.cuda.get_device_name(torch.device(device))
     name = platform.processor() or platform.machine()
@@ -72,7 +73,8 @@ def device_name(device: str) -> str:
                     break
     except OSError:
         pass
-    return f"{name} ({os.cpu_count()} cores, torch threads {torch.get_num_threads()})"
+    threads = threads or (torch.get_num_threads() if runtime == "torch" else "default")
+    return f"{name} ({os.cpu_count()} cores, {runtime} threads {threads})"
 
 
 def base_versions() -> dict[str, str]:
@@ -234,7 +236,8 @@ class LatencyBackend(ABC):
 
     @property
     def device_name(self) -> str:
-        return device_name(self.device)
+        threads = self.options.get("threads") if self.device == "cpu" else None
+        return device_name(self.device, threads)
 
     def cache_fields(
         self, model_hash: str, input_shape: InputShape, num_classes: int
@@ -266,8 +269,8 @@ class LatencyBackend(ABC):
     ) -> LatencyResult:
         """Latency of one forward pass of a ``batch_size`` batch.
 
-        ``resolution`` defaults to the arch's; a module needs it. ``in_chans`` defaults to
-        the arch's, or 3 for a module. ``refresh=True`` measures again even when the
+        ``resolution`` defaults to the arch's (also for a module built from an arch); any
+        other module needs it. ``in_chans`` defaults to the arch's, or 3. ``refresh=True`` measures again even when the
         cache has the answer (and replaces it).
         """
         if self._closed:
@@ -278,9 +281,12 @@ class LatencyBackend(ABC):
             raise ConfigError(
                 f"latency.measure takes an nn.Module or an Arch, got {type(model_or_arch).__name__}"
             )
-        if isinstance(model_or_arch, Arch):
-            resolution = resolution or model_or_arch.resolution
-            in_chans = in_chans or model_or_arch.in_chans
+        described = model_or_arch if isinstance(model_or_arch, Arch) else None
+        if described is None and isinstance(getattr(model_or_arch, "arch", None), Arch):
+            described = model_or_arch.arch  # a module built from an Arch
+        if described is not None:
+            resolution = resolution or described.resolution
+            in_chans = in_chans or described.in_chans
         if isinstance(resolution, bool) or not isinstance(resolution, int) or resolution < 1:
             raise ConfigError(
                 f"latency resolution must be a positive integer (needed for an nn.Module), "

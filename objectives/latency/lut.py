@@ -327,7 +327,9 @@ class LUTPredictor:
     :meth:`predict_many`/:meth:`predict_unit` and scopes the correction (one per space).
     ``fill`` says what happens to a layer missing from the table: ``"measure"`` it now (in
     parallel over identical GPUs when ``parallel``), ``"estimate"`` it from a cost model
-    fitted on the table's measured layers, or raise (``"error"``).
+    fitted on the table's measured layers, or raise (``"error"``). ``protocol`` times the
+    layers (default :data:`LAYER_PROTOCOL`), ``network_protocol`` the whole networks of
+    :meth:`fit_correction` (default: the standard protocol).
     """
 
     def __init__(
@@ -345,6 +347,7 @@ class LUTPredictor:
         num_classes: int = 1000,
         correction: bool = True,
         parallel: bool = True,
+        network_protocol: Protocol | dict[str, Any] | None = None,
     ) -> None:
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
             raise ConfigError(f"LUT batch_size must be a positive integer, got {batch_size!r}")
@@ -361,6 +364,9 @@ class LUTPredictor:
         if isinstance(protocol, dict):
             protocol = Protocol(**protocol)
         self.protocol = protocol or LAYER_PROTOCOL
+        if isinstance(network_protocol, dict):
+            network_protocol = Protocol(**network_protocol)
+        self.network_protocol = network_protocol or Protocol()
         self.store = store if isinstance(store, LUTStore) else LUTStore(store)
         self.space = _space(space)
         self.scope = self.space.name if self.space is not None else "default"
@@ -704,7 +710,12 @@ class LUTPredictor:
         from accelsearch.objectives import latency
 
         with latency.get_backend(
-            self.backend_name, self.device, self.precision, None, True, **self.options
+            self.backend_name,
+            self.device,
+            self.precision,
+            self.network_protocol,
+            True,
+            **self.options,
         ) as b:
             return b.measure(arch, self.batch_size, num_classes=self.num_classes).median_ms
 

@@ -88,8 +88,30 @@ def onnx_from_module(
             f"{exporter} exporter): {type(exc).__name__}: {str(exc).strip()[:400]}; measure it "
             "with backend='torch' instead, or try exporter='dynamo'"
         ) from None
+    proto = _static_outputs(proto)
     check_onnx(proto, input_shape)
     return proto
+
+
+def _static_outputs(proto):
+    """Re-infer output shapes from the static input where the exporter left a symbolic
+    dimension (it does for some graphs, e.g. a Gemm after a 1×1 pool)."""
+    import onnx
+
+    symbolic = any(
+        not d.HasField("dim_value")
+        for o in proto.graph.output
+        for d in o.type.tensor_type.shape.dim
+    )
+    if not symbolic:
+        return proto
+    for o in proto.graph.output:
+        o.type.tensor_type.ClearField("shape")
+    del proto.graph.value_info[:]
+    try:
+        return onnx.shape_inference.infer_shapes(proto, strict_mode=True)
+    except (onnx.shape_inference.InferenceError, onnx.checker.ValidationError):
+        return proto
 
 
 def check_onnx(proto, input_shape: tuple[int, ...] | None = None, min_opset: int = MIN_OPSET):

@@ -83,6 +83,14 @@ class OnnxRuntimeBackend(LatencyBackend):
             )
 
     @property
+    def device_name(self) -> str:
+        if self.device != "cpu":
+            return super().device_name
+        from accelsearch.objectives.latency.base import device_name
+
+        return device_name("cpu", self.options.get("threads"), runtime="onnxruntime")
+
+    @property
     def provider(self) -> str:
         return "CPUExecutionProvider" if self.device == "cpu" else "CUDAExecutionProvider"
 

@@ -12,8 +12,8 @@ Precisions (:func:`build_settings`): with TensorRT 10's weakly typed networks th
 fp32 and builder flags allow lower precision (fp16 -> ``FP16``, bf16 -> ``BF16``, int8 ->
 ``INT8`` + ``FP16``), as ``trtexec --fp16`` does; with strongly typed networks (``typing=
 "strong"``, and always from TensorRT 11 on, where the precision flags are gone) the graph
-itself carries the types (fp16 converted by ONNX Runtime's tool, bf16 exported by
-PyTorch). int8 comes either from explicit quantization (``int8_mode="qdq"``, default: Q/DQ
+itself carries the types (fp16 converted by ONNX Runtime's tool; bf16 is not available
+there, as opset 17's Conv has no bfloat16). int8 comes either from explicit quantization (``int8_mode="qdq"``, default: Q/DQ
 pairs calibrated on a small data sample, see :func:`~accelsearch.objectives.latency.
 onnx_export.qdq_from_onnx`) or from TensorRT's own entropy calibration
 (``int8_mode="calibrate"``, weak typing only; deprecated by NVIDIA in TensorRT 10).
@@ -157,6 +157,12 @@ def build_settings(
                 "int8_mode='calibrate' needs a weakly typed network; use int8_mode='qdq' "
                 "(explicit quantization) with typing='strong'"
             )
+        if precision == "bf16":
+            raise ConfigError(
+                "bf16 with a strongly typed network needs a bf16 ONNX graph, which opset 17 "
+                "cannot express (its Conv has no bfloat16); use typing='weak' (TensorRT 10) or "
+                "precision='fp16'"
+            )
         onnx_precision = "int8-qdq" if precision == "int8" else precision
         return BuildSettings(precision, (), True, onnx_precision)
     flags = {
@@ -171,6 +177,27 @@ def build_settings(
             precision, flags, False, "fp32" if calibrate else "int8-qdq", calibrate
         )
     return BuildSettings(precision, flags, False, "fp32")
+
+
+def onnx_for_settings(
+    model: nn.Module,
+    input_shape: InputShape,
+    settings: BuildSettings,
+    opset: int = MIN_OPSET,
+    exporter: str = "torchscript",
+    calibration=None,
+):
+    """The ONNX graph TensorRT parses for ``settings``: fp32 (weak typing, and int8 with
+    TensorRT's calibrator), fp16 (converted) or Q/DQ int8 calibrated on ``calibration()``
+    batches (default: random images)."""
+    kind = settings.onnx_precision
+    proto = onnx_from_module(model, input_shape, opset, exporter)
+    if kind == "fp16":
+        return fp16_from_onnx(proto)
+    if kind == "int8-qdq":
+        batches = calibration() if calibration is not None else calibration_batches(input_shape)
+        return qdq_from_onnx(proto, batches)
+    return proto
 
 
 def engine_cache_fields(
@@ -330,17 +357,14 @@ class TensorRTBackend(LatencyBackend):
     def onnx_for(self, model: nn.Module, input_shape: InputShape):
         """The ONNX graph the parser reads for this backend's build settings."""
         opts = self.timing_options()
-        kind = self.settings.onnx_precision
-        if kind == "bf16":
-            return onnx_from_module(
-                model, input_shape, opts["opset"], opts["exporter"], dtype=torch.bfloat16
-            )
-        proto = onnx_from_module(model, input_shape, opts["opset"], opts["exporter"])
-        if kind == "fp16":
-            return fp16_from_onnx(proto)
-        if kind == "int8-qdq":
-            return qdq_from_onnx(proto, self._calibration(input_shape))
-        return proto
+        return onnx_for_settings(
+            model,
+            input_shape,
+            self.settings,
+            opts["opset"],
+            opts["exporter"],
+            lambda: self._calibration(input_shape),
+        )
 
     def _calibration(self, input_shape: InputShape):
         return calibration_batches(
