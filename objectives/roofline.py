@@ -162,13 +162,16 @@ def _write_peaks(p: Peaks) -> None:
         tmp.replace(path)
 
 
-def calibrate(device: str = "cuda", precision: str = "fp16", quick: bool = False) -> Peaks:
+def calibrate(
+    device: str = "cuda", precision: str = "fp16", quick: bool = False, threads: int | None = None
+) -> Peaks:
     """Measure peak FLOP/s (large matmul) and bandwidth (large copy) on ``device``.
 
     GPU: an 8192³ matmul (fp16/bf16; fp32 with TF32 as PyTorch's convolutions use it;
     int8 through ``torch._int_mm``) and a 1 GiB device-to-device copy, each the median of
     repeated CUDA-event timings, under the device's measurement lock. CPU: a 1024³ fp32
-    matmul and a 64 MiB copy. ``quick`` uses small sizes (tests).
+    matmul and a 64 MiB copy with ``threads`` threads (default PyTorch's). ``quick`` uses
+    small sizes (tests).
     """
     from accelsearch.objectives.latency.base import device_name, normalize_device
     from accelsearch.objectives.latency.lock import device_lock
@@ -177,10 +180,15 @@ def calibrate(device: str = "cuda", precision: str = "fp16", quick: bool = False
     key = "cpu" if device == "cpu" else "cuda" + device.split(":")[1]
     with device_lock(key):
         if device == "cpu":
-            flops, bw = _calibrate_cpu(quick)
+            old = torch.get_num_threads()
+            torch.set_num_threads(threads or old)
+            try:
+                flops, bw = _calibrate_cpu(quick)
+            finally:
+                torch.set_num_threads(old)
         else:
             flops, bw = _calibrate_cuda(torch.device(device), precision, quick)
-    return Peaks(device_name(device), precision, flops, bw, "calibrated")
+    return Peaks(device_name(device, threads), precision, flops, bw, "calibrated")
 
 
 def _median_time(fn, reps: int, sync) -> float:
@@ -273,8 +281,9 @@ def peaks_for(
     cached = _read_peaks_file().get(f"{device_name}|{precision}")
     if cached:
         return Peaks(**cached)
-    if calibrate_if_missing and local is not None and local_name(local) == device_name:
-        p = calibrate(local, precision)
+    threads = _cpu_threads(device_name) if local == "cpu" else None
+    if calibrate_if_missing and local is not None and local_name(local, threads) == device_name:
+        p = calibrate(local, precision, threads=threads)
         _write_peaks(p)
         return p
     sheet = datasheet_peaks(device_name, precision)
@@ -285,6 +294,14 @@ def peaks_for(
         "in the datasheet table and not here to calibrate; run "
         "roofline.calibrate(device, precision) on that machine, or pass peaks=Peaks(...)"
     )
+
+
+def _cpu_threads(name: str) -> int | None:
+    """The thread count in a CPU device name ("... torch threads 4)")."""
+    import re
+
+    m = re.search(r"torch threads (\d+)\)$", name)
+    return int(m.group(1)) if m else None
 
 
 # -- analysis ----------------------------------------------------------------------------

@@ -23,10 +23,11 @@ import time
 from typing import Any
 
 import torch
-from accelsearch.objectives.latency.base import DTYPES, InputShape, LatencyBackend
+from accelsearch.objectives.latency.base import DTYPES, InputShape, LatencyBackend, as_module
 from accelsearch.objectives.latency.protocol import Protocol, Stats, run_protocol
 from torch import nn
 
+from accelsearch.arch import Arch
 from accelsearch.errors import ConfigError, MeasurementError
 
 
@@ -55,6 +56,14 @@ class TorchBackend(LatencyBackend):
             )
         if self.device != "cpu" and threads is not None:
             self.options = {k: v for k, v in self.options.items() if k != "threads"}
+
+    def _prepare(self, model_or_arch, num_classes: int) -> nn.Module:
+        """An ``Arch`` is built straight on the GPU (initialising a large model on the CPU
+        and copying it costs more than timing it); a module is deep-copied."""
+        if isinstance(model_or_arch, Arch) and self.device != "cpu":
+            with torch.device(self.device):
+                return as_module(model_or_arch, num_classes)
+        return super()._prepare(model_or_arch, num_classes)
 
     def timing_options(self) -> dict[str, Any]:
         cuda = self.device != "cpu"
