@@ -18,10 +18,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import cached_property
 
 from torch import nn
 
 from accelsearch.arch import Arch, Stage
+from accelsearch.builder import FIXED_DEPTH_TYPES
 from accelsearch.errors import ArchError
 
 HEAD = "head"
@@ -45,7 +47,7 @@ class LayerKey:
     depth: int = 1  # > 1 only for fixed-depth types (the whole stage is one layer)
     num_classes: int = 0  # head only
 
-    @property
+    @cached_property
     def text(self) -> str:
         """Stable text form, the table key (e.g. ``mbconv|40>80|h28|k5|s2|e6|se0.25|relu``)."""
         parts = [self.kind, f"{self.in_chs}>{self.width}", f"h{self.size}"]
@@ -108,8 +110,6 @@ def out_size(size: int, kind: str, kernel: int, stride: int) -> int:
 
 
 def _fixed_depth(kind: str) -> bool:
-    from accelsearch.builder import FIXED_DEPTH_TYPES
-
     return kind in FIXED_DEPTH_TYPES
 
 
@@ -145,6 +145,20 @@ def stage_layers(stage: Stage, in_chs: int, size: int) -> tuple[list[LayerKey], 
         rep = LayerKey(in_chs=stage.width, size=size, stride=1, **common)
         keys += [rep] * (stage.depth - 1)
     return keys, stage.width, size
+
+
+def stage_layers_of(arch: Arch, index: int) -> list[LayerKey]:
+    """The layers of ``arch.stages[index]`` only (-1: the stem), without keys for the rest."""
+    chs, size = arch.in_chans, arch.resolution
+    stages = ([arch.stem] if arch.stem is not None else []) + list(arch.stages)
+    target = index + (1 if arch.stem is not None else 0)
+    for i, stage in enumerate(stages):
+        if i == target:
+            return stage_layers(stage, chs, size)[0]
+        if stage.depth:
+            size = out_size(size, stage.type, stage.kernel, stage.stride)
+            chs = stage.width
+    raise ArchError(f"arch has no stage {index}")
 
 
 def arch_layers(arch: Arch, num_classes: int = 1000) -> list[LayerEntry]:

@@ -57,6 +57,7 @@ from accelsearch.objectives.latency.layers import (
     arch_layers,
     layer_cost,
     layer_module,
+    stage_layers_of,
 )
 from accelsearch.objectives.latency.protocol import Protocol, Stats
 from torch import nn
@@ -263,6 +264,21 @@ def partial_decoder(space) -> Callable[[dict[str, Any]], Arch]:
     return decode
 
 
+@contextlib.contextmanager
+def _declared_once(space):
+    """Let ``space.params()`` answer from one evaluation while many points are decoded
+    (``decode`` validates against it each time; a space builds it afresh on every call)."""
+    declared = space.params()
+    shadowed = "params" in vars(space)
+    if not shadowed:
+        space.params = lambda: declared  # instance attribute, removed below
+    try:
+        yield declared
+    finally:
+        if not shadowed:
+            del space.params
+
+
 @register_fast_path("efficientnet_x")
 def _efficientnet_x_terms(space, num_classes: int) -> list[Term]:
     """Stem (+ space-to-depth), one term per stage 3-9 scaled by its depth, head."""
@@ -272,9 +288,9 @@ def _efficientnet_x_terms(space, num_classes: int) -> list[Term]:
     decode = partial_decoder(space)
 
     def stem(v):
-        entries = arch_layers(decode(v), num_classes)
-        s2d = bool(v["space_to_depth"])
-        return [(e.key, 1.0, 0.0) for e in entries if e.stage == -1 or (s2d and e.stage == 0)]
+        arch = decode(v)
+        keys = stage_layers_of(arch, -1) + (stage_layers_of(arch, 0) if v["space_to_depth"] else [])
+        return [(k, 1.0, 0.0) for k in keys]
 
     terms = [Term(("resolution", "space_to_depth"), stem)]
     prev = None
@@ -287,10 +303,10 @@ def _efficientnet_x_terms(space, num_classes: int) -> list[Term]:
         def stage(v, i=i, depth=depth, deepest=deepest):
             arch = decode({**v, depth: deepest})
             index = STAGES.index(i) + (1 if v["space_to_depth"] else 0)
-            entries = [e for e in arch_layers(arch, num_classes) if e.stage == index]
-            out = [(entries[0].key, 1.0, 0.0)]
-            if len(entries) > 1:
-                out.append((entries[1].key, -1.0, 1.0))
+            keys = stage_layers_of(arch, index)
+            out = [(keys[0], 1.0, 0.0)]
+            if len(keys) > 1:
+                out.append((keys[1], -1.0, 1.0))
             return out
 
         terms.append(Term(params, stage, scale=depth))
@@ -487,7 +503,11 @@ class LUTPredictor:
                 f"predict_unit needs an N × {len(cards)} array for space {space.name!r}, "
                 f"got shape {u.shape}"
             )
-        idx = np.minimum(np.floor(u * cards).astype(np.int64), cards - 1)
+        idx = np.empty(u.shape, dtype=np.int64, order="F")  # columns are read one by one
+        for c, card in enumerate(cards):
+            col = (u[:, c] * card).astype(np.int64)
+            np.minimum(col, card - 1, out=col)
+            idx[:, c] = col
         return self.predict_indices(idx, corrected)
 
     def indices_of(self, params: Sequence[dict[str, Any]]) -> np.ndarray:
@@ -515,7 +535,7 @@ class LUTPredictor:
     def layer_sum_indices(self, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(plain sums, layer counts) for a value-index matrix."""
         space = self._need_space()
-        idx = np.asarray(idx, dtype=np.int64)
+        idx = np.asfortranarray(idx, dtype=np.int64)
         declared = space.params()
         names = list(declared)
         if idx.ndim != 2 or idx.shape[1] != len(names):
@@ -529,6 +549,10 @@ class LUTPredictor:
                 for row in idx
             ]
             return self.layer_sum_many(archs)
+        with _declared_once(space):
+            return self._sum_terms(space, idx, declared, names)
+
+    def _sum_terms(self, space, idx, declared, names) -> tuple[np.ndarray, np.ndarray]:
         terms = FAST_PATHS.get(space.name)(space, self.num_classes)
         values = [d.values() for d in declared.values()]
         plans = []
