@@ -31,6 +31,8 @@ class SearchSpace(ABC):
     name: str = ""
     #: one line saying where the space comes from (paper, table)
     source: str = ""
+    #: resolutions of this space's archs are multiples of this (scaling rounds to it)
+    resolution_multiple: int = 8
 
     # -- the abstract part -------------------------------------------------------------
     @abstractmethod
