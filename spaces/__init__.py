@@ -42,7 +42,7 @@ def list() -> builtins.list[str]:  # noqa: A001 - the public name users asked fo
 
 
 # Built-in spaces register themselves on import.
-from accelsearch.spaces import efficientnet_x, gpunet, nb201  # noqa: E402,F401
+from accelsearch.spaces import efficientnet_x, genet, gpunet, nb201  # noqa: E402,F401
 
 __all__ = [
     "Categorical",
