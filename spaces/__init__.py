@@ -13,7 +13,15 @@ from __future__ import annotations
 import builtins
 
 from accelsearch.spaces.base import SearchSpace
+from accelsearch.spaces.constraints import (
+    Constraint,
+    FieldRange,
+    FixedStrides,
+    MultipleOf,
+    ResolutionMultiple,
+)
 from accelsearch.spaces.distributions import Categorical, IntRange, Ordinal
+from accelsearch.spaces.stagewise import StageSpec, StagewiseSpace
 
 from accelsearch.registry import Registry
 
@@ -46,9 +54,16 @@ from accelsearch.spaces import efficientnet_x, genet, gpunet, nb201  # noqa: E40
 
 __all__ = [
     "Categorical",
+    "Constraint",
+    "FieldRange",
+    "FixedStrides",
     "IntRange",
+    "MultipleOf",
     "Ordinal",
+    "ResolutionMultiple",
     "SearchSpace",
+    "StageSpec",
+    "StagewiseSpace",
     "SPACES",
     "get",
     "list",

@@ -35,6 +35,7 @@ from typing import Any
 
 from accelsearch.spaces import register_space
 from accelsearch.spaces.base import SearchSpace
+from accelsearch.spaces.constraints import FixedStrides, MultipleOf
 from accelsearch.spaces.distributions import IntRange, Ordinal
 from torch import nn
 
@@ -252,6 +253,10 @@ class GENetSpace(SearchSpace):
         step = self.width_step
         self.stem_width = max(8, _round_to(structure.stem * width_mult, 1))
         self.head_width = _round_to(structure.head * width_mult, step)
+        self.constraints = (
+            FixedStrides([b.stride for b in structure.blocks], stem=2),
+            MultipleOf("width", step, include_stem=False),
+        )
         self.centre = tuple(
             SuperBlock(
                 t,
@@ -307,12 +312,13 @@ class GENetSpace(SearchSpace):
                     act="relu",
                 )
             )
-        return Arch(
+        arch = Arch(
             resolution=int(params["resolution"]),
             stem=Stage("conv", width=self.stem_width, kernel=3, stride=2, act="relu"),
             stages=tuple(stages),
             head=Head(width=self.head_width, act="relu", dropout=0.0),
         )
+        return self.checked(arch)
 
     def encode(self, arch: Arch) -> dict[str, Any]:
         types = tuple(st.type for st in arch.stages)

@@ -48,6 +48,7 @@ from typing import Any
 
 from accelsearch.spaces import register_space
 from accelsearch.spaces.base import SearchSpace
+from accelsearch.spaces.constraints import FixedStrides, MultipleOf, ResolutionMultiple
 from accelsearch.spaces.distributions import Categorical, IntRange, Ordinal
 
 from accelsearch.arch import Arch, Head, Stage
@@ -161,6 +162,11 @@ class GPUNetSpace(SearchSpace):
 
     source = "Wang et al., GPUNet: Searching the Deployable Convolution Neural Networks for GPUs, CVPR 2022, Table 1"
     resolution_multiple = 32
+    constraints = (
+        ResolutionMultiple(32),
+        FixedStrides([1] + [r.stride for r in STAGES.values()], stem=2),
+        MultipleOf("width", 8),
+    )
 
     def __init__(
         self,
@@ -233,7 +239,7 @@ class GPUNetSpace(SearchSpace):
     # -- params <-> Arch ----------------------------------------------------------------------
     def decode(self, params: dict[str, Any]) -> Arch:
         self.validate_params(params)
-        return _arch_from_params(params)
+        return self.checked(_arch_from_params(params))
 
     def encode(self, arch: Arch) -> dict[str, Any]:
         params = _params_from_arch(arch)
@@ -248,14 +254,6 @@ class GPUNetSpace(SearchSpace):
                 "repeats the stem's filters, kernel and activation)"
             )
         return params
-
-    def check(self, arch: Arch) -> None:
-        if arch.resolution % self.resolution_multiple:
-            raise ArchError(
-                f"gpunet: Arch.resolution is {arch.resolution}; GPUNet needs a multiple of "
-                f"{self.resolution_multiple} (5 stride-2 stages); use e.g. "
-                f"{max(32, round(arch.resolution / 32) * 32)}"
-            )
 
     # -- the 41-integer vector ----------------------------------------------------------------
     def params_to_vector(self, params: dict[str, Any]) -> list[int]:

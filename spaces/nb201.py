@@ -374,9 +374,10 @@ class Nb201Space(SearchSpace):
     def arch_from_ops(self, ops: Sequence[str]) -> Arch:
         ops = _check_ops(ops, "nb201")
         c = self.channels
-        return cifar_arch(
+        arch = cifar_arch(
             [ops] * 3, (c, 2 * c, 2 * c, 4 * c, 4 * c), self.cells_per_stage, self.resolution
         )
+        return self.checked(arch)
 
     def ops_of(self, arch: Arch) -> tuple[str, ...]:
         """The 6 edge ops of ``arch``'s cell (all its cell stages must share one cell)."""
@@ -459,7 +460,7 @@ class NatsSizeSpace(SearchSpace):
         channels = [int(c) for c in channels]
         if len(channels) != 5:
             raise ArchError(f"a NATS size network has 5 layer widths, got {len(channels)}")
-        return cifar_arch([self.cell] * 3, channels, 1, self.resolution)
+        return self.checked(cifar_arch([self.cell] * 3, channels, 1, self.resolution))
 
     def channels_of(self, arch: Arch) -> tuple[int, ...]:
         body = [st for st in arch.stages if st.type in ("nb201cell", "nb201res")]
