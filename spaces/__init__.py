@@ -50,7 +50,14 @@ def list() -> builtins.list[str]:  # noqa: A001 - the public name users asked fo
 
 
 # Built-in spaces register themselves on import.
-from accelsearch.spaces import efficientnet_x, genet, gpunet, nb201  # noqa: E402,F401
+from accelsearch.spaces import (  # noqa: E402,F401
+    efficientnet,
+    efficientnet_x,
+    genet,
+    gpunet,
+    nb201,
+    timm_zoo,
+)
 
 __all__ = [
     "Categorical",
