@@ -267,8 +267,11 @@ def _cell_rule(stage: Stage, state: ChainState) -> tuple[int, int]:
 
 
 def describe_params(name: str) -> str:
-    """``'s4_filters'`` -> ``"stage s4, field 'filters'"`` (for error messages)."""
+    """``'s4_filters'`` -> ``"stage s4, field 'filters'"`` (``g1_act``: block group; for
+    error messages)."""
     head, sep, field = name.partition("_")
+    if sep and head[:1] == "g" and head[1:].isdigit():
+        return f"block group {head}, field {field!r}"
     if sep and head[:1].isalpha() and (head[1:].isdigit() or head == "stem"):
         return f"stage {head}, field {field!r}"
     return f"field {name!r}"

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 
-@pytest.fixture(autouse=True, scope="session")
+@pytest.fixture(autouse=True, scope="module")
 def _one_torch_thread():
     # tiny convolutions are 100x slower with 2 threads fighting for 2 busy cores
     before = torch.get_num_threads()

@@ -114,6 +114,7 @@ def test_parameter_errors_name_stage_and_field():
     assert describe_params("b3_ratio") == "stage b3, field 'ratio'"
     assert describe_params("stem_width") == "stage stem, field 'width'"
     assert describe_params("resolution") == "field 'resolution'"
+    assert describe_params("g2_act") == "block group g2, field 'act'"
     space = spaces.get("gpunet")
     params = space.sample(0)
     params["s4_filters"] = 100
