@@ -147,7 +147,7 @@ def grow_family(
             reward=lambda acc, lat, target: mnas_reward(acc, lat, target, recipe.reward.w),
             tolerance=spec.tolerance,
             max_measurements=spec.max_measurements,
-            resolution_multiple=spec.resolution_multiple,
+            resolution_multiple=spec.resolution_multiple or space.resolution_multiple,
             printer=printer,
         )
         return lacs.run(
