@@ -21,7 +21,7 @@ import torch
 from torch import nn
 
 from accelsearch.arch import Arch, Stage
-from accelsearch.errors import ArchError
+from accelsearch.errors import ArchError, UnknownNameError
 from accelsearch.registry import Registry
 
 BlockBuilder = Callable[[Stage, int, "BuildContext"], tuple[list[nn.Module], int]]
@@ -272,18 +272,24 @@ class ArchNet(nn.Module):
 def _build_stage(
     stage: Stage, in_chs: int, ctx: BuildContext, where: str
 ) -> tuple[list[nn.Module], int]:
-    builder = BLOCKS.get(stage.type)
     try:
-        return builder(stage, in_chs, ctx)
-    except ArchError as exc:
-        raise ArchError(f"{where}: {exc}") from None
+        return BLOCKS.get(stage.type)(stage, in_chs, ctx)
+    except (ArchError, UnknownNameError) as exc:
+        raise type(exc)(f"{where}: {exc}") from None
 
 
 def _init_weights(model: nn.Module) -> None:
-    """Google's EfficientNet initialisation, as timm applies it."""
+    """Google's EfficientNet initialisation, as timm applies it.
+
+    Modules that set ``keeps_own_init = True`` (a whole timm model inside a ``timm``
+    stage) keep the initialisation their library gave them, and so do their children.
+    """
     from timm.models._efficientnet_builder import _init_weight_goog
 
+    kept = [name for name, m in model.named_modules() if getattr(m, "keeps_own_init", False)]
     for name, module in model.named_modules():
+        if any(name == k or name.startswith(k + ".") for k in kept):
+            continue
         _init_weight_goog(module, name)
 
 

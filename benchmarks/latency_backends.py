@@ -103,10 +103,9 @@ def main() -> None:
     if args.quick:
         args.archs, args.repeats = min(args.archs, 2), min(args.repeats, 2)
         args.batch_sizes, args.ort_batch_sizes = "1,4", "1"
+    from accelsearch.errors import AccelSearchError
     from accelsearch.objectives import latency
     from accelsearch.objectives.latency import Protocol
-
-    from accelsearch.errors import AccelSearchError
 
     cuda = args.device != "cpu"
     out = Path(args.out)

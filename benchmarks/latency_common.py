@@ -19,6 +19,7 @@ def environment(device: str) -> dict[str, Any]:
     """Device name, library versions and date for a results file."""
     import timm
     import torch
+
     from accelsearch.objectives.latency.base import device_name, normalize_device
 
     dev = normalize_device(device)

@@ -89,8 +89,9 @@ def read_lines(path: Path) -> dict[int, dict[str, Any]]:
 
 def evaluate(lines: list[dict[str, Any]], fit: int):
     """Correction on the first ``fit`` archs (by index), figures on the others."""
-    from accelsearch.objectives.latency.lut import Correction, mape
     from scipy.stats import kendalltau, spearmanr
+
+    from accelsearch.objectives.latency.lut import Correction, mape
 
     ok = sorted((r for r in lines if "measured_ms" in r), key=lambda r: r["i"])
     if len(ok) < fit + 2:
@@ -124,10 +125,9 @@ def evaluate(lines: list[dict[str, Any]], fit: int):
 
 
 def run_space_batch(args, name, space, batch, precision, out, res, deadline) -> dict[str, Any]:
+    from accelsearch.errors import AccelSearchError
     from accelsearch.objectives.latency import Protocol
     from accelsearch.objectives.latency.lut import LUTPredictor, LUTStore
-
-    from accelsearch.errors import AccelSearchError
 
     path = out / f"lut_{name}_b{batch}.jsonl"
     done = read_lines(path)

@@ -22,6 +22,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from torch import nn
+
+from accelsearch.arch import Arch
+from accelsearch.errors import ConfigError, choices_text
 from accelsearch.objectives.latency.base import PRECISIONS, LatencyBackend, normalize_device
 from accelsearch.objectives.latency.cache import LatencyCache
 from accelsearch.objectives.latency.onnxruntime_backend import OnnxRuntimeBackend
@@ -29,10 +33,6 @@ from accelsearch.objectives.latency.protocol import Protocol
 from accelsearch.objectives.latency.result import LatencyResult
 from accelsearch.objectives.latency.tensorrt_backend import TensorRTBackend, tensorrt_available
 from accelsearch.objectives.latency.torch_backend import TorchBackend
-from torch import nn
-
-from accelsearch.arch import Arch
-from accelsearch.errors import ConfigError, choices_text
 from accelsearch.registry import Registry
 
 BACKENDS: Registry[type[LatencyBackend]] = Registry("latency backend")

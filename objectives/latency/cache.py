@@ -29,9 +29,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from accelsearch.objectives.latency.result import LatencyResult
-
 from accelsearch.errors import ConfigError
+from accelsearch.objectives.latency.result import LatencyResult
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS latency (

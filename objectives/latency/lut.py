@@ -45,6 +45,10 @@ from typing import Any
 
 import numpy as np
 import torch
+from torch import nn
+
+from accelsearch.arch import Arch
+from accelsearch.errors import ConfigError, MeasurementError, choices_text
 from accelsearch.objectives.latency.base import (
     BYTES_PER_ELEMENT,
     InputShape,
@@ -60,10 +64,6 @@ from accelsearch.objectives.latency.layers import (
     stage_layers_of,
 )
 from accelsearch.objectives.latency.protocol import Protocol, Stats
-from torch import nn
-
-from accelsearch.arch import Arch
-from accelsearch.errors import ConfigError, MeasurementError, choices_text
 from accelsearch.registry import Registry
 
 FILL_MODES = ("measure", "estimate", "error")

@@ -24,6 +24,9 @@ from typing import Any
 
 import numpy as np
 import torch
+from torch import nn
+
+from accelsearch.errors import BackendUnavailableError, ConfigError, MeasurementError
 from accelsearch.objectives.latency.base import InputShape, LatencyBackend, base_versions
 from accelsearch.objectives.latency.onnx_export import (
     MIN_OPSET,
@@ -33,9 +36,6 @@ from accelsearch.objectives.latency.onnx_export import (
     qdq_from_onnx,
 )
 from accelsearch.objectives.latency.protocol import Stats, run_protocol
-from torch import nn
-
-from accelsearch.errors import BackendUnavailableError, ConfigError, MeasurementError
 
 _OPT_LEVELS = ("all", "extended", "basic", "disable")
 

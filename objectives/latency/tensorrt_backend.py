@@ -47,6 +47,9 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from torch import nn
+
+from accelsearch.errors import BackendUnavailableError, ConfigError, MeasurementError
 from accelsearch.objectives.latency.base import InputShape, LatencyBackend, base_versions
 from accelsearch.objectives.latency.cache import cache_dir
 from accelsearch.objectives.latency.onnx_export import (
@@ -57,9 +60,6 @@ from accelsearch.objectives.latency.onnx_export import (
     qdq_from_onnx,
 )
 from accelsearch.objectives.latency.protocol import Stats, run_protocol
-from torch import nn
-
-from accelsearch.errors import BackendUnavailableError, ConfigError, MeasurementError
 
 INSTALL_HINT = (
     "TensorRT is not installed here (the Python package `tensorrt` cannot be imported); "

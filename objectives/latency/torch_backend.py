@@ -23,12 +23,12 @@ import time
 from typing import Any
 
 import torch
-from accelsearch.objectives.latency.base import DTYPES, InputShape, LatencyBackend, as_module
-from accelsearch.objectives.latency.protocol import Protocol, Stats, run_protocol
 from torch import nn
 
 from accelsearch.arch import Arch
 from accelsearch.errors import ConfigError, MeasurementError
+from accelsearch.objectives.latency.base import DTYPES, InputShape, LatencyBackend, as_module
+from accelsearch.objectives.latency.protocol import Protocol, Stats, run_protocol
 
 
 class TorchBackend(LatencyBackend):

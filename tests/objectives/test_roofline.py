@@ -4,12 +4,12 @@ the metrics a search trial reports, the plot."""
 from __future__ import annotations
 
 import pytest
-from accelsearch.objectives import roofline
-from accelsearch.objectives.latency import LatencyResult, lut
-from accelsearch.objectives.roofline import Peaks
 
 from accelsearch.accounting import arch_stats
 from accelsearch.errors import ConfigError
+from accelsearch.objectives import roofline
+from accelsearch.objectives.latency import LatencyResult, lut
+from accelsearch.objectives.roofline import Peaks
 
 H100 = Peaks("NVIDIA H100 80GB HBM3", "fp16", 700e12, 3.0e12, "test")
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 import torch
-from accelsearch.objectives import latency
-from accelsearch.objectives.latency import BACKENDS, LatencyBackend, LatencyResult, Protocol
 
 from accelsearch.errors import AccelSearchError, BackendUnavailableError, ConfigError
+from accelsearch.objectives import latency
+from accelsearch.objectives.latency import BACKENDS, LatencyBackend, LatencyResult, Protocol
 
 #: a protocol short enough for CPU tests (timings are not asserted, only behaviour)
 FAST = Protocol(warmup=1, min_reps=3, max_reps=6, max_seconds=0.5, batch_reps=3)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import multiprocessing as mp
 
 import pytest
+
 from accelsearch.objectives import latency
 from accelsearch.objectives.latency import Protocol
 from accelsearch.objectives.latency.cache import LatencyCache, key_digest, open_cache

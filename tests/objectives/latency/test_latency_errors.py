@@ -8,12 +8,12 @@ import weakref
 
 import pytest
 import torch
+
+from accelsearch.errors import MeasurementError
 from accelsearch.objectives import latency
 from accelsearch.objectives.latency import LatencyCache, Protocol
 from accelsearch.objectives.latency.base import is_out_of_memory
 from accelsearch.objectives.latency.cache import default_cache_path
-
-from accelsearch.errors import MeasurementError
 
 FAST = Protocol(warmup=1, min_reps=3, max_reps=6, max_seconds=0.5, batch_reps=3)
 KW = dict(device="cpu", protocol=FAST, resolution=16)

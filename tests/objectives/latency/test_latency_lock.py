@@ -7,9 +7,9 @@ import threading
 import time
 
 import pytest
-from accelsearch.objectives.latency.lock import device_lock
 
 from accelsearch.errors import MeasurementError
+from accelsearch.objectives.latency.lock import device_lock
 
 
 def _hold(lock_dir: str, key: str, seconds: float, log, ready=None) -> None:

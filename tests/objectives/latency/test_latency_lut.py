@@ -6,6 +6,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+
+from accelsearch.accounting import model_cost
+from accelsearch.builder import FIXED_DEPTH_TYPES, build_model
+from accelsearch.errors import ConfigError, MeasurementError
 from accelsearch.objectives import latency
 from accelsearch.objectives.latency import Protocol, lut
 from accelsearch.objectives.latency.layers import (
@@ -14,10 +18,6 @@ from accelsearch.objectives.latency.layers import (
     layer_module,
 )
 from accelsearch.spaces import distributions as D
-
-from accelsearch.accounting import model_cost
-from accelsearch.builder import FIXED_DEPTH_TYPES, build_model
-from accelsearch.errors import ConfigError, MeasurementError
 
 FAST = Protocol(warmup=1, min_reps=3, max_reps=6, max_seconds=0.5, batch_reps=3)
 

@@ -6,6 +6,9 @@ import numpy as np
 import onnx
 import pytest
 import torch
+
+from accelsearch.builder import build_model
+from accelsearch.errors import ConfigError, MeasurementError
 from accelsearch.objectives.latency.onnx_export import (
     calibration_batches,
     check_onnx,
@@ -16,9 +19,6 @@ from accelsearch.objectives.latency.onnx_export import (
     qdq_from_onnx,
     run_onnxruntime,
 )
-
-from accelsearch.builder import build_model
-from accelsearch.errors import ConfigError, MeasurementError
 
 
 def _rel_err(a: np.ndarray, b: np.ndarray) -> float:

@@ -6,14 +6,14 @@ import itertools
 
 import numpy as np
 import pytest
+
+from accelsearch.errors import ConfigError
 from accelsearch.objectives.latency.protocol import (
     Protocol,
     median_ci_rel,
     run_protocol,
     summarize,
 )
-
-from accelsearch.errors import ConfigError
 
 
 def test_summarize_trims_outliers_for_mean_and_cv_but_not_median():

@@ -9,6 +9,9 @@ from __future__ import annotations
 import onnx
 import pytest
 import torch
+
+from accelsearch.builder import build_model
+from accelsearch.errors import BackendUnavailableError, ConfigError
 from accelsearch.objectives.latency.onnx_export import onnx_input_shapes, onnx_opset
 from accelsearch.objectives.latency.tensorrt_backend import (
     INSTALL_HINT,
@@ -20,9 +23,6 @@ from accelsearch.objectives.latency.tensorrt_backend import (
     onnx_for_settings,
     timing_cache_path,
 )
-
-from accelsearch.builder import build_model
-from accelsearch.errors import BackendUnavailableError, ConfigError
 
 TRT10_FLAGS = {"FP16", "BF16", "INT8", "TF32", "FP8", "REFIT"}
 TRT11_FLAGS = {"TF32", "REFIT"}  # strongly typed only: no precision flags
