@@ -25,7 +25,7 @@ from typing import Any
 from torch import nn
 
 from accelsearch.arch import Arch
-from accelsearch.errors import ConfigError, choices_text
+from accelsearch.errors import ConfigError, UnknownNameError, choices_text
 from accelsearch.objectives.latency.base import PRECISIONS, LatencyBackend, normalize_device
 from accelsearch.objectives.latency.cache import LatencyCache
 from accelsearch.objectives.latency.onnxruntime_backend import OnnxRuntimeBackend
@@ -79,7 +79,7 @@ def get_backend(
     if not isinstance(backend, str):
         raise ConfigError(f"latency backend must be a name, got {backend!r}")
     if backend != "auto" and backend not in BACKENDS:
-        raise ConfigError(
+        raise UnknownNameError(
             f"unknown latency backend {backend!r}; valid choices: "
             f"{choices_text(['auto', *BACKENDS.names()])}"
         )
@@ -89,7 +89,8 @@ def get_backend(
         precision = "fp32" if device == "cpu" else "fp16"
     if precision not in PRECISIONS:
         raise ConfigError(
-            f"unknown latency precision {precision!r}; valid choices: {choices_text(PRECISIONS)}"
+            f"latency precision {precision!r} is not supported (not a known precision); valid "
+            f"choices: {choices_text(PRECISIONS)}"
         )
     if isinstance(protocol, dict):
         try:

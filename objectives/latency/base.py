@@ -146,7 +146,8 @@ class LatencyBackend(ABC):
         kind = device_kind(self.device)
         if precision not in PRECISIONS:
             raise ConfigError(
-                f"unknown latency precision {precision!r}; valid choices: {choices_text(PRECISIONS)}"
+                f"latency precision {precision!r} is not supported (not a known precision); "
+                f"valid choices: {choices_text(PRECISIONS)}"
             )
         allowed = self.precisions.get(kind, ())
         if precision not in allowed:
@@ -289,8 +290,8 @@ class LatencyBackend(ABC):
             in_chans = in_chans or described.in_chans
         if isinstance(resolution, bool) or not isinstance(resolution, int) or resolution < 1:
             raise ConfigError(
-                f"latency resolution must be a positive integer (needed for an nn.Module), "
-                f"got {resolution!r}"
+                f"latency resolution is needed for an nn.Module and must be a positive integer, "
+                f"got {resolution!r}; pass resolution=..."
             )
         in_chans = int(in_chans or 3)
         input_shape: InputShape = (batch_size, in_chans, int(resolution), int(resolution))

@@ -83,7 +83,7 @@ class LayerKey:
     def out_size(self) -> int:
         if self.kind == HEAD:
             return 1
-        return out_size(self.size, self.kind, self.kernel, self.stride)
+        return stage_output(self.stage(), self.in_chs, self.size)[1]
 
 
 @dataclass(frozen=True)
@@ -113,6 +113,18 @@ def _fixed_depth(kind: str) -> bool:
     return kind in FIXED_DEPTH_TYPES
 
 
+def stage_output(stage: Stage, in_chs: int, size: int) -> tuple[int, int]:
+    """(channels, size) after ``stage``, by the block type's chain rule (the spaces' own
+    shape bookkeeping, :mod:`accelsearch.spaces.constraints`)."""
+    from accelsearch.spaces.constraints import CHAIN_RULES, ChainState
+
+    if stage.depth == 0:
+        return in_chs, size
+    if stage.type in CHAIN_RULES:
+        return CHAIN_RULES.get(stage.type)(stage, ChainState(in_chs, size, None, False))
+    return stage.width, out_size(size, stage.type, stage.kernel, stage.stride)
+
+
 def stage_layers(stage: Stage, in_chs: int, size: int) -> tuple[list[LayerKey], int, int]:
     """The layers of one stage given its input; returns (keys, out channels, out size)."""
     common = dict(
@@ -126,6 +138,7 @@ def stage_layers(stage: Stage, in_chs: int, size: int) -> tuple[list[LayerKey], 
     )
     if stage.depth == 0:
         return [], in_chs, size
+    out_chs, out = stage_output(stage, in_chs, size)
     if _fixed_depth(stage.type):
         key = LayerKey(
             in_chs=in_chs,
@@ -135,16 +148,15 @@ def stage_layers(stage: Stage, in_chs: int, size: int) -> tuple[list[LayerKey], 
             depth=stage.depth,
             **common,
         )
-        return [key], stage.width, key.out_size
+        return [key], out_chs, out
     first = LayerKey(
         in_chs=in_chs, size=size, stride=stage.stride, nominal_in=stage.nominal_in, **common
     )
     keys = [first]
-    size = first.out_size
     if stage.depth > 1:
-        rep = LayerKey(in_chs=stage.width, size=size, stride=1, **common)
+        rep = LayerKey(in_chs=stage.width, size=out, stride=1, **common)
         keys += [rep] * (stage.depth - 1)
-    return keys, stage.width, size
+    return keys, out_chs, out
 
 
 def stage_layers_of(arch: Arch, index: int) -> list[LayerKey]:
@@ -155,9 +167,7 @@ def stage_layers_of(arch: Arch, index: int) -> list[LayerKey]:
     for i, stage in enumerate(stages):
         if i == target:
             return stage_layers(stage, chs, size)[0]
-        if stage.depth:
-            size = out_size(size, stage.type, stage.kernel, stage.stride)
-            chs = stage.width
+        chs, size = stage_output(stage, chs, size)
     raise ArchError(f"arch has no stage {index}")
 
 

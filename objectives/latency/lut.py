@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -230,17 +231,24 @@ def mape(predicted: Sequence[float], measured: Sequence[float]) -> float:
 # -- fast paths -----------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Term:
-    """Part of a network's layer sum that depends only on ``params``.
+    """Part of a network's layer sum that depends only on ``params`` (and ``derived``).
 
-    ``layers(values)`` gets a value for each of ``params`` and returns ``(key, a, b)``
-    triples: the term is ``Σ ms(key) · (a + b · scale)``, ``scale`` being the numeric value
-    of the ``scale`` parameter (a stage's depth: first block ``(key, 1, 0)``, repeated
-    block ``(key, -1, 1)``), or ``a`` alone when ``scale`` is ``None``.
+    ``layers(values)`` gets a value for each of ``params`` and ``derived`` and returns
+    ``(key, a, b)`` triples. Without ``scale`` the term is ``Σ ms(key) · a``. With ``scale``
+    (a stage's depth parameter, value d) it is ``Σ ms(key) · (a · [d ≥ 1] + b · max(d − 1,
+    0))``: the first block ``(first, 1, 0)`` once if the stage exists, the repeated block
+    ``(repeat, 0, 1)`` d − 1 times.
+
+    ``derived`` names quantities computed per sample from whole parameter columns (NumPy
+    arrays of values by parameter name), e.g. a stage's input channels when the stage
+    before it may be empty: combinations are formed over their distinct values, so a term
+    stays small even when its input depends on many parameters.
     """
 
     params: tuple[str, ...]
     layers: Callable[[dict[str, Any]], list[tuple[LayerKey, float, float]]]
     scale: str | None = None
+    derived: tuple[tuple[str, Callable[[Callable[[str], np.ndarray]], np.ndarray]], ...] = ()
 
 
 #: space name -> function(space, num_classes) -> list[Term] (the terms must add up to the
@@ -281,33 +289,42 @@ def _declared_once(space):
 
 @register_fast_path("efficientnet_x")
 def _efficientnet_x_terms(space, num_classes: int) -> list[Term]:
-    """Stem (+ space-to-depth), one term per stage 3-9 scaled by its depth, head."""
+    """Stem (+ space-to-depth), one term per stage 3-9 scaled by its depth, head.
+
+    A stage's layers depend on its own choices, the previous stage's width, the resolution
+    and the stem layout (space-to-depth, space-to-batch when searched)."""
     from accelsearch.spaces.efficientnet_x import STAGES
 
     declared = space.params()
     decode = partial_decoder(space)
+    layout = ("resolution", "space_to_depth") + (
+        ("space_to_batch",) if "space_to_batch" in declared else ()
+    )
+
+    def act_param(i: int) -> str:
+        if f"s{i}_act" in declared:
+            return f"s{i}_act"
+        groups = getattr(space, "act_groups", None) or ()
+        return next(f"g{g + 1}_act" for g, grp in enumerate(groups) if i in grp)
 
     def stem(v):
         arch = decode(v)
         keys = stage_layers_of(arch, -1) + (stage_layers_of(arch, 0) if v["space_to_depth"] else [])
         return [(k, 1.0, 0.0) for k in keys]
 
-    terms = [Term(("resolution", "space_to_depth"), stem)]
+    terms = [Term(layout, stem)]
     prev = None
     for i in STAGES:
-        own = tuple(f"s{i}_{f}" for f in ("type", "kernel", "expansion", "se", "act", "width"))
-        params = own + ((f"s{prev}_width",) if prev else ()) + ("resolution", "space_to_depth")
+        own = tuple(f"s{i}_{f}" for f in ("type", "kernel", "expansion", "se", "width"))
+        own += (act_param(i),)
+        params = own + ((f"s{prev}_width",) if prev else ()) + layout
         depth = f"s{i}_depth"
         deepest = max(declared[depth].values())
 
         def stage(v, i=i, depth=depth, deepest=deepest):
             arch = decode({**v, depth: deepest})
-            index = STAGES.index(i) + (1 if v["space_to_depth"] else 0)
-            keys = stage_layers_of(arch, index)
-            out = [(keys[0], 1.0, 0.0)]
-            if len(keys) > 1:
-                out.append((keys[1], -1.0, 1.0))
-            return out
+            keys = stage_layers_of(arch, STAGES.index(i) + (1 if v["space_to_depth"] else 0))
+            return [(keys[0], 1.0, 0.0)] + ([(keys[1], 0.0, 1.0)] if len(keys) > 1 else [])
 
         terms.append(Term(params, stage, scale=depth))
         prev = i
@@ -315,7 +332,92 @@ def _efficientnet_x_terms(space, num_classes: int) -> list[Term]:
     def head(v):
         return [(arch_layers(decode(v), num_classes)[-1].key, 1.0, 0.0)]
 
-    terms.append(Term((f"s{STAGES[-1]}_width", "resolution", "space_to_depth"), head))
+    terms.append(Term((f"s{STAGES[-1]}_width", *layout), head))
+    return terms
+
+
+@register_fast_path("gpunet")
+def _gpunet_terms(space, num_classes: int) -> list[Term]:
+    """Stem, stage 1 (the stem's conv repeated), stages 2-7, head. Stages 5 and 7 may be
+    empty, so the input channels of stages 6 and 7 and of the head are derived per sample
+    (the width of the last non-empty stage before them); all strides are fixed, so sizes
+    depend on the resolution only."""
+    from accelsearch.arch import Stage
+    from accelsearch.objectives.latency.layers import HEAD, stage_layers
+    from accelsearch.spaces.gpunet import HEAD_WIDTH, SE_RATIO, STAGES
+
+    order = list(STAGES)
+    sizes: dict[int, dict[int, int]] = {}  # resolution -> input size of each stage
+    built: dict[tuple, Stage] = {}  # one Stage object per stage choice
+
+    def input_size(resolution: int, i: int) -> int:
+        if resolution not in sizes:
+            size = math.ceil(resolution / 2)  # stem stride 2; stage 1 stride 1
+            table = {}
+            for j, rng in STAGES.items():
+                table[j] = size
+                size = math.ceil(size / rng.stride)
+            table[0] = size  # the head's input
+            sizes[resolution] = table
+        return sizes[resolution][i]
+
+    def in_chs(i: int) -> Callable[[Callable[[str], np.ndarray]], np.ndarray]:
+        """Width of the last non-empty stage before ``i`` (stage 1 is never empty)."""
+
+        def fn(col):
+            out = col("s0_filters").astype(np.int64)
+            for j in order[: order.index(i)] if i else order:
+                out = np.where(col(f"s{j}_layers") > 0, col(f"s{j}_filters"), out)
+            return out
+
+        return fn
+
+    stem_params = ("resolution", "s0_filters", "s0_kernel", "s0_act")
+
+    def stem(v):
+        st = Stage(
+            "conv", int(v["s0_filters"]), kernel=int(v["s0_kernel"]), stride=2, act=v["s0_act"]
+        )
+        return [(k, 1.0, 0.0) for k in stage_layers(st, 3, int(v["resolution"]))[0]]
+
+    def stage1(v):
+        f = int(v["s0_filters"])
+        st = Stage("conv", f, kernel=int(v["s0_kernel"]), stride=1, act=v["s0_act"])
+        key = stage_layers(st, f, math.ceil(int(v["resolution"]) / 2))[0][0]
+        return [(key, 1.0, 1.0)]
+
+    terms = [Term(stem_params, stem), Term(stem_params, stage1, scale="s1_layers")]
+    for i, rng in STAGES.items():
+        own = tuple(f"s{i}_{f}" for f in ("filters", "kernel", "expansion", "act", "se"))
+
+        def stage(v, i=i, rng=rng):
+            choice = (i, *(v[f"s{i}_{f}"] for f in ("filters", "kernel", "expansion", "act", "se")))
+            st = built.get(choice)
+            if st is None:
+                st = built[choice] = Stage(
+                    rng.type,
+                    width=int(v[f"s{i}_filters"]),
+                    depth=2,
+                    kernel=int(v[f"s{i}_kernel"]),
+                    stride=rng.stride,
+                    expansion=float(v[f"s{i}_expansion"]),
+                    se=SE_RATIO if int(v[f"s{i}_se"]) else 0.0,
+                    act=v[f"s{i}_act"],
+                )
+            keys = stage_layers(st, int(v["in_chs"]), input_size(int(v["resolution"]), i))[0]
+            return [(keys[0], 1.0, 0.0), (keys[1], 0.0, 1.0)]
+
+        derived = (("in_chs", in_chs(i)),)
+        terms.append(Term((*own, "resolution"), stage, f"s{i}_layers", derived))
+
+    def head(v):
+        size = input_size(int(v["resolution"]), 0)
+        key = LayerKey(
+            HEAD, int(v["in_chs"]), size, HEAD_WIDTH, act="relu", num_classes=num_classes
+        )
+        return [(key, 1.0, 0.0)]
+
+    terms.append(Term(("resolution",), head, None, (("in_chs", in_chs(0)),)))
     return terms
 
 
@@ -554,33 +656,53 @@ class LUTPredictor:
 
     def _sum_terms(self, space, idx, declared, names) -> tuple[np.ndarray, np.ndarray]:
         terms = FAST_PATHS.get(space.name)(space, self.num_classes)
-        values = [d.values() for d in declared.values()]
+        values = [[_plain(v) for v in d.values()] for d in declared.values()]
         plans = []
         needed: dict[str, LayerKey] = {}
+        columns: dict[str, np.ndarray] = {}
+
+        def col(name: str) -> np.ndarray:
+            if name not in columns:
+                c = names.index(name)
+                columns[name] = _value_array(values[c])[idx[:, c]]
+            return columns[name]
+
         for t_index, term in enumerate(terms):
             cols = [names.index(p) for p in term.params]
             radices = [len(values[c]) for c in cols]
             code = np.zeros(len(idx), dtype=np.int64)
             for c, r in zip(cols, radices):
                 code = code * r + idx[:, c]
+            derived_values = []
+            for _, fn in term.derived:
+                uniq_d, inv_d = np.unique(np.asarray(fn(col)), return_inverse=True)
+                code = code * len(uniq_d) + inv_d.reshape(-1)
+                radices.append(len(uniq_d))
+                derived_values.append(uniq_d.tolist())
             uniq, inverse = np.unique(code, return_inverse=True)
+            inverse = inverse.reshape(-1)
             combos = []
             for u in uniq.tolist():
-                memo_key = (id(space), t_index, u)
+                digits = _digits(u, radices)
+                memo_key = (id(space), t_index, tuple(digits[: len(cols)]))
+                memo_key += tuple(
+                    _plain(dv[d]) for dv, d in zip(derived_values, digits[len(cols) :])
+                )
                 layers = self._memo.get(memo_key)
                 if layers is None:
-                    digits = _digits(u, radices)
                     vals = {
-                        term.params[j]: _plain(values[cols[j]][d]) for j, d in enumerate(digits)
+                        term.params[j]: _plain(values[cols[j]][d])
+                        for j, d in enumerate(digits[: len(cols)])
                     }
+                    for (dname, _), dv, d in zip(term.derived, derived_values, digits[len(cols) :]):
+                        vals[dname] = _plain(dv[d])
                     layers = self._memo[memo_key] = term.layers(vals)
                 combos.append(layers)
                 for key, _, _ in layers:
                     needed.setdefault(key.text, key)
             scale = None
             if term.scale is not None:
-                sc = names.index(term.scale)
-                scale = np.asarray(values[sc], dtype=float)[idx[:, sc]]
+                scale = col(term.scale).astype(float)
             plans.append((combos, inverse, scale))
         self.ensure(list(needed.values()))
         table = self.table
@@ -591,11 +713,14 @@ class LUTPredictor:
             B = np.array([sum(table[k.text] * b for k, _, b in c) for c in combos])
             NA = np.array([sum(a for _, a, _ in c) for c in combos])
             NB = np.array([sum(b for _, _, b in c) for c in combos])
-            total += A[inverse]
-            count += NA[inverse]
-            if scale is not None:
-                total += B[inverse] * scale
-                count += NB[inverse] * scale
+            if scale is None:
+                total += A[inverse]
+                count += NA[inverse]
+            else:
+                first = (scale >= 1).astype(float)
+                rest = np.maximum(scale - 1, 0)
+                total += A[inverse] * first + B[inverse] * rest
+                count += NA[inverse] * first + NB[inverse] * rest
         return total, count
 
     def layer_sum_many(self, archs: Sequence[Arch]) -> tuple[np.ndarray, np.ndarray]:
@@ -866,6 +991,13 @@ def _digits(code: int, radices: list[int]) -> list[int]:
         out.append(code % r)
         code //= r
     return out[::-1]
+
+
+def _value_array(vals: Sequence[Any]) -> np.ndarray:
+    """Declared values as an array (numeric where they are numbers, objects otherwise)."""
+    if all(isinstance(v, (int, float, np.number)) and not isinstance(v, bool) for v in vals):
+        return np.asarray(vals, dtype=float)
+    return np.asarray(vals, dtype=object)
 
 
 def _plain(v: Any) -> Any:

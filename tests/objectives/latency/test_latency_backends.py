@@ -104,7 +104,7 @@ def test_cuda_without_a_gpu_is_a_clear_error(tiny_arch):
     "kwargs, match",
     [
         ({"backend": "tensorflow"}, "unknown latency backend 'tensorflow'.*'onnxruntime'"),
-        ({"backend": "torch", "precision": "fp8"}, "unknown latency precision 'fp8'.*'bf16'"),
+        ({"backend": "torch", "precision": "fp8"}, "precision 'fp8' is not supported.*'bf16'"),
         ({"backend": "torch", "precision": "int8"}, "not supported by backend 'torch' on cpu"),
         ({"backend": "onnxruntime", "precision": "fp16"}, "not supported.*onnxruntime"),
         ({"backend": "torch", "warp_speed": True}, "no option.*warp_speed.*cuda_graphs"),

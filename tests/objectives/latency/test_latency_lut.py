@@ -39,9 +39,30 @@ def _samples(space, n, seed=0):
     return [space.sample(rng) for _ in range(n)]
 
 
-def test_layers_cover_the_network_exactly(tiny_space):
-    for params in _samples(tiny_space, 2, seed=3):
-        arch = tiny_space.decode(params)
+FAST_PATH_SPACES = [
+    ("efficientnet_x", {"width_mult": 0.25, "resolutions": (32, 64), "depth_deltas": (-1, 0)}),
+    (
+        "efficientnet_x",
+        {
+            "width_mult": 0.25,
+            "resolutions": (64, 96),
+            "space_to_batch": (False, True),
+            "act_groups": ((3, 4, 5), (6, 7, 8, 9)),
+            "space_to_depth_size": 4,
+            "kernels": (3, 5),
+        },
+    ),
+    ("gpunet", {"width_mult": 0.25, "max_layers": 3, "resolutions": (64, 96)}),
+]
+
+
+@pytest.mark.parametrize("name, options", FAST_PATH_SPACES)
+def test_layers_cover_the_network_exactly(name, options):
+    from accelsearch import spaces
+
+    space = spaces.get(name, **options)
+    for params in _samples(space, 1, seed=3):
+        arch = space.decode(params)
         entries = arch_layers(arch, num_classes=10)
         stage_layers = sum(1 if s.type in FIXED_DEPTH_TYPES else s.depth for s in arch.stages)
         assert len(entries) == arch.stem.depth + stage_layers + 1
@@ -76,15 +97,26 @@ def test_missing_layers_are_measured_once_and_persist(tiny_arch):
     assert again.table_id == p.table_id and again.table_id.library.startswith("torch ")
 
 
-def test_fast_path_equals_decoding_every_arch(tiny_space, tiny_arch):
-    p = _predictor(tiny_space)
-    p.predict(tiny_arch)  # a few measured layers for the cost model
-    p.fill = "estimate"
-    params = _samples(tiny_space, 300, seed=5)
+@pytest.mark.parametrize("name, options", FAST_PATH_SPACES)
+def test_fast_path_equals_decoding_every_arch(name, options, tiny_arch):
+    from accelsearch import spaces
+
+    space = spaces.get(name, **options)
+    assert space.name in lut.FAST_PATHS
+    seed = _predictor()
+    seed.predict(tiny_arch)  # a few measured layers for the cost model of the other layers
+    p = _predictor(space, fill="estimate")
+    params = _samples(space, 300, seed=5)
     fast_raw, fast_n = p.layer_sum_indices(p.indices_of(params))
-    slow_raw, slow_n = p.layer_sum_many([tiny_space.decode(q) for q in params])
+    slow_raw, slow_n = p.layer_sum_many([space.decode(q) for q in params])
     np.testing.assert_allclose(fast_raw, slow_raw, rtol=1e-9)
     np.testing.assert_array_equal(fast_n, slow_n)
+
+
+def test_unit_cube_samples(tiny_space, tiny_arch):
+    p = _predictor(tiny_space)
+    p.predict(tiny_arch)
+    p.fill = "estimate"
     # unit-cube samples (Sobol) map to the same points as distributions.from_unit
     from scipy.stats import qmc
 
