@@ -46,6 +46,12 @@ def parse() -> argparse.Namespace:
     p.add_argument("--precision", default=None, help="default fp16 on CUDA, fp32 on CPU")
     p.add_argument("--compile", action="store_true", help="add torch.compile (5-15 s a model)")
     p.add_argument("--no-onnxruntime", action="store_true")
+    p.add_argument(
+        "--oom-batch",
+        type=int,
+        default=None,
+        help="batch for the out-of-memory check (default 4096 on CUDA at 600 px; 0 skips)",
+    )
     p.add_argument("--seed", type=int, default=0)
     return p.parse_args()
 
@@ -95,6 +101,45 @@ def variants(args, cuda: bool):
         out.append(("torch-cpu-eager", "torch", "cpu", "fp32", threads, batches))
     if not args.no_onnxruntime:
         out.append(("onnxruntime-cpu", "onnxruntime", "cpu", "fp32", {}, ort_batches))
+    return out
+
+
+def oom_check(args, protocol) -> dict:
+    """A batch that cannot fit must fail with a clear error, free what it took and leave the
+    process able to measure the next candidate."""
+    import torch
+
+    from accelsearch import spaces
+    from accelsearch.errors import MeasurementError
+    from accelsearch.objectives import latency
+
+    cuda = args.device != "cpu"
+    batch = args.oom_batch if args.oom_batch is not None else (4096 if cuda else 0)
+    if not batch:
+        return {"skipped": True}
+    space = spaces.get("efficientnet_x")
+    big = space.reference("efficientnet-x-b7")
+    small = space.reference("efficientnet-x-b0")
+    before = torch.cuda.memory_allocated() if cuda else 0
+    out: dict = {"batch": batch, "resolution": big.resolution}
+    t = time.perf_counter()
+    try:
+        r = latency.measure(big, batch, backend="torch", device=args.device, cache=False,
+                            protocol=protocol)  # fmt: skip
+        out.update(raised=False, median_ms=r.median_ms)
+    except MeasurementError as exc:
+        out.update(raised=True, message=str(exc)[:400])
+    out["seconds"] = time.perf_counter() - t
+    if cuda:
+        out["allocated_before_mb"] = before / 2**20
+        out["allocated_after_mb"] = torch.cuda.memory_allocated() / 2**20
+    r = latency.measure(
+        small, 8, backend="torch", device=args.device, cache=False, protocol=protocol
+    )
+    out["next_measurement_ms"] = r.median_ms
+    print(
+        f"[oom check] batch {batch}: raised={out.get('raised')}, then b0 batch 8 = {r.median_ms:.3f} ms"
+    )
     return out
 
 
@@ -175,6 +220,7 @@ def main() -> None:
                 }
                 summary.append(row)
                 res.summary("per_variant", summary)
+    res.summary("out_of_memory", oom_check(args, protocol))
     res.summary("total_s", time.perf_counter() - t_all)
     cols = ["variant", "batch", "precision", "candidates", "cv_within", "cv_across", "wall_s",
             "mean_latency_ms"]  # fmt: skip

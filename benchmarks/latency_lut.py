@@ -41,7 +41,10 @@ from typing import Any
 import numpy as np
 from latency_common import Results, environment, table
 
-QUICK_OPTIONS = {"efficientnet_x": {"width_mult": 0.25, "resolutions": [32]}}
+QUICK_OPTIONS = {
+    "efficientnet_x": {"width_mult": 0.25, "resolutions": [32]},
+    "gpunet": {"width_mult": 0.25, "max_layers": 2, "resolutions": [64]},
+}
 
 
 def parse() -> argparse.Namespace:
@@ -260,7 +263,6 @@ def time_sobol(args, name, space, batch, precision, out, device_name) -> dict[st
 def main() -> None:
     args = parse()
     if args.quick:
-        args.spaces = "efficientnet_x" if args.spaces == "efficientnet_x,gpunet" else args.spaces
         args.batch_sizes, args.archs, args.fit = "1,2", min(args.archs, 8), 3
         args.sobol = min(args.sobol, 20_000)
         args.threads = args.threads or 1

@@ -1030,7 +1030,8 @@ class LUTBackend(LatencyBackend):
 
     Options: ``store`` (LUT file), ``measure_backend``, ``layer_options`` (options of the
     measuring backend), ``fill``, ``space`` (name: fast path and correction scope),
-    ``correction`` (default True), ``layer_protocol``, ``device_name``, ``parallel``.
+    ``correction`` (default True), ``layer_protocol``, ``device_name``, ``parallel``,
+    ``threads`` (CPU threads of the measuring backend, as recipes pass them).
     """
 
     name = "lut"
@@ -1047,6 +1048,7 @@ class LUTBackend(LatencyBackend):
         "layer_protocol",
         "device_name",
         "parallel",
+        "threads",
     )
     uses_device_lock = False
 
@@ -1068,13 +1070,19 @@ class LUTBackend(LatencyBackend):
                 space=o.get("space"),
                 fill=o.get("fill", "measure"),
                 device_name=o.get("device_name"),
-                options=o.get("layer_options"),
+                options=self._layer_options(),
                 protocol=o.get("layer_protocol"),
                 num_classes=num_classes,
                 correction=o.get("correction", True),
                 parallel=o.get("parallel", True),
             )
         return self._predictors[key]
+
+    def _layer_options(self) -> dict[str, Any]:
+        opts = dict(self.options.get("layer_options") or {})
+        if self.options.get("threads") and self.device == "cpu":
+            opts.setdefault("threads", self.options["threads"])
+        return opts
 
     @property
     def device_name(self) -> str:
