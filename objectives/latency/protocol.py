@@ -38,7 +38,7 @@ class Protocol:
     trim: float = 0.1
     noisy_cv: float = 0.05
     batch_reps: int = 10  # repetitions between two checks of the stopping rule
-    warmup_seconds: float = 30.0
+    warmup_seconds: float = 5.0
 
     def __post_init__(self) -> None:
         if self.warmup < 0 or self.batch_reps < 1:

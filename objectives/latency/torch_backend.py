@@ -177,6 +177,7 @@ def time_cuda(
                         "compile=False"
                     ) from exc
             stream = torch.cuda.Stream()
+            stream.wait_stream(torch.cuda.current_stream())  # the weights and input are ready
             graph = None
             with torch.inference_mode(), torch.cuda.stream(stream):
                 try:
