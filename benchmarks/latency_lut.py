@@ -14,16 +14,17 @@ model; the count is reported).
 Append-only and resumable: the table (``lut.sqlite``), the whole-network latencies
 (``latency.sqlite``) and one JSON line per arch (``lut_<space>_b<batch>.jsonl``) live in
 ``--out``; a second call with the same arguments skips what is done. ``--time-budget``
-stops starting new archs after that many seconds (the lead's GPU calls are ~10 minutes).
+stops starting new archs after that many seconds, shared evenly by the (space, batch)
+pairs so that none starves the others (the lead's GPU calls are ~10 minutes).
 
-Expected cost on one H100 (fp16): about 1 s per arch at batch 128 and 0.5 s at batch 1
-(its new layers included) once the table has the common layers, so 100 archs of one space
-at both batch sizes take ~3-4 minutes; 200 archs of both spaces at both batch sizes
-~12-15 minutes, i.e. two or three calls with --time-budget 500.
+Expected cost on one H100 (fp16, estimates, not measured here): per arch ~0.5-1 s at
+batch 1 and ~2 s (efficientnet_x) to ~4 s (gpunet, up to 512 px) at batch 128, new layers
+included; 200 archs of both spaces at both batch sizes would take ~25 minutes, so one call
+with a budget gets ~40-120 archs per pair and a second call resumes:
 
     PYTHONUNBUFFERED=1 python benchmarks/latency_lut.py --device cuda \\
-        --out benchmarks/results/latency --spaces efficientnet_x --batch-sizes 1,128 \\
-        --archs 100 --time-budget 500
+        --out benchmarks/results/latency --spaces efficientnet_x,gpunet --batch-sizes 1,128 \\
+        --archs 200 --fit 20 --time-budget 420 --sobol 1000000
 
 CPU check (~2 min): ``python benchmarks/latency_lut.py --quick --device cpu --out /tmp/lut``.
 """
@@ -63,6 +64,12 @@ def parse() -> argparse.Namespace:
     p.add_argument("--network-max-seconds", type=float, default=3.0)
     p.add_argument("--sobol", type=int, default=1_000_000, help="0 skips the CPU timing")
     p.add_argument("--threads", type=int, default=None, help="torch threads (CPU device)")
+    p.add_argument(
+        "--device-name",
+        default=None,
+        help="read the table of this device for the Sobol timing (e.g. the GPU's name, to time "
+        "the prediction on a CPU machine with the store copied from the GPU run; use --archs 0)",
+    )
     return p.parse_args()
 
 
@@ -260,6 +267,19 @@ def time_sobol(args, name, space, batch, precision, out, device_name) -> dict[st
     return rec
 
 
+def _previous(path: Path) -> dict[str, Any]:
+    """The summary of earlier calls (kept for the (space, batch) pairs this call skips)."""
+    try:
+        return json.loads(path.read_text()).get("summary", {})
+    except (OSError, ValueError):
+        return {}
+
+
+def _merge(old: list[dict[str, Any]], new: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    fresh = {(r.get("space"), r.get("batch")) for r in new}
+    return [r for r in old if (r.get("space"), r.get("batch")) not in fresh] + new
+
+
 def main() -> None:
     args = parse()
     if args.quick:
@@ -276,6 +296,7 @@ def main() -> None:
     opts = QUICK_OPTIONS if args.quick else {}
     if args.space_options:
         opts = {**opts, **json.loads(args.space_options)}
+    previous = _previous(out / "latency_lut.json")
     res = Results(
         out / "latency_lut.json",
         {"benchmark": "latency_lut", "env": environment(args.device), "args": vars(args)},
@@ -284,20 +305,28 @@ def main() -> None:
     deadline = start + args.time_budget
     figures, sobol = [], []
     batches = [int(b) for b in args.batch_sizes.split(",")]
-    for name in [s for s in args.spaces.split(",") if s]:
+    names = [s for s in args.spaces.split(",") if s]
+    pairs = len(names) * len(batches)
+    pair = 0
+    for name in names:
         try:
             space = spaces.get(name, **opts.get(name, {}))
         except AccelSearchError as exc:
             print(f"[latency_lut] space {name!r} skipped: {exc}")
             res.add({"kind": "skipped", "space": name, "reason": str(exc)})
             continue
-        for batch in batches:
+        for batch in batches if args.archs else []:
+            # each (space, batch) gets its share of the budget, so none starves the others
+            pair += 1
+            share = start + args.time_budget * pair / pairs
             print(f"[latency_lut] {name}, batch {batch}, {precision}, {args.archs} archs")
-            figures.append(run_space_batch(args, name, space, batch, precision, out, res, deadline))
+            figures.append(
+                run_space_batch(args, name, space, batch, precision, out, res, min(share, deadline))
+            )
         if args.sobol:
             from accelsearch.objectives.latency.base import device_name, normalize_device
 
-            gpu_name = device_name(normalize_device(args.device), args.threads)
+            gpu_name = args.device_name or device_name(normalize_device(args.device), args.threads)
             for batch in batches:
                 try:
                     rec = time_sobol(args, name, space, batch, precision, out, gpu_name)
@@ -310,6 +339,8 @@ def main() -> None:
                     }
                 res.add(rec)
                 sobol.append(rec)
+    figures = _merge(previous.get("accuracy", []), figures)
+    sobol = _merge(previous.get("sobol", []), sobol)
     res.summary("accuracy", figures)
     res.summary("sobol", sobol)
     res.summary("total_s", time.perf_counter() - start)
