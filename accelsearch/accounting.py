@@ -235,8 +235,10 @@ def model_stats(
     was_training = model.training
     model.eval()
     params = sum(p.numel() for p in model.parameters())
-    device = next(model.parameters()).device if params else torch.device("cpu")
-    x = torch.randn(1, in_chans, resolution, resolution, device=device)
+    first = next(model.parameters(), None)
+    device = first.device if first is not None else torch.device("cpu")
+    dtype = first.dtype if first is not None and first.is_floating_point() else torch.float32
+    x = torch.randn(1, in_chans, resolution, resolution, device=device, dtype=dtype)
     try:
         with torch.no_grad(), FlopCounterMode(display=False) as counter:
             model(x)
