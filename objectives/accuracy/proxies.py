@@ -170,7 +170,8 @@ def _synflow(net: nn.Module, x: torch.Tensor, y) -> float:
     ones = torch.ones_like(x[:1], dtype=torch.float64)
     net.zero_grad(set_to_none=True)
     net(ones).sum().backward()
-    return float(sum((w * w.grad).abs().sum() for w in _weights(net)))
+    with torch.no_grad():
+        return float(sum((w * w.grad).abs().sum() for w in _weights(net)))
 
 
 @register_proxy("naswot", batch_size=64, description="log|det| of the activation-pattern kernel")
