@@ -28,9 +28,9 @@ from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
 import numpy as np
-from accelsearch.objectives.reward import non_dominated_sort, pareto_front
 
 from accelsearch.errors import ConfigError, choices_text
+from accelsearch.objectives.reward import non_dominated_sort, pareto_front
 
 T = TypeVar("T")
 FILTER_BY = ("utilization", "flops")

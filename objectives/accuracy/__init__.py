@@ -19,7 +19,6 @@ from accelsearch.objectives.accuracy.base import AccuracyEvaluator, Report
 from accelsearch.objectives.accuracy.proxies import ProxyEvaluator
 from accelsearch.objectives.accuracy.table import TableAccuracy, TableEvaluator
 from accelsearch.objectives.accuracy.train import TrainConfig, TrainEvaluator
-
 from accelsearch.registry import Registry
 
 EVALUATORS: Registry[type[AccuracyEvaluator]] = Registry("accuracy evaluator")

@@ -38,11 +38,11 @@ from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
-from accelsearch.objectives.accuracy.base import AccuracyEvaluator, Report
 from torch import nn
 
 from accelsearch.arch import Arch
 from accelsearch.errors import ConfigError, EvaluationError
+from accelsearch.objectives.accuracy.base import AccuracyEvaluator, Report
 from accelsearch.registry import Registry
 
 Batch = tuple[torch.Tensor, torch.Tensor]
@@ -382,9 +382,8 @@ class ProxyEvaluator(AccuracyEvaluator):
     def evaluate(
         self, arch: Arch, report: Report | None = None, model: nn.Module | None = None
     ) -> float:
-        from accelsearch.objectives.accuracy.train import cap_stride
-
         from accelsearch.builder import build_model
+        from accelsearch.objectives.accuracy.train import cap_stride
 
         res = self.resolution or arch.resolution
         if model is None:

@@ -28,10 +28,9 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from accelsearch.objectives.accuracy.base import AccuracyEvaluator, Report
-
 from accelsearch.arch import Arch
 from accelsearch.errors import ConfigError, UnknownNameError, choices_text
+from accelsearch.objectives.accuracy.base import AccuracyEvaluator, Report
 
 #: NATS-Bench topology table: dataset name -> column
 NB201_COLUMNS = {

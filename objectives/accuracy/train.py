@@ -29,12 +29,12 @@ from typing import Any
 import numpy as np
 import torch
 import torch.nn.functional as F
-from accelsearch.objectives.accuracy.base import AccuracyEvaluator, Report
-from accelsearch.objectives.accuracy.data import ImageData, check_source, load_dataset
 from torch import nn
 
 from accelsearch.arch import Arch
 from accelsearch.errors import ConfigError, EvaluationError, choices_text
+from accelsearch.objectives.accuracy.base import AccuracyEvaluator, Report
+from accelsearch.objectives.accuracy.data import ImageData, check_source, load_dataset
 
 _DATA_CACHE: dict[tuple, ImageData] = {}
 _DEVICE_CACHE: dict[tuple, dict[str, torch.Tensor]] = {}
@@ -118,8 +118,8 @@ class TrainConfig:
             f"accuracy.min_lr_ratio must be in [0, 1], got {self.min_lr_ratio}",
         )
         need(
-            0 <= self.warmup_epochs < self.epochs,
-            f"accuracy.warmup_epochs must be in [0, epochs), got {self.warmup_epochs}",
+            self.warmup_epochs >= 0,
+            f"accuracy.warmup_epochs must be >= 0, got {self.warmup_epochs}",
         )
         need(
             self.clip_grad is None or self.clip_grad > 0,
@@ -461,9 +461,10 @@ class TrainEvaluator(AccuracyEvaluator):
     @staticmethod
     def _check_outputs(logits: torch.Tensor, data: ImageData) -> None:
         if logits.ndim != 2 or logits.shape[1] != data.num_classes:
+            outputs = logits.shape[1] if logits.ndim == 2 else tuple(logits.shape[1:])
             raise EvaluationError(
-                f"model outputs {tuple(logits.shape[1:])} per image but dataset {data.name!r} "
-                f"has {data.num_classes} classes; build it with num_classes={data.num_classes}"
+                f"model has {outputs} outputs but dataset {data.name!r} has "
+                f"{data.num_classes} classes; build it with num_classes={data.num_classes}"
             )
 
     @staticmethod

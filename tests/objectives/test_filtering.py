@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import pytest
+
+from accelsearch.errors import ConfigError, EvaluationError
 from accelsearch.objectives.filtering import (
     CheapMetrics,
     UtilizationFilter,
     throughput_from_latency,
     utilization,
 )
-
-from accelsearch.errors import ConfigError, EvaluationError
 
 # (throughput img/s, FLOPs per image)
 CHEAP = [

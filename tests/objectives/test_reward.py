@@ -1,19 +1,30 @@
-"""Rewards, non-dominated sorting and hypervolume."""
+"""Rewards (MnasNet soft and hard, throughput), non-dominated sorting and hypervolume."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
-from accelsearch.objectives import reward as R
 
 from accelsearch.errors import ConfigError
+from accelsearch.objectives import reward as R
 
 
-def test_mnas_soft_reward():
-    assert R.mnas_reward(80, 2.0, 2.0) == 80
-    assert R.mnas_reward(80, 4.0, 2.0, w=-0.09) == pytest.approx(80 * 2**-0.09)
-    with pytest.raises(ConfigError):
-        R.mnas_reward(80, 0.0, 2.0)
+def test_mnas_reward_at_and_off_target():
+    assert R.mnas_reward(80.0, 2.0, 2.0) == 80.0
+    assert R.mnas_reward(80.0, 4.0, 2.0, w=-0.09) == pytest.approx(80.0 * 2**-0.09)
+    assert R.mnas_reward(80.0, 1.0, 2.0, w=-0.07) > 80.0
+
+
+def test_mnas_reward_rejects_nonsense():
+    with pytest.raises(ConfigError, match="target_ms must be a positive"):
+        R.mnas_reward(1.0, 1.0, 0.0)
+    with pytest.raises(ConfigError, match="positive latency"):
+        R.mnas_reward(1.0, -1.0, 1.0)
+
+
+def test_pareto_mask_mixed_senses():
+    pts = [[90, 5.0], [85, 3.0], [80, 4.0], [95, 9.0], [95, 10.0]]
+    assert R.pareto_mask(pts, ["max", "min"]) == [True, True, False, True, False]
 
 
 def test_mnas_hard_reward_switches_exponent_at_the_target():

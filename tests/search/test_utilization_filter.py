@@ -4,11 +4,11 @@ diverging candidate recorded as a failed trial while the search goes on."""
 from __future__ import annotations
 
 import pytest
-from accelsearch.spaces import Categorical, SearchSpace
 
 from accelsearch.arch import Arch, Head, Stage
 from accelsearch.errors import ConfigError
 from accelsearch.search import strategy
+from accelsearch.spaces import Categorical, SearchSpace
 
 LATENCY = {
     "device": "cpu",

@@ -7,10 +7,10 @@ import struct
 import numpy as np
 import pytest
 import torch
-from accelsearch.objectives.accuracy.data import load_dataset
 from accuracy_helpers import make_tar, write_images
 
 from accelsearch.errors import ConfigError
+from accelsearch.objectives.accuracy.data import load_dataset
 
 
 def test_digits_is_bundled_and_split():

@@ -6,11 +6,11 @@ import math
 
 import pytest
 import torch
-from accelsearch.objectives.accuracy import proxies
 from accuracy_helpers import tiny_arch, write_images
 
 from accelsearch.builder import build_model
 from accelsearch.errors import ConfigError, UnknownNameError
+from accelsearch.objectives.accuracy import proxies
 
 REQUIRED = ("synflow", "naswot", "grad_norm", "zen")
 

@@ -6,10 +6,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from accelsearch.objectives.accuracy.table import TableAccuracy, TableEvaluator, parse_number
 
 from accelsearch.arch import Arch, Head, Stage
 from accelsearch.errors import ConfigError, UnknownNameError
+from accelsearch.objectives.accuracy.table import TableAccuracy, TableEvaluator, parse_number
 
 CELL_A = "|nor_conv_3x3~0|+|nor_conv_3x3~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_3x3~1|skip_connect~2|"
 CELL_B = "|avg_pool_3x3~0|+|nor_conv_1x1~0|skip_connect~1|+|nor_conv_1x1~0|skip_connect~1|skip_connect~2|"
