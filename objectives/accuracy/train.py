@@ -78,7 +78,9 @@ class TrainConfig:
     max_stride: int | None = None  # cap on the candidate's total downsampling
     data_fraction: float = 1.0
     val_fraction: float = 0.2
-    seed: int = 0
+    val_limit: int | None = None  # evaluate on this many validation images (seeded subset)
+    seed: int = 0  # initialisation, batch order, augmentation
+    split_seed: int = 0  # train/val split and data_fraction subset (same for every seed)
     device: str = "auto"
     amp: str | None = None  # None, "bf16" or "fp16" (CUDA only)
     channels_last: bool | None = None  # None: on for CUDA
@@ -132,6 +134,10 @@ class TrainConfig:
         need(
             self.max_stride is None or self.max_stride >= 1,
             f"accuracy.max_stride must be >= 1 or None, got {self.max_stride}",
+        )
+        need(
+            self.val_limit is None or self.val_limit >= 1,
+            f"accuracy.val_limit must be >= 1 or None, got {self.val_limit}",
         )
         need(self.check_every >= 1, f"accuracy.check_every must be >= 1, got {self.check_every}")
         if self.amp not in (None, "bf16", "fp16"):
@@ -228,7 +234,7 @@ class TrainEvaluator(AccuracyEvaluator):
     # -- data ------------------------------------------------------------------------------
     def _data_key(self) -> tuple:
         c = self.config
-        return (c.dataset, c.val_dataset, c.data_root, c.val_fraction, c.seed)
+        return (c.dataset, c.val_dataset, c.data_root, c.val_fraction, c.split_seed)
 
     def data(self) -> ImageData:
         """The decoded dataset (loaded once per process and shared by evaluators)."""
@@ -237,7 +243,7 @@ class TrainEvaluator(AccuracyEvaluator):
             key = self._data_key()
             if key not in _DATA_CACHE:
                 _DATA_CACHE[key] = load_dataset(
-                    c.dataset, c.val_fraction, c.seed, val=c.val_dataset, root=c.data_root
+                    c.dataset, c.val_fraction, c.split_seed, val=c.val_dataset, root=c.data_root
                 )
             self._data = _DATA_CACHE[key]
         return self._data
@@ -255,25 +261,21 @@ class TrainEvaluator(AccuracyEvaluator):
     def _tensors(self, device: torch.device) -> dict[str, torch.Tensor]:
         """Train/val tensors on ``device`` (moved once per process, shared by evaluators)."""
         c = self.config
-        key = (*self._data_key(), c.data_fraction, str(device))
+        key = (*self._data_key(), c.data_fraction, c.val_limit, str(device))
         if key not in _DEVICE_CACHE:
             d = self.data()
-            n = len(d.train_y)
-            keep = max(1, int(round(n * c.data_fraction)))
-            if keep < n:
-                g = torch.Generator().manual_seed(c.seed)
-                idx = torch.randperm(n, generator=g)[:keep].sort().values
-                tx, ty = d.train_x[idx], d.train_y[idx]
-            else:
-                tx, ty = d.train_x, d.train_y
+            tx, ty = _subset(d.train_x, d.train_y, c.data_fraction, c.split_seed)
+            vx, vy = d.val_x, d.val_y
+            if c.val_limit is not None and c.val_limit < len(vy):
+                vx, vy = _subset(vx, vy, c.val_limit / len(vy), c.split_seed + 1)
             for other in [k for k in _DEVICE_CACHE if k[-1] == str(device)]:
                 del _DEVICE_CACHE[other]  # one dataset per device at a time
             mean, std = d.mean_std()
             _DEVICE_CACHE[key] = {
                 "train_x": tx.to(device),
                 "train_y": ty.to(device),
-                "val_x": d.val_x.to(device),
-                "val_y": d.val_y.to(device),
+                "val_x": vx.to(device),
+                "val_y": vy.to(device),
                 "mean": torch.tensor(mean, device=device).view(1, -1, 1, 1),
                 "std": torch.tensor(std, device=device).view(1, -1, 1, 1),
             }
@@ -512,6 +514,17 @@ class TrainEvaluator(AccuracyEvaluator):
                 pred = model(x).argmax(1)
             correct += (pred == t["val_y"][s : s + bs]).sum()
         return 100.0 * int(correct) / n
+
+
+def _subset(x: torch.Tensor, y: torch.Tensor, fraction: float, seed: int):
+    """A seeded random ``fraction`` of the images (in their original order)."""
+    n = len(y)
+    keep = max(1, int(round(n * fraction)))
+    if keep >= n:
+        return x, y
+    g = torch.Generator().manual_seed(seed)
+    idx = torch.randperm(n, generator=g)[:keep].sort().values
+    return x[idx], y[idx]
 
 
 def random_crop(x: torch.Tensor, pad: int) -> torch.Tensor:
