@@ -1,17 +1,19 @@
 """Five ImageNet-style architectures of different size for the CIFAR-10 proxy benchmark.
 
 Each is an ``Arch`` at its ImageNet resolution; the benchmark trains it at 32 px with its
-total stride capped (``max_stride``). Where a space of the project provides the reference
-(``genet``'s ``genet-light``, ``efficientnet``'s ``efficientnet-b0``) and ``source="auto"``,
-that reference is used; otherwise the stand-in below, made of the foundation's block types
-(``conv``, ``s2d``, ``mbconv``, ``fused``), is:
+total stride capped (``max_stride``). With ``source="auto"`` the project's spaces provide
+what they can: ``genet``'s ``genet-light`` and ``efficientnet``'s ``efficientnet-b0``
+references, and GENet's ``xx`` block (a ResNet basic block: two 3×3 convs, residual, 1×1
+projection where shapes change) for the ResNet-18. Without those spaces (``source=
+"foundation"``) stand-ins made of the foundation's block types (``conv``, ``s2d``,
+``mbconv``, ``fused``) are used:
 
-* ``resnet18-like``: ResNet-18's widths and depths (64-128-256-512, 2 blocks each) with
-  fused-MBConv e1 blocks (3×3 conv + 1×1 projection, residual) in place of basic blocks,
-  a stride-2 3×3 conv in place of the max-pool;
-* ``genet-light-like``: GENet-light's super-blocks (Lin et al., Table 2) with XX as fused
-  e1, BL as fused e0.25, DW as MBConv e3;
-* ``effnet-b0-like``: EfficientNet-B0's MBConv stages (SE 0.25, swish);
+* ``resnet18-like``: ResNet-18's widths and depths (64-128-256-512, 2 blocks each), a 3×3
+  stride-2 stem; the max-pool's stride moves into the first stage; basic blocks are ``xx``
+  (or fused-MBConv e1: 3×3 conv + 1×1 projection, in the foundation stand-in);
+* ``genet-light``: GENet-light (Lin et al., Table 2); stand-in: XX as fused e1, BL as fused
+  e0.25, DW as MBConv e3;
+* ``effnet-b0``: EfficientNet-B0; stand-in: its MBConv stages (SE 0.25, swish);
 * ``effnet-x-b0-w0.5``: EfficientNet-X-B0 (the ``efficientnet_x`` space's reference) at
   half width (``scaling.scale(width=0.5)``);
 * ``mobile-tiny``: a MobileNetV2-0.5-like MBConv e4 net.
@@ -22,6 +24,21 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from accelsearch.arch import Arch, Head, Stage
+
+
+def resnet18_basic() -> Arch:
+    """ResNet-18 with real basic blocks (GENet's ``xx`` block type)."""
+    return Arch(
+        resolution=224,
+        stem=Stage("conv", 64, kernel=3, stride=2),
+        stages=(
+            Stage("xx", 64, depth=2, stride=2),
+            Stage("xx", 128, depth=2, stride=2),
+            Stage("xx", 256, depth=2, stride=2),
+            Stage("xx", 512, depth=2, stride=2),
+        ),
+        head=Head(0),
+    )
 
 
 def resnet18_like() -> Arch:
@@ -102,15 +119,15 @@ def mobile_tiny() -> Arch:
 
 FOUNDATION: dict[str, Callable[[], Arch]] = {
     "resnet18-like": resnet18_like,
-    "genet-light-like": genet_light_like,
-    "effnet-b0-like": effnet_b0_like,
+    "genet-light": genet_light_like,
+    "effnet-b0": effnet_b0_like,
     "effnet-x-b0-w0.5": effnet_x_b0_half,
     "mobile-tiny": mobile_tiny,
 }
 #: name -> (space, reference) used instead of the stand-in when that space exists
 REFERENCES = {
-    "genet-light-like": ("genet", "genet-light"),
-    "effnet-b0-like": ("efficientnet", "efficientnet-b0"),
+    "genet-light": ("genet", "genet-light"),
+    "effnet-b0": ("efficientnet", "efficientnet-b0"),
 }
 
 
@@ -127,4 +144,8 @@ def get(name: str, source: str = "auto") -> tuple[Arch, str]:
                 return spaces.get(space).reference(ref), f"spaces.{space}:{ref}"
             except KeyError:
                 pass
+    if name == "effnet-x-b0-w0.5":
+        return effnet_x_b0_half(), "spaces.efficientnet_x:efficientnet-x-b0, scale(width=0.5)"
+    if source == "auto" and name == "resnet18-like" and "genet" in spaces.list():
+        return resnet18_basic(), "genet xx blocks (ResNet basic blocks)"
     return FOUNDATION[name](), "foundation blocks (benchmarks/cifar_archs.py)"
