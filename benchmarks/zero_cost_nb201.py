@@ -42,6 +42,7 @@ def parse_args(argv=None):
     p.add_argument("--channels", type=int, default=16)
     p.add_argument("--cells-per-stage", type=int, default=5)
     p.add_argument("--threads", type=int, default=None)
+    p.add_argument("--resume", action="store_true", help="keep the cells already in --out")
     args = p.parse_args(argv)
     if args.quick:
         args.cells = min(args.cells, 20)
@@ -56,7 +57,6 @@ def main(argv=None) -> int:
     import torch
 
     from accelsearch import spaces
-    from accelsearch.errors import AccelSearchError
     from accelsearch.objectives.accuracy import proxies
     from accelsearch.objectives.accuracy.table import TableAccuracy
 
@@ -81,6 +81,8 @@ def main(argv=None) -> int:
     if args.cifar and Path(args.cifar).exists():
         batch = proxies.batch_from_dataset(args.cifar, args.batch_size, 32, seed=args.seed)
         data_note = f"one batch of {args.batch_size} CIFAR-10 training images ({args.cifar})"
+    if args.resume and Path(args.out).exists():
+        Path(args.out).replace(args.out + ".prev")
     out = ResultFile(
         args.out,
         {
@@ -94,8 +96,17 @@ def main(argv=None) -> int:
         },
     )
     doc = out.doc
+    done: dict[str, dict] = {}
+    if args.resume and Path(args.out + ".prev").exists():
+        import json
+
+        prev = json.loads(Path(args.out + ".prev").read_text())
+        done = {c["cell"]: c for c in prev.get("cells", []) if set(names) <= set(c["scores"])}
     t_start = time.perf_counter()
     for k, cell in enumerate(chosen):
+        if cell in done:
+            doc["cells"].append(done[cell])
+            continue
         arch = space.from_string(cell)
         torch.manual_seed(args.seed)
         model = space.build(arch, num_classes=10)
@@ -117,7 +128,7 @@ def main(argv=None) -> int:
                     seed=args.seed,
                     device=args.device,
                 )
-            except AccelSearchError as exc:
+            except Exception as exc:  # noqa: BLE001 - recorded per cell, the run goes on
                 value = None
                 rec.setdefault("errors", {})[n] = str(exc)[:200]
             rec["scores"][n] = value

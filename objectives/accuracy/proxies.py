@@ -206,7 +206,8 @@ def _jacob_cov(net: nn.Module, x: torch.Tensor, y) -> float:
     x = x.clone().requires_grad_(True)
     out = net(x)
     out.backward(torch.ones_like(out))
-    jac = x.grad.reshape(x.shape[0], -1).to(torch.float64)
+    grad = x.grad if x.grad is not None else torch.zeros_like(x)  # output ignores the input
+    jac = grad.reshape(x.shape[0], -1).to(torch.float64)
     corr = torch.corrcoef(jac)
     corr = torch.nan_to_num(corr, nan=0.0)
     eig = torch.linalg.eigvalsh(corr).clamp_min(0.0)

@@ -322,7 +322,7 @@ class TrainEvaluator(AccuracyEvaluator):
         c = self.config
         t = self._tensors(device)
         res = c.resolution or arch.resolution
-        if arch.in_chans not in (data.in_chans, 3) and data.in_chans != 1:
+        if data.in_chans not in (arch.in_chans, 1):
             raise EvaluationError(
                 f"dataset images have {data.in_chans} channel(s) but the arch takes "
                 f"{arch.in_chans}; use a dataset with {arch.in_chans}-channel images"

@@ -100,3 +100,24 @@ def test_proxy_evaluator_with_max_stride_and_digits():
         "naswot", dataset="digits", resolution=16, max_stride=4, batch_size=16
     )
     assert math.isfinite(ev.evaluate(tiny_arch()))
+
+
+def test_degenerate_nb201_cell_scores_lowest_or_fails_clearly():
+    from accelsearch import spaces
+    from accelsearch.errors import EvaluationError
+
+    space = spaces.get("nb201", channels=8, cells_per_stage=1)
+    dead = space.build(space.from_string("|none~0|+|none~0|none~1|+|none~0|none~1|none~2|"), 10)
+    live = space.build(
+        space.from_string(
+            "|nor_conv_3x3~0|+|nor_conv_3x3~0|none~1|+|skip_connect~0|none~1|nor_conv_1x1~2|"
+        ),
+        10,
+    )
+    # the output ignores the input: a zero Jacobian is the lowest jacob_cov there is
+    assert proxies.score("jacob_cov", dead, batch_size=8) < proxies.score(
+        "jacob_cov", live, batch_size=8
+    )
+    assert proxies.score("synflow", dead) == 0.0 < proxies.score("synflow", live)
+    with pytest.raises(EvaluationError, match="zen"):
+        proxies.score("zen", dead, batch_size=8)
