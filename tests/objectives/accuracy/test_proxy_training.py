@@ -177,3 +177,14 @@ def test_folder_dataset_learns_when_images_are_grayscale(tmp_path):
         Image.open(f).convert("L").save(f)
     ev = TrainEvaluator(dataset=str(tmp_path / "g"), epochs=1, batch_size=8, lr=0.05, threads=1)
     assert 0 <= ev.evaluate(tiny_arch(resolution=12)) <= 100
+
+
+def test_zero_init_head_starts_every_candidate_at_the_uniform_prediction(arch):
+    from accelsearch.builder import build_model
+    from accelsearch.objectives.accuracy.train import zero_classifier
+
+    model = build_model(arch, num_classes=10).eval()
+    x = torch.randn(4, 3, 16, 16)
+    assert model(x).abs().max() > 0
+    zero_classifier(model)
+    assert torch.equal(model(x), torch.zeros(4, 10))
