@@ -36,7 +36,7 @@ from pathlib import Path
 from _common import ResultFile, environment, text_table
 
 DEFAULT_NB201 = "../shared/data/nb201/nats_bench_tss.csv"
-DEFAULT_LATENCY = "benchmarks/results/nb201_latency_table.csv"
+DEFAULT_LATENCY = "benchmarks/results/nb201_latency_*.csv"  # nb201_latency_table.py's output
 
 # NB201 skeleton (C=16, N=5, 32 px, 10 classes): multiply-adds of one image
 _BASE_MACS = 7.78e6  # stem, reduction blocks, classifier (a cell of only skip/none)
@@ -47,7 +47,12 @@ _CONV1_MACS = 3.93e6  # one nor_conv_1x1 edge in all 15 cells
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--nb201-csv", default=DEFAULT_NB201)
-    p.add_argument("--latency-csv", default=DEFAULT_LATENCY)
+    p.add_argument(
+        "--latency-csv",
+        default=DEFAULT_LATENCY,
+        help="per-cell latency CSV (columns arch_string, latency_ms, batch_size, flops); a "
+        "glob must match one file",
+    )
     p.add_argument("--dataset", default="cifar10", help="cifar10, cifar100 or ImageNet16-120")
     p.add_argument(
         "--peak-tflops", type=float, default=989.0, help="dense fp16/bf16 peak of the GPU"
@@ -109,6 +114,17 @@ def synthetic_table(nb201_csv: str, n: int, seed: int, path: Path) -> Path:
 
 def read_latency_table(args) -> list[dict]:
     path = Path(args.latency_csv)
+    if any(ch in args.latency_csv for ch in "*?["):
+        matches = sorted(
+            p for p in Path().glob(args.latency_csv) if not p.name.endswith(".graphs.csv")
+        )
+        if len(matches) != 1:
+            raise SystemExit(
+                f"--latency-csv {args.latency_csv!r} matches {len(matches)} files "
+                f"({', '.join(map(str, matches)) or 'none'}); name one, or use --quick"
+            )
+        path = matches[0]
+        args.latency_csv = str(path)
     if not path.is_file():
         raise SystemExit(
             f"latency table {path} does not exist; measure it on the GPU with "
