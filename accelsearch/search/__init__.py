@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+from accelsearch.search import utilization_filter  # noqa: F401  (registers its strategy)
 from accelsearch.search.strategy import STRATEGIES, Objective, register_strategy
 
 

@@ -1,19 +1,30 @@
 """Accuracy estimation (``accelsearch.objectives.accuracy``).
 
-``get("train", **options)`` makes an evaluator by registered name; each evaluator's
-``evaluate(arch, report)`` returns accuracy in percent.
+``get(name, **options)`` makes an evaluator by registered name; each evaluator's
+``evaluate(arch, report)`` returns accuracy in percent:
+
+* ``train`` (:class:`TrainEvaluator`): proxy training on real data, accuracy every epoch;
+* ``proxy`` (:class:`~.proxies.ProxyEvaluator`): a zero-cost proxy score instead;
+* ``table`` (:class:`~.table.TableEvaluator`): a published table (NAS-Bench-201, timm).
+
+The modules ``proxies``, ``table`` and ``train`` are importable from here.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from accelsearch.objectives.accuracy import proxies, table, train
 from accelsearch.objectives.accuracy.base import AccuracyEvaluator, Report
+from accelsearch.objectives.accuracy.proxies import ProxyEvaluator
+from accelsearch.objectives.accuracy.table import TableAccuracy, TableEvaluator
 from accelsearch.objectives.accuracy.train import TrainConfig, TrainEvaluator
 from accelsearch.registry import Registry
 
 EVALUATORS: Registry[type[AccuracyEvaluator]] = Registry("accuracy evaluator")
 EVALUATORS.add("train", TrainEvaluator)
+EVALUATORS.add("proxy", ProxyEvaluator)
+EVALUATORS.add("table", TableEvaluator)
 
 
 def get(name: str, **options: Any) -> AccuracyEvaluator:
@@ -21,4 +32,17 @@ def get(name: str, **options: Any) -> AccuracyEvaluator:
     return EVALUATORS.get(name)(**options)
 
 
-__all__ = ["AccuracyEvaluator", "EVALUATORS", "Report", "TrainConfig", "TrainEvaluator", "get"]
+__all__ = [
+    "AccuracyEvaluator",
+    "EVALUATORS",
+    "ProxyEvaluator",
+    "Report",
+    "TableAccuracy",
+    "TableEvaluator",
+    "TrainConfig",
+    "TrainEvaluator",
+    "get",
+    "proxies",
+    "table",
+    "train",
+]

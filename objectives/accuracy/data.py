@@ -1,31 +1,47 @@
 """Image data for accuracy evaluators, decoded once into uint8 tensors.
 
-Sources (``load_dataset(spec)``):
+Sources (``load_dataset(spec, val=None, root=None)``):
 
 * ``"digits"``: scikit-learn's bundled 8×8 handwritten digits (1,797 images, 10 classes),
   shipped with the installation, so the quickstart runs offline on a fresh machine;
 * a folder in ImageFolder layout (``<class>/<image>``), or with ``train/`` and ``val/`` (or
-  ``test/``) sub-folders of that layout;
-* a ``.tar.gz`` of such a folder (extracted once into a cache folder).
+  ``validation/``, ``test/``) sub-folders of that layout;
+* an archive of such a folder (``.tar.gz``, ``.tgz``, ``.tar``, ``.tar.xz``, ``.tar.bz2``),
+  decoded straight from the archive stream (nothing is extracted);
+* ``"torchvision:NAME"`` with ``root``: a torchvision dataset class (``CIFAR10``, ``MNIST``,
+  ``SVHN``, ...) already downloaded under ``root`` (nothing is downloaded).
 
-Images are decoded once into a ``uint8`` tensor ``N×C×H×W`` (cached as ``.npz`` beside an
-extracted archive); resizing and augmentation happen later, batched, on the training device.
+``val`` names a separate validation source (a folder or archive of ``<class>/<image>``, or
+with one split folder such as ``test/<class>/<image>``): CIFAR-10's JPEG copy ships its
+train and test sets as two archives. Without ``val``, a source's own ``val``/``test`` split
+is used, and a source without one is split (``val_fraction``, seeded).
+
+Images are decoded once into a ``uint8`` tensor ``N×C×H×W`` and cached as ``.npz`` in
+:func:`cache_dir` (keyed by the source's path, size and modification time), so the next
+process reads one file. Resizing, augmentation and normalisation happen later, batched, on
+the training device (see :mod:`.train`).
 """
 
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 import tarfile
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from accelsearch.errors import ConfigError, EvaluationError
+from accelsearch.errors import ConfigError
 
 IMAGE_EXTS = {".jpg", ".jpeg", ".png", ".bmp", ".ppm", ".webp", ".gif", ".tif", ".tiff"}
+ARCHIVE_SUFFIXES = (".tar.gz", ".tgz", ".tar", ".tar.xz", ".txz", ".tar.bz2", ".tbz2")
+TRAIN_SPLITS = ("train", "training")
+VAL_SPLITS = ("val", "valid", "validation", "test")
+_CACHE_VERSION = "2"
 
 
 @dataclass
@@ -38,6 +54,7 @@ class ImageData:
     val_x: torch.Tensor
     val_y: torch.Tensor
     classes: list[str]
+    _stats: tuple[tuple[float, ...], tuple[float, ...]] | None = field(default=None, repr=False)
 
     @property
     def num_classes(self) -> int:
@@ -47,30 +64,113 @@ class ImageData:
     def in_chans(self) -> int:
         return int(self.train_x.shape[1])
 
+    @property
+    def image_size(self) -> tuple[int, int]:
+        return int(self.train_x.shape[-2]), int(self.train_x.shape[-1])
+
+    def mean_std(self) -> tuple[tuple[float, ...], tuple[float, ...]]:
+        """Per-channel mean and standard deviation of the training images (in [0, 1]),
+        estimated on up to 10,000 of them; used to normalise batches."""
+        if self._stats is None:
+            x = self.train_x[:10_000].to(torch.float64).div_(255.0)
+            mean = x.mean(dim=(0, 2, 3))
+            std = x.std(dim=(0, 2, 3)).clamp_min(1e-3)
+            self._stats = (tuple(float(v) for v in mean), tuple(float(v) for v in std))
+        return self._stats
+
+    def summary(self) -> str:
+        h, w = self.image_size
+        return (
+            f"{self.name}: {len(self.train_y)} train / {len(self.val_y)} val images, "
+            f"{self.num_classes} classes, {self.in_chans}×{h}×{w}"
+        )
+
 
 def cache_dir() -> Path:
     return Path(os.environ.get("ACCELSEARCH_CACHE", Path.home() / ".cache" / "accelsearch"))
 
 
-def load_dataset(spec: str | os.PathLike, val_fraction: float = 0.2, seed: int = 0) -> ImageData:
-    """Load ``spec`` (see the module docstring); split off ``val_fraction`` when the source
-    has no validation split of its own."""
+def is_archive(path: str | os.PathLike) -> bool:
+    return str(path).lower().endswith(ARCHIVE_SUFFIXES)
+
+
+def check_source(spec: str | os.PathLike, what: str = "dataset") -> None:
+    """Cheap check (no decoding) that ``spec`` names a source that can exist; raises
+    :class:`ConfigError` naming the forms that are accepted."""
     text = str(spec)
-    if text == "digits":
-        return _digits(val_fraction, seed)
+    if text == "digits" or text.startswith("torchvision:"):
+        return
     path = Path(text).expanduser()
     if not path.exists():
         raise ConfigError(
-            f"dataset {text!r} does not exist; use 'digits' (bundled), an ImageFolder "
-            "directory or a .tar.gz of one"
+            f"{what} {text!r} does not exist; use 'digits' (bundled), an ImageFolder "
+            "directory, an archive of one (.tar.gz/.tgz/.tar) or 'torchvision:NAME' with a root"
         )
-    if path.is_file() and (
-        text.endswith(".tar.gz") or text.endswith(".tgz") or text.endswith(".tar")
-    ):
-        path = _extract(path)
-    if not path.is_dir():
-        raise ConfigError(f"dataset {text!r} is neither a folder nor a .tar.gz archive")
-    return _image_folder(path, val_fraction, seed)
+    if path.is_file() and not is_archive(path):
+        raise ConfigError(
+            f"{what} {text!r} is a file but not a tar archive ({', '.join(ARCHIVE_SUFFIXES)})"
+        )
+
+
+def load_dataset(
+    spec: str | os.PathLike,
+    val_fraction: float = 0.2,
+    seed: int = 0,
+    *,
+    val: str | os.PathLike | None = None,
+    root: str | os.PathLike | None = None,
+) -> ImageData:
+    """Load ``spec`` (see the module docstring); ``val`` is a separate validation source;
+    ``val_fraction`` of the training images is split off when there is no validation
+    split at all."""
+    text = str(spec)
+    if text == "digits":
+        if val is not None:
+            raise ConfigError("dataset 'digits' has no separate validation source; drop val")
+        return _digits(val_fraction, seed)
+    if text.startswith("torchvision:"):
+        return _torchvision(text.split(":", 1)[1], root, val_fraction, seed, val)
+    check_source(text)
+    splits = _decoded_splits(Path(text).expanduser())
+    name = _source_name(Path(text))
+    if val is not None:
+        check_source(val, "validation dataset")
+        val_splits = _decoded_splits(Path(str(val)).expanduser())
+        vkey = _pick(val_splits, VAL_SPLITS + ("", *TRAIN_SPLITS), str(val))
+        tkey = _pick(splits, TRAIN_SPLITS + ("",), text, fallback_any=True)
+        return _assemble(name, splits[tkey], val_splits[vkey], text, str(val))
+    tkey = next((k for k in TRAIN_SPLITS if k in splits), None)
+    vkey = next((k for k in VAL_SPLITS if k in splits), None)
+    if tkey is not None and vkey is not None:
+        return _assemble(name, splits[tkey], splits[vkey], text, text)
+    key = tkey or ("" if "" in splits else next(iter(splits)))
+    x, labels, classes = splits[key]
+    _check_classes(text, classes, labels)
+    tx, ty, vx, vy = _split(x, torch.from_numpy(labels), val_fraction, seed)
+    return ImageData(name, tx, ty, vx, vy, classes)
+
+
+# -- sources ------------------------------------------------------------------------------
+Split = tuple[torch.Tensor, np.ndarray, list[str]]  # images, label indices, class names
+
+
+def _source_name(path: Path) -> str:
+    name = path.name
+    for suf in ARCHIVE_SUFFIXES:
+        if name.lower().endswith(suf):
+            return name[: -len(suf)]
+    return name
+
+
+def _pick(splits: dict[str, Split], order, source: str, fallback_any: bool = False) -> str:
+    for key in order:
+        if key in splits:
+            return key
+    if fallback_any and len(splits) == 1:
+        return next(iter(splits))
+    raise ConfigError(
+        f"dataset {source!r} has split folders {sorted(splits)} but none of {list(order)}"
+    )
 
 
 def _split(x: torch.Tensor, y: torch.Tensor, val_fraction: float, seed: int):
@@ -78,8 +178,44 @@ def _split(x: torch.Tensor, y: torch.Tensor, val_fraction: float, seed: int):
         raise ConfigError(f"val_fraction must be in (0, 1), got {val_fraction}")
     perm = np.random.default_rng(seed).permutation(len(y))
     n_val = max(1, int(round(len(y) * val_fraction)))
+    if n_val >= len(y):
+        raise ConfigError(f"dataset has {len(y)} image(s): too few to split off validation ones")
     val, train = perm[:n_val], perm[n_val:]
     return x[train], y[train], x[val], y[val]
+
+
+def _assemble(name: str, train: Split, val: Split, tsrc: str, vsrc: str) -> ImageData:
+    tx, tlab, classes = train
+    vx, vlab, vclasses = val
+    _check_classes(tsrc, classes, tlab)
+    extra = sorted(set(vclasses) - set(classes))
+    if extra:
+        raise ConfigError(
+            f"validation data {vsrc!r} has class folder(s) {extra[:5]} that the training "
+            f"data {tsrc!r} lacks ({len(vclasses)} vs {len(classes)} classes); both must use "
+            "the same class folders"
+        )
+    remap = np.asarray([classes.index(c) for c in vclasses], dtype=np.int64)
+    vy = torch.from_numpy(remap[vlab]) if len(vlab) else torch.zeros(0, dtype=torch.int64)
+    if len(vy) == 0:
+        raise ConfigError(f"validation data {vsrc!r} has no images")
+    if tuple(tx.shape[1:]) != tuple(vx.shape[1:]):
+        vx = _resize_u8(vx, tx.shape[-2:])
+        if vx.shape[1] != tx.shape[1]:
+            raise ConfigError(
+                f"training images have {tx.shape[1]} channel(s), validation images {vx.shape[1]}"
+            )
+    return ImageData(name, tx, torch.from_numpy(tlab), vx, vy, classes)
+
+
+def _check_classes(source: str, classes: list[str], labels: np.ndarray) -> None:
+    if len(labels) == 0 or not classes:
+        raise ConfigError(
+            f"dataset {source!r} has no images in ImageFolder layout "
+            "(<class>/<image>.jpg, optionally under train/ and val/)"
+        )
+    if len(classes) < 2:
+        raise ConfigError(f"dataset {source!r} has only one class folder ({classes[0]!r})")
 
 
 def _digits(val_fraction: float, seed: int) -> ImageData:
@@ -92,97 +228,219 @@ def _digits(val_fraction: float, seed: int) -> ImageData:
     return ImageData("digits", tx, ty, vx, vy, [str(c) for c in range(10)])
 
 
-def _extract(archive: Path) -> Path:
-    digest = hashlib.sha256(f"{archive.resolve()}:{archive.stat().st_size}".encode()).hexdigest()[
-        :16
-    ]
-    dest = cache_dir() / "datasets" / f"{archive.name.split('.')[0]}-{digest}"
-    marker = dest / ".extracted"
-    if not marker.exists():
-        dest.mkdir(parents=True, exist_ok=True)
-        try:
-            with tarfile.open(archive) as tar:
-                tar.extractall(dest, filter="data")
-        except (tarfile.TarError, OSError) as exc:
-            raise ConfigError(f"dataset archive {str(archive)!r} cannot be read: {exc}") from None
-        marker.touch()
-    # an archive usually holds one top folder
-    entries = [p for p in dest.iterdir() if not p.name.startswith(".")]
-    if len(entries) == 1 and entries[0].is_dir():
-        return entries[0]
-    return dest
-
-
-def _list_images(folder: Path) -> tuple[list[str], list[tuple[Path, int]]]:
-    classes = sorted(p.name for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
-    items = []
-    for idx, cls in enumerate(classes):
-        for f in sorted((folder / cls).rglob("*")):
+# -- decoding of folders and archives (cached) ---------------------------------------------
+def _fingerprint(path: Path) -> str:
+    path = path.resolve()
+    if path.is_file():
+        st = path.stat()
+        text = f"{path}:{st.st_size}:{st.st_mtime_ns}"
+    else:
+        count, size, mtime = 0, 0, 0
+        for f in path.rglob("*"):
             if f.suffix.lower() in IMAGE_EXTS:
-                items.append((f, idx))
-    return classes, items
+                st = f.stat()
+                count, size, mtime = count + 1, size + st.st_size, max(mtime, st.st_mtime_ns)
+        text = f"{path}:{count}:{size}:{mtime}"
+    return hashlib.sha256(f"{_CACHE_VERSION}:{text}".encode()).hexdigest()[:16]
 
 
-def _decode(items: list[tuple[Path, int]], folder: Path) -> tuple[torch.Tensor, torch.Tensor]:
-    from PIL import Image
-
-    cache = folder / ".accelsearch-decoded.npz"
-    if cache.exists() and cache.stat().st_mtime >= folder.stat().st_mtime:
-        with np.load(cache) as z:
-            if len(z["y"]) == len(items):
-                return torch.from_numpy(z["x"]), torch.from_numpy(z["y"])
-    arrays, labels, size = [], [], None
-    for f, label in items:
+def _decoded_splits(path: Path) -> dict[str, Split]:
+    """``{split: (images, labels, classes)}``; split ``""`` for images outside split folders."""
+    cache = cache_dir() / "decoded" / f"{_source_name(path)}-{_fingerprint(path)}.npz"
+    if cache.exists():
         try:
-            with Image.open(f) as im:
-                im = im.convert("RGB")
-                if size is None:
-                    size = im.size
-                if im.size != size:
-                    im = im.resize(size)
-                arrays.append(np.asarray(im, dtype=np.uint8))
-        except OSError as exc:
-            raise EvaluationError(f"image {str(f)!r} cannot be decoded: {exc}") from None
-        labels.append(label)
-    x = np.stack(arrays).transpose(0, 3, 1, 2).copy()
-    y = np.asarray(labels, dtype=np.int64)
+            return _load_cache(cache)
+        except (OSError, ValueError, KeyError):
+            pass  # a damaged cache file: decode again
+    entries = _archive_entries(path) if path.is_file() else _folder_entries(path)
+    splits = _organise(entries, str(path))
     try:
-        np.savez(cache, x=x, y=y)
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        tmp = cache.with_suffix(f".tmp{os.getpid()}.npz")
+        arrays = {}
+        for i, (key, (x, y, classes)) in enumerate(splits.items()):
+            arrays[f"x{i}"] = x.numpy()
+            arrays[f"y{i}"] = y
+            arrays[f"c{i}"] = np.asarray(classes, dtype=str)
+            arrays[f"s{i}"] = np.asarray(key, dtype=str)
+        np.savez(tmp, **arrays)
+        os.replace(tmp, cache)
     except OSError:
-        pass  # read-only data folder: decode again next time
-    return torch.from_numpy(x), torch.from_numpy(y)
+        pass  # read-only cache: decode again next time
+    return splits
 
 
-def _image_folder(folder: Path, val_fraction: float, seed: int) -> ImageData:
-    train_dir = folder / "train"
-    val_dir = next(
-        (folder / n for n in ("val", "validation", "test") if (folder / n).is_dir()), None
-    )
-    if train_dir.is_dir() and val_dir is not None:
-        classes, train_items = _list_images(train_dir)
-        val_classes, val_items = _list_images(val_dir)
-        if val_classes != classes:
-            raise ConfigError(
-                f"dataset {str(folder)!r}: classes of {train_dir.name}/ and {val_dir.name}/ differ "
-                f"({len(classes)} vs {len(val_classes)} folders)"
+def _load_cache(cache: Path) -> dict[str, Split]:
+    out: dict[str, Split] = {}
+    with np.load(cache) as z:
+        i = 0
+        while f"x{i}" in z:
+            out[str(z[f"s{i}"])] = (
+                torch.from_numpy(z[f"x{i}"].copy()),
+                z[f"y{i}"].copy(),
+                [str(c) for c in z[f"c{i}"]],
             )
-        _check_nonempty(folder, classes, train_items)
-        _check_nonempty(folder, classes, val_items)
-        tx, ty = _decode(train_items, train_dir)
-        vx, vy = _decode(val_items, val_dir)
-        return ImageData(folder.name, tx, ty, vx, vy, classes)
-    classes, items = _list_images(folder)
-    _check_nonempty(folder, classes, items)
-    x, y = _decode(items, folder)
-    tx, ty, vx, vy = _split(x, y, val_fraction, seed)
-    return ImageData(folder.name, tx, ty, vx, vy, classes)
+            i += 1
+    if not out:
+        raise ValueError("empty cache")
+    return out
 
 
-def _check_nonempty(folder: Path, classes: list[str], items: list) -> None:
-    if not classes or not items:
+def _decode_image(data: bytes | Path, where: str) -> np.ndarray:
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(io.BytesIO(data) if isinstance(data, bytes) else data) as im:
+            return np.asarray(im.convert("RGB"), dtype=np.uint8)
+    except (OSError, UnidentifiedImageError, ValueError) as exc:
         raise ConfigError(
-            f"dataset {str(folder)!r} has no images in ImageFolder layout "
+            f"image {where!r} cannot be decoded ({exc}); remove or replace the file"
+        ) from None
+
+
+def _folder_entries(folder: Path) -> list[tuple[tuple[str, ...], np.ndarray]]:
+    out = []
+    for f in sorted(folder.rglob("*")):
+        if f.suffix.lower() in IMAGE_EXTS and f.is_file():
+            rel = f.relative_to(folder).parts
+            if any(p.startswith(".") for p in rel):
+                continue
+            out.append((rel, _decode_image(f, str(f))))
+    return out
+
+
+def _archive_entries(archive: Path) -> list[tuple[tuple[str, ...], np.ndarray]]:
+    out = []
+    try:
+        with tarfile.open(archive, "r|*") as tar:
+            for member in tar:
+                if not member.isfile():
+                    continue
+                parts = tuple(p for p in member.name.split("/") if p not in ("", "."))
+                if not parts or Path(parts[-1]).suffix.lower() not in IMAGE_EXTS:
+                    continue
+                if any(p.startswith(".") or p == ".." for p in parts):
+                    continue
+                fh = tar.extractfile(member)
+                if fh is None:
+                    continue
+                out.append((parts, _decode_image(fh.read(), f"{archive}:{member.name}")))
+    except (tarfile.TarError, OSError, EOFError) as exc:
+        raise ConfigError(f"dataset archive {str(archive)!r} cannot be read: {exc}") from None
+    return out
+
+
+def _organise(entries, source: str) -> dict[str, Split]:
+    """Group decoded images by split folder and class folder (the image's parent)."""
+    if not entries:
+        raise ConfigError(
+            f"dataset {source!r} has no images in ImageFolder layout "
             "(<class>/<image>.jpg, optionally under train/ and val/)"
         )
-    if len(classes) < 2:
-        raise ConfigError(f"dataset {str(folder)!r} has only one class folder ({classes[0]!r})")
+    entries = sorted(entries, key=lambda e: e[0])
+    known = {s for s in TRAIN_SPLITS + VAL_SPLITS}
+    groups: dict[str, list[tuple[str, np.ndarray]]] = {}
+    for parts, img in entries:
+        if len(parts) < 2:
+            continue  # an image outside any class folder
+        split = next((p.lower() for p in parts[:-2] if p.lower() in known), "")
+        groups.setdefault(split, []).append((parts[-2], img))
+    if not groups:
+        raise ConfigError(
+            f"dataset {source!r} has images but no class folders (<class>/<image>.jpg)"
+        )
+    sizes = Counter(img.shape[:2] for _, img in entries)
+    size = sizes.most_common(1)[0][0]
+    out: dict[str, Split] = {}
+    for split, items in groups.items():
+        classes = sorted({c for c, _ in items})
+        index = {c: i for i, c in enumerate(classes)}
+        arrays = [img if img.shape[:2] == size else _resize_np(img, size) for _, img in items]
+        x = torch.from_numpy(np.stack(arrays).transpose(0, 3, 1, 2).copy())
+        y = np.asarray([index[c] for c, _ in items], dtype=np.int64)
+        out[split] = (x, y, classes)
+    return out
+
+
+def _resize_np(img: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    from PIL import Image
+
+    return np.asarray(Image.fromarray(img).resize((size[1], size[0]), Image.BILINEAR))
+
+
+def _resize_u8(x: torch.Tensor, size) -> torch.Tensor:
+    import torch.nn.functional as F
+
+    y = F.interpolate(x.float(), size=tuple(int(s) for s in size), mode="bilinear")
+    return y.round_().clamp_(0, 255).to(torch.uint8)
+
+
+# -- torchvision -----------------------------------------------------------------------------
+def _torchvision(name: str, root, val_fraction: float, seed: int, val) -> ImageData:
+    import inspect
+
+    import torchvision.datasets as tvd
+
+    valid = sorted(n for n, obj in vars(tvd).items() if inspect.isclass(obj) and n[:1].isupper())
+    cls = getattr(tvd, name, None)
+    if cls is None or not inspect.isclass(cls):
+        raise ConfigError(
+            f"torchvision has no dataset {name!r}; valid choices include "
+            f"{', '.join(v for v in valid if v in _TV_COMMON) or ', '.join(valid[:10])}"
+        )
+    if root is None:
+        raise ConfigError(
+            f"dataset 'torchvision:{name}' needs a root folder (accuracy option data_root) "
+            "where it is already downloaded; nothing is downloaded"
+        )
+    if val is not None:
+        raise ConfigError("a torchvision dataset brings its own test split; drop val")
+    params = inspect.signature(cls).parameters
+    try:
+        if "train" in params:
+            train_ds, val_ds = cls(str(root), train=True), cls(str(root), train=False)
+        elif "split" in params:
+            train_ds, val_ds = cls(str(root), split="train"), cls(str(root), split="test")
+        else:
+            train_ds, val_ds = cls(str(root)), None
+    except (RuntimeError, OSError, ValueError) as exc:
+        raise ConfigError(
+            f"torchvision dataset {name!r} cannot be read from {str(root)!r}: {exc} "
+            "(download it there first; accelsearch never downloads)"
+        ) from None
+    tx, ty = _tv_tensors(train_ds, name)
+    classes = [str(c) for c in getattr(train_ds, "classes", [])] or [
+        str(i) for i in range(int(ty.max()) + 1)
+    ]
+    if val_ds is None:
+        x_tr, y_tr, x_va, y_va = _split(tx, ty, val_fraction, seed)
+        return ImageData(name, x_tr, y_tr, x_va, y_va, classes)
+    vx, vy = _tv_tensors(val_ds, name)
+    return ImageData(name, tx, ty, vx, vy, classes)
+
+
+_TV_COMMON = ("CIFAR10", "CIFAR100", "MNIST", "FashionMNIST", "KMNIST", "SVHN", "STL10")
+
+
+def _tv_tensors(ds, name: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """uint8 N×C×H×W images and int64 labels of a torchvision dataset."""
+    data = getattr(ds, "data", None)
+    labels = getattr(ds, "targets", None)
+    if labels is None:
+        labels = getattr(ds, "labels", None)
+    if data is not None and labels is not None:
+        x = torch.as_tensor(np.asarray(data))
+        if x.dtype == torch.uint8:
+            if x.ndim == 3:  # N×H×W (MNIST)
+                x = x[:, None]
+            elif x.ndim == 4 and x.shape[-1] in (1, 3) and x.shape[1] not in (1, 3):
+                x = x.permute(0, 3, 1, 2)  # N×H×W×C (CIFAR)
+            return x.contiguous(), torch.as_tensor(np.asarray(labels), dtype=torch.int64)
+    xs, ys = [], []
+    for img, label in ds:  # generic path: PIL images
+        arr = np.asarray(img, dtype=np.uint8)
+        xs.append(arr[None] if arr.ndim == 2 else arr.transpose(2, 0, 1))
+        ys.append(int(label))
+    if not xs:
+        raise ConfigError(f"torchvision dataset {name!r} is empty")
+    return torch.from_numpy(np.stack(xs)), torch.tensor(ys, dtype=torch.int64)

@@ -1,0 +1,101 @@
+"""Helpers shared by the benchmark scripts: environment record, JSON written as it goes,
+Kendall's tau, a plain-text table."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import os
+import platform
+import sys
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:  # run as `python benchmarks/<script>.py` from a checkout
+    sys.path.insert(0, str(ROOT))
+
+
+def environment(device: str, **extra: Any) -> dict[str, Any]:
+    """Device name, library versions, date, and whatever the script adds."""
+    import timm
+    import torch
+
+    env: dict[str, Any] = {
+        "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "timm": timm.__version__,
+        "cuda": torch.version.cuda,
+        "cudnn": torch.backends.cudnn.version() if torch.backends.cudnn.is_available() else None,
+        "device": device,
+        "host_cpus": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+    }
+    if device.startswith("cuda") and torch.cuda.is_available():
+        env["device_name"] = torch.cuda.get_device_name(torch.device(device))
+    else:
+        env["device_name"] = platform.processor() or platform.machine()
+    env.update(extra)
+    return env
+
+
+class ResultFile:
+    """A JSON document rewritten after every change, so an interrupted run keeps its data."""
+
+    def __init__(self, path: str | os.PathLike, doc: dict[str, Any]) -> None:
+        self.path = Path(path)
+        self.doc = doc
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.write()
+
+    def write(self) -> None:
+        tmp = self.path.with_suffix(self.path.suffix + ".tmp")
+        tmp.write_text(json.dumps(self.doc, indent=2, default=_jsonable))
+        os.replace(tmp, self.path)
+
+
+def _jsonable(obj: Any):
+    try:
+        import numpy as np
+
+        if isinstance(obj, np.generic):
+            return obj.item()
+        if isinstance(obj, np.ndarray):
+            return obj.tolist()
+    except ImportError:
+        pass
+    return str(obj)
+
+
+def kendall_tau(a, b) -> float | None:
+    """Kendall's tau-b of two paired sequences (None when fewer than 2 pairs)."""
+    if len(a) < 2:
+        return None
+    from scipy.stats import kendalltau
+
+    tau = kendalltau(a, b).statistic
+    return None if tau != tau else float(tau)  # NaN (constant input) -> None
+
+
+def spearman_rho(a, b) -> float | None:
+    if len(a) < 2:
+        return None
+    from scipy.stats import spearmanr
+
+    rho = spearmanr(a, b).statistic
+    return None if rho != rho else float(rho)
+
+
+def text_table(header: list[str], rows: list[list[Any]]) -> str:
+    cells = [[str(h) for h in header]] + [[_fmt(v) for v in r] for r in rows]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(header))]
+    lines = ["  ".join(c.rjust(w) for c, w in zip(r, widths)) for r in cells]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def _fmt(v: Any) -> str:
+    if isinstance(v, float):
+        return f"{v:.4g}" if abs(v) < 1e5 else f"{v:.3e}"
+    return "-" if v is None else str(v)
