@@ -114,8 +114,10 @@ class Tracker:
             self.client.log_batch(run_id, metrics=items)
 
     def set_tags(self, run_id: str, tags: dict[str, Any]) -> None:
-        for k, v in tags.items():
-            self.client.set_tag(run_id, k, _tag_text(v))
+        from mlflow.entities import RunTag
+
+        if tags:  # one request for all of them (a search sets tags on every trial)
+            self.client.log_batch(run_id, tags=[RunTag(k, _tag_text(v)) for k, v in tags.items()])
 
     def log_text(self, run_id: str, text: str, artifact_file: str) -> None:
         self.client.log_text(run_id, text, artifact_file)
