@@ -20,11 +20,10 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from accelsearch.scaling.family import Family, FamilyMember, GridPoint
-from accelsearch.scaling.rules import compound
-
 from accelsearch.arch import Arch
 from accelsearch.errors import AccelSearchError, ConfigError
+from accelsearch.scaling.family import Family, FamilyMember, GridPoint
+from accelsearch.scaling.rules import compound
 
 LatencyFn = Callable[[Arch], object]  # returns a LatencyResult or a float (ms)
 
