@@ -90,6 +90,7 @@ class TrialLogger(Callback):
         tracker, printer = _ATTACHED.get(self.attach_key or "", (None, print))
         self.tracker = tracker
         self.print = printer or print
+        self.t0 = time.perf_counter()  # a clock of another process means nothing here
 
     def get_state(self) -> dict[str, Any]:
         return {
@@ -280,7 +281,13 @@ class Search:
             kwargs["object_store_memory"] = (
                 int(os.environ.get("ACCELSEARCH_OBJECT_STORE_MB", "256")) * 1024 * 1024
             )
-        ray.init(**kwargs)
+        ctx = ray.init(**kwargs)
+        if self.address:
+            res = ray.cluster_resources()
+            self.print(
+                f"[search] joined Ray cluster at {ctx.address_info.get('gcs_address', self.address)} "
+                f"({res.get('CPU', 0):g} CPUs, {res.get('GPU', 0):g} GPUs)"
+            )
 
     def _check_resources(self) -> None:
         """A trial asking for more GPUs or CPUs than any node has would wait forever."""

@@ -203,6 +203,8 @@ class LLRSearcher(Searcher):
         key = self.encoding.key(params)
         self.in_flight.pop(key, None)
         self.known[key] = (values[0] if values else None, metrics)
+        if not self.queue and not self.in_flight and self.phase != "done":
+            self._advance()  # a phase ended: fit, select or log now (the summary shows it)
 
     def is_finished(self) -> bool:
         return self.phase == "done"

@@ -10,6 +10,7 @@ objectives). The GP sampler needs ``scipy`` and ``torch`` (both are dependencies
 from __future__ import annotations
 
 import inspect
+import warnings
 from typing import Any
 
 from accelsearch.errors import ConfigError, choices_text
@@ -60,7 +61,9 @@ def make_sampler(name: str, seed: int, options: dict[str, Any]):
             f"not take; valid options: {choices_text(valid)}"
         )
     try:
-        return cls(seed=seed, **kwargs)
+        with warnings.catch_warnings():  # NSGA-III and others are marked experimental
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            return cls(seed=seed, **kwargs)
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"search.options for strategy {name!r}: {exc}") from None
 

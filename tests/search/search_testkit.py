@@ -15,13 +15,12 @@ import signal
 import time
 from typing import Any
 
-from accelsearch.objectives import accuracy
-from accelsearch.objectives.accuracy.base import AccuracyEvaluator
-from accelsearch.spaces import SPACES, Categorical, IntRange, Ordinal, SearchSpace, register_space
-
 from accelsearch.arch import Arch, Head, Stage
 from accelsearch.errors import ArchError
+from accelsearch.objectives import accuracy
+from accelsearch.objectives.accuracy.base import AccuracyEvaluator
 from accelsearch.recipe import recipe_from_dict
+from accelsearch.spaces import SPACES, Categorical, IntRange, Ordinal, SearchSpace, register_space
 
 WIDTHS = (4, 8, 12, 16)
 
@@ -102,8 +101,8 @@ class ScoreEvaluator(AccuracyEvaluator):
     """Reports ``score(arch) × epoch / epochs`` per epoch.
 
     ``sleep_s`` per epoch; ``log_path`` gets one JSON line per finished evaluation;
-    ``kill_width``/``kill_marker``: the first evaluation of that width (while the marker
-    file does not exist) creates the marker and SIGKILLs its own worker process.
+    ``kill_marker`` (and optionally ``kill_width``): the first evaluation (of that width)
+    while the marker file does not exist creates it and SIGKILLs its own worker process.
     """
 
     name = "search_score"
@@ -126,7 +125,8 @@ class ScoreEvaluator(AccuracyEvaluator):
 
     def evaluate(self, arch: Arch, report=None) -> float:
         width = arch.stages[0].width
-        if self.kill_width == width and self.kill_marker and not os.path.exists(self.kill_marker):
+        kill = self.kill_marker and self.kill_width in (None, width)
+        if kill and not os.path.exists(self.kill_marker):
             with open(self.kill_marker, "w") as fh:
                 fh.write(str(os.getpid()))
             os.kill(os.getpid(), signal.SIGKILL)
