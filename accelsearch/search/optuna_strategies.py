@@ -80,10 +80,10 @@ def _register(name: str) -> None:
         name, multi=True, single=single, description=description, validator=validator
     )
     def factory(space, objective: Objective, seed: int, options: dict[str, Any]):
-        from ray.tune.search.optuna import OptunaSearch
+        from accelsearch.search.tune_adapter import FailureAwareOptunaSearch
 
         return (
-            OptunaSearch(
+            FailureAwareOptunaSearch(
                 space=space.optuna_space(),
                 metric=objective.tune_metric(),
                 mode=objective.tune_mode(),

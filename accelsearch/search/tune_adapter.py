@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from ray.tune.search import Searcher as _TuneBase
+from ray.tune.search.optuna import OptunaSearch
 
 from accelsearch.search.searcher import Searcher
 
@@ -84,3 +85,22 @@ class TuneSearcher(_TuneBase):
         tmp = path.with_suffix(".tmp")
         tmp.write_text(json.dumps(data, indent=2, default=str))
         os.replace(tmp, path)
+
+
+class FailureAwareOptunaSearch(OptunaSearch):
+    """Ray Tune's ``OptunaSearch`` that tells Optuna a trial *failed* when the trial reported
+    an error instead of its objectives (Ray's class would tell it as complete with missing
+    values, which Optuna refuses, leaving the trial "running" in the study)."""
+
+    def on_trial_result(self, trial_id: str, result: dict[str, Any]) -> None:
+        if isinstance(self.metric, str) and self.metric not in result:
+            return  # an error report: there is no intermediate value to give Optuna
+        super().on_trial_result(trial_id, result)
+
+    def on_trial_complete(
+        self, trial_id: str, result: dict[str, Any] | None = None, error: bool = False
+    ) -> None:
+        metrics = self.metric if isinstance(self.metric, list) else [self.metric]
+        if result and (result.get("trial_error") or any(m not in result for m in metrics)):
+            result, error = None, True
+        super().on_trial_complete(trial_id, result, error)

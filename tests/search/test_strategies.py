@@ -310,3 +310,17 @@ def test_tune_searcher_pickles():
     drive(alg, space, 3)
     again = pickle.loads(pickle.dumps(alg))
     assert again.suggest("x") == alg.suggest("x")
+
+
+@pytest.mark.parametrize("objective", [SINGLE, MULTI])
+def test_optuna_is_told_a_failed_trial_failed(objective):
+    import optuna
+
+    space = spaces.get("search_tiny")
+    alg, _ = strategy.make("optuna-tpe", space, objective, 0, {})
+    alg.suggest("a")
+    alg.on_trial_complete("a", {"trial_error": "Traceback ... ArchError", "error": "ArchError"})
+    alg.suggest("b")
+    alg.on_trial_complete("b", kit.fake_metrics(space, space.sample(0)) | {"accuracy": 70.0})
+    states = [t.state for t in alg._ot_study.trials]
+    assert states == [optuna.trial.TrialState.FAIL, optuna.trial.TrialState.COMPLETE]
