@@ -207,15 +207,17 @@ def grow_family(
             reward=lambda acc, lat, target: mnas_reward(acc, lat, target, recipe.reward.w),
             tolerance=spec.tolerance,
             max_measurements=spec.max_measurements,
-            resolution_multiple=spec.resolution_multiple,
+            resolution_multiple=spec.resolution_multiple or space.resolution_multiple,
             printer=printer,
         )
-        base_ms, _, _ = lacs.latency(base)
-        targets = spec.targets_ms or [base_ms * t for t in spec.targets]
-        printer(
-            f"[lacs] base latency {base_ms:.3f} ms; targets {', '.join(f'{t:.3f}' for t in targets)} ms"
+        return lacs.run(
+            base,
+            spec.targets_ms,
+            targets_x=spec.targets,
+            name=recipe.name,
+            base_accuracy=base_accuracy,
+            cost=cost,
         )
-        return lacs.run(base, targets, name=recipe.name, base_accuracy=base_accuracy, cost=cost)
 
 
 def log_family(

@@ -220,7 +220,7 @@ class ScalingSpec(_Strict):
     targets_ms: list[float] | None = None
     tolerance: float = Field(0.02, gt=0, lt=1)
     max_measurements: int = Field(12, ge=2)
-    resolution_multiple: int = Field(8, ge=1)
+    resolution_multiple: int | None = Field(None, ge=1)  # None: the space's own (8; GPUNet 32)
 
     @model_validator(mode="after")
     def _targets(self) -> ScalingSpec:

@@ -257,25 +257,43 @@ class LACS:
     def run(
         self,
         base: Arch,
-        targets_ms: Sequence[float],
+        targets_ms: Sequence[float] | None = None,
         name: str = "family",
         base_accuracy: float | None = None,
         cost: Callable[[Arch], object] | None = None,
+        *,
+        targets_x: Sequence[float] | None = None,
     ) -> Family:
-        """Grid-search (α, β, γ) on the first target, then solve φ for every target."""
-        if not targets_ms:
-            raise ConfigError("LACS needs at least one latency target")
-        targets = sorted(float(t) for t in targets_ms)
+        """Grid-search (α, β, γ) on the first target, then solve φ for every target.
+
+        Targets are absolute (``targets_ms``) or multiples of the base model's latency as
+        measured here (``targets_x``, e.g. ``[1.5, 2, 3]``).
+        """
+        if (targets_ms is None) == (targets_x is None) or not (targets_ms or targets_x):
+            raise ConfigError("LACS.run needs latency targets: give targets_ms or targets_x")
         if self.accuracy_fn is None:
             raise ConfigError("LACS needs an accuracy function to choose (alpha, beta, gamma)")
         t0 = time.perf_counter()
         base_ms, base_res, _ = self.latency(base)
+        if targets_x is not None:
+            bad = [x for x in targets_x if x <= 1]
+            if bad:
+                raise ConfigError(
+                    f"LACS targets_x are multiples of the base latency and must be > 1, got {bad}"
+                )
+            targets_ms = [base_ms * float(x) for x in targets_x]
+        targets = sorted(float(t) for t in targets_ms)
         for t in targets:
             if t <= base_ms:
                 raise ConfigError(
                     f"latency target {t:.4g} ms is not above the base model's {base_ms:.4g} ms; "
                     "family targets must be larger than the base latency"
                 )
+        self.print(
+            f"[lacs] base latency {base_ms:.3f} ms; targets "
+            + ", ".join(f"{t:.3f}" for t in targets)
+            + " ms"
+        )
         first = targets[0]
         grid_points: list[GridPoint] = []
         solutions: dict[tuple, tuple[Solution, float]] = {}
