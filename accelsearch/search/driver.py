@@ -27,8 +27,12 @@ os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")  # the progress lines below rep
 os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
 # a failed trial reports {"trial_error": ...} without the objectives, on purpose
 os.environ.setdefault("TUNE_DISABLE_STRICT_METRIC_CHECKING", "1")
+# MLflow and search.json hold the results: Tune's CSV and TensorBoard loggers (~15 ms per
+# trial) are left out, its JSON logger kept (see Search.run)
+os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")
 
 from ray.tune import Callback  # noqa: E402
+from ray.tune.logger import JsonLoggerCallback  # noqa: E402
 
 from accelsearch.errors import ConfigError  # noqa: E402
 from accelsearch.recipe import Recipe  # noqa: E402
@@ -53,11 +57,49 @@ _ATTACHED: dict[str, tuple[Tracker | None, Any]] = {}
 _LIVE: dict[str, TrialLogger] = {}
 
 
+class BackgroundWriter:
+    """Runs tracker calls in one background thread, in the order they were given.
+
+    A write to MLflow's SQLite store takes ~30 ms (one commit each); done in Ray Tune's
+    event loop they would add ~130 ms to every trial. Calls for one trial run in order, so
+    a trial's run exists before its metrics are logged. ``flush()`` waits for all of them.
+    """
+
+    def __init__(self, printer=print) -> None:
+        import queue
+        import threading
+
+        self.queue: queue.Queue = queue.Queue()
+        self.print = printer
+        self.errors = 0
+        self.thread = threading.Thread(target=self._loop, name="accelsearch-mlflow", daemon=True)
+        self.thread.start()
+
+    def submit(self, fn) -> None:
+        self.queue.put(fn)
+
+    def flush(self) -> None:
+        self.queue.join()
+
+    def _loop(self) -> None:
+        while True:
+            fn = self.queue.get()
+            try:
+                fn()
+            except Exception as exc:  # noqa: BLE001 - tracking must not stop the search
+                self.errors += 1
+                if self.errors <= 3:
+                    self.print(f"[search] warning: MLflow logging failed: {exc}")
+            finally:
+                self.queue.task_done()
+
+
 class TrialLogger(Callback):
     """Collects trial records, logs them to MLflow and prints one progress line per event.
 
     Its state (records with their MLflow run ids) is saved in every Ray Tune snapshot, so a
-    resumed search logs into the same MLflow runs.
+    resumed search logs into the same MLflow runs. MLflow calls run in a
+    :class:`BackgroundWriter`; :meth:`flush` waits for them.
     """
 
     def __init__(
@@ -79,12 +121,26 @@ class TrialLogger(Callback):
         self.print = printer
         self.attach_key = attach_key
         self.restarts = 0
+        self._writer: BackgroundWriter | None = None
+
+    def _do(self, fn) -> None:
+        """Run a tracker call in the background writer (nothing without a tracker)."""
+        if self.tracker is None:
+            return
+        if self._writer is None:
+            self._writer = BackgroundWriter(self.print)
+        self._writer.submit(fn)
+
+    def flush(self) -> None:
+        if self._writer is not None:
+            self._writer.flush()
 
     # -- pickling and Ray Tune's callback state ---------------------------------------------
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
         state["tracker"] = None
         state["print"] = None
+        state["_writer"] = None
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
@@ -138,43 +194,55 @@ class TrialLogger(Callback):
     def _fail(self, rec: TrialRecord, text: str) -> None:
         rec.status = "failed"
         rec.error = text
-        if self.tracker is not None and rec.mlflow_run_id:
-            self.tracker.log_text(rec.mlflow_run_id, text, "error.txt")
-            self.tracker.set_tags(rec.mlflow_run_id, {"accelsearch.error": _last_line(text)})
-            self.tracker.end_run(rec.mlflow_run_id, "FAILED")
+        tracker = self.tracker
+
+        def write() -> None:
+            if rec.mlflow_run_id:
+                tracker.log_text(rec.mlflow_run_id, text, "error.txt")
+                tracker.set_tags(rec.mlflow_run_id, {"accelsearch.error": _last_line(text)})
+                tracker.end_run(rec.mlflow_run_id, "FAILED")
+
+        self._do(write)
         self.print(f"[search] trial {rec.trial_id} failed: {_last_line(text)}")
 
     # -- Ray Tune hooks --------------------------------------------------------------------
     def on_trial_start(self, iteration, trials, trial, **info) -> None:
         rec = self._record(trial)
         self.running.add(trial.trial_id)
-        if self.tracker is None:
-            return
-        if rec.mlflow_run_id is None:
-            rec.mlflow_run_id = self.tracker.start_run(
-                "trial",
-                f"trial-{trial.trial_id}",
-                parent_id=self.parent,
-                tags={
-                    "accelsearch.trial_id": trial.trial_id,
-                    "accelsearch.arch": str(rec.arch) if rec.arch else "",
-                },
-                params=rec.params,
-            )
-            if rec.arch is not None:
-                self.tracker.log_text(rec.mlflow_run_id, rec.arch.to_json(), "arch.json")
-        else:  # restarted after a resume or a worker failure: same MLflow run
-            self.tracker.set_tags(rec.mlflow_run_id, {"accelsearch.restarted": "true"})
+        tracker, parent = self.tracker, self.parent
+
+        def write() -> None:
+            if rec.mlflow_run_id is None:
+                rec.mlflow_run_id = tracker.start_run(
+                    "trial",
+                    f"trial-{rec.trial_id}",
+                    parent_id=parent,
+                    tags={
+                        "accelsearch.trial_id": rec.trial_id,
+                        "accelsearch.arch": str(rec.arch) if rec.arch else "",
+                    },
+                    params=rec.params,
+                )
+                if rec.arch is not None:
+                    tracker.log_text(rec.mlflow_run_id, rec.arch.to_json(), "arch.json")
+            else:  # restarted after a resume or a worker failure: same MLflow run
+                tracker.set_tags(rec.mlflow_run_id, {"accelsearch.restarted": "true"})
+
+        self._do(write)
 
     def on_trial_result(self, iteration, trials, trial, result, **info) -> None:
         rec = self._record(trial)
-        if self.tracker is not None and rec.mlflow_run_id and not result.get("replayed"):
-            if result.get("final"):
-                return  # the last epoch's report, repeated with the result checkpoint
-            step = int(result.get("epoch", result.get("training_iteration", 0)))
-            self.tracker.log_metrics(
-                rec.mlflow_run_id, {k: result[k] for k in REPORTED_METRICS if k in result}, step
-            )
+        if result.get("replayed") or result.get("repeat"):
+            return  # a stored result reported again, or the last epoch's report repeated
+        step = int(result.get("epoch", result.get("training_iteration", 0)))
+        metrics = {k: result[k] for k in REPORTED_METRICS if k in result}
+        tracker = self.tracker
+
+        def write() -> None:
+            if rec.mlflow_run_id and metrics:
+                tracker.log_metrics(rec.mlflow_run_id, metrics, step)
+
+        self._do(write)
 
     def on_trial_complete(self, iteration, trials, trial, **info) -> None:
         rec = self._record(trial)
@@ -189,12 +257,18 @@ class TrialLogger(Callback):
         rec.status = "ok" if "accuracy" in result else "failed"
         if rec.status == "failed" and not rec.error:
             rec.error = "trial ended without reporting accuracy"
-        if self.tracker is not None and rec.mlflow_run_id:
-            tags = {f"accelsearch.{k}": result[k] for k in _TAG_KEYS if k in result}
-            if rec.error:
-                tags["accelsearch.error"] = rec.error
-            self.tracker.set_tags(rec.mlflow_run_id, tags)
-            self.tracker.end_run(rec.mlflow_run_id, "FINISHED" if rec.ok else "FAILED")
+        tags = {f"accelsearch.{k}": result[k] for k in _TAG_KEYS if k in result}
+        if rec.error:
+            tags["accelsearch.error"] = rec.error
+        status = "FINISHED" if rec.ok else "FAILED"
+        tracker = self.tracker
+
+        def write() -> None:
+            if rec.mlflow_run_id:
+                tracker.set_tags(rec.mlflow_run_id, tags)
+                tracker.end_run(rec.mlflow_run_id, status)
+
+        self._do(write)
         self._progress()
 
     def on_trial_error(self, iteration, trials, trial, **info) -> None:
@@ -203,6 +277,9 @@ class TrialLogger(Callback):
         rec.metrics = {k: v for k, v in (trial.last_result or {}).items() if k in REPORTED_METRICS}
         self._fail(rec, _error_text(trial))
         self._progress()
+
+    def on_experiment_end(self, trials, **info) -> None:
+        self.flush()
 
 
 _KEEP = {
@@ -350,6 +427,9 @@ class Search:
 
         rec = self.recipe
         ctx = TrialContext.for_recipe(rec, self.space)
+        ctx.checkpoint_epochs = (
+            rec.search.scheduler is not None and rec.search.scheduler.name != "fifo"
+        )
         resources = {"cpu": rec.search.cpus_per_trial, "gpu": rec.search.gpus_per_trial}
         return tune.with_resources(tune.with_parameters(run_trial, ctx=ctx), resources)
 
@@ -418,7 +498,7 @@ class Search:
                 storage_path=self.storage_path,
                 failure_config=tune.FailureConfig(max_failures=rec.search.max_failures),
                 checkpoint_config=tune.CheckpointConfig(num_to_keep=1),
-                callbacks=[logger],
+                callbacks=[logger, JsonLoggerCallback()],
                 verbose=0,
             ),
         )
@@ -467,10 +547,15 @@ class Search:
         try:
             grid = tuner.fit()
         except BaseException:
+            live = _LIVE.get(key)
+            if live is not None:
+                live.flush()
             if self.tracker is not None and search_run:
                 self.tracker.end_run(search_run, "KILLED")
             raise
         logger = _LIVE.pop(key, None)
+        if logger is not None:
+            logger.flush()
         records = logger.records if logger is not None else _records_from_grid(grid, self.space)
         if logger is not None and self.tracker is not None and search_run:
             _close_orphans(self.tracker, search_run, logger.records)

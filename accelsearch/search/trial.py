@@ -51,6 +51,9 @@ class TrialContext:
     space: Any
     evaluator: Any = None
     latency_backends: dict[str, type] = field(default_factory=dict)
+    #: checkpoint every epoch's report too (with a scheduler that stops trials early, so
+    #: that a stopped trial is in Ray Tune's next snapshot at once)
+    checkpoint_epochs: bool = False
 
     @property
     def num_classes(self) -> int:
@@ -193,10 +196,24 @@ def run_trial(config: dict[str, Any], ctx: TrialContext) -> None:
     _separate_gpu_locks()
     cpus = max(1, int(ctx.recipe.search.cpus_per_trial))
     torch.set_num_threads(cpus)
+
+    # With a scheduler every epoch is reported at once (it may stop the trial) and the end
+    # is reported once more with the result; without one, each epoch is reported when the
+    # next one arrives, so the last epoch's report is the final one (one report fewer).
+    held: list[dict[str, Any]] = []
+
+    def report_epoch(metrics: dict[str, Any]) -> None:
+        if ctx.checkpoint_epochs:
+            _report_with_result(metrics, final=False)
+            return
+        if held:
+            tune.report(held.pop())
+        held.append(metrics)
+
     try:
         ctx.prepare_worker()
         arch = ctx.space.decode(config)
-        out = evaluate_arch(ctx, arch, report=tune.report)
+        out = evaluate_arch(ctx, arch, report=report_epoch)
     except Exception as exc:  # noqa: BLE001 - any error of the trial's own work fails it
         tune.report(
             {
@@ -206,13 +223,22 @@ def run_trial(config: dict[str, Any], ctx: TrialContext) -> None:
             }
         )
         return
+    repeat = {"repeat": 1} if ctx.checkpoint_epochs else {}
+    _report_with_result({**out, "final": 1, **repeat}, final=True)
+
+
+def _report_with_result(metrics: dict[str, Any], final: bool) -> None:
+    """``tune.report`` with a checkpoint holding the metrics (Tune snapshots on it)."""
+    from ray import tune
+
     with tempfile.TemporaryDirectory(prefix="accelsearch-result-") as tmp:
         with open(os.path.join(tmp, RESULT_FILE), "w") as fh:
-            json.dump(out, fh, default=str)
-        tune.report({**out, "final": 1}, checkpoint=tune.Checkpoint.from_directory(tmp))
+            json.dump({"final": final, "metrics": metrics}, fh, default=str)
+        tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(tmp))
 
 
 def _stored_result(checkpoint) -> dict[str, Any] | None:
+    """The final metrics a restored trial had reported (``None``: it had not finished)."""
     if checkpoint is None:
         return None
     with checkpoint.as_directory() as d:
@@ -220,7 +246,8 @@ def _stored_result(checkpoint) -> dict[str, Any] | None:
         if not os.path.exists(path):
             return None
         with open(path) as fh:
-            return json.load(fh)
+            data = json.load(fh)
+    return data["metrics"] if data.get("final") else None
 
 
 def _separate_gpu_locks() -> None:
