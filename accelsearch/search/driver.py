@@ -122,6 +122,7 @@ class TrialLogger(Callback):
         self.attach_key = attach_key
         self.restarts = 0
         self._writer: BackgroundWriter | None = None
+        self._params_logged: set[str] = set()  # trials whose params are in MLflow
 
     def _do(self, fn) -> None:
         """Run a tracker call in the background writer (nothing without a tracker)."""
@@ -135,12 +136,20 @@ class TrialLogger(Callback):
         if self._writer is not None:
             self._writer.flush()
 
+    def _params_once(self, rec: TrialRecord) -> dict[str, Any]:
+        """The trial's parameters the first time they are asked for, then nothing."""
+        if rec.trial_id in self._params_logged:
+            return {}
+        self._params_logged.add(rec.trial_id)
+        return dict(rec.params)
+
     # -- pickling and Ray Tune's callback state ---------------------------------------------
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
         state["tracker"] = None
         state["print"] = None
         state["_writer"] = None
+        state["_params_logged"] = set()
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
@@ -196,10 +205,14 @@ class TrialLogger(Callback):
         rec.error = text
         tracker = self.tracker
 
+        params = self._params_once(rec)
+
         def write() -> None:
             if rec.mlflow_run_id:
                 tracker.log_text(rec.mlflow_run_id, text, "error.txt")
-                tracker.set_tags(rec.mlflow_run_id, {"accelsearch.error": _last_line(text)})
+                tracker.log_batch(
+                    rec.mlflow_run_id, params=params, tags={"accelsearch.error": _last_line(text)}
+                )
                 tracker.end_run(rec.mlflow_run_id, "FAILED")
 
         self._do(write)
@@ -213,7 +226,7 @@ class TrialLogger(Callback):
 
         def write() -> None:
             if rec.mlflow_run_id is None:
-                rec.mlflow_run_id = tracker.start_run(
+                rec.mlflow_run_id = tracker.start_run(  # params come with the first metrics
                     "trial",
                     f"trial-{rec.trial_id}",
                     parent_id=parent,
@@ -221,7 +234,6 @@ class TrialLogger(Callback):
                         "accelsearch.trial_id": rec.trial_id,
                         "accelsearch.arch": str(rec.arch) if rec.arch else "",
                     },
-                    params=rec.params,
                 )
                 if rec.arch is not None:
                     tracker.log_text(rec.mlflow_run_id, rec.arch.to_json(), "arch.json")
@@ -236,11 +248,13 @@ class TrialLogger(Callback):
             return  # a stored result reported again, or the last epoch's report repeated
         step = int(result.get("epoch", result.get("training_iteration", 0)))
         metrics = {k: result[k] for k in REPORTED_METRICS if k in result}
+        params = self._params_once(rec)
+        tags = {f"accelsearch.{k}": result[k] for k in _TAG_KEYS if k in result} if params else {}
         tracker = self.tracker
 
-        def write() -> None:
-            if rec.mlflow_run_id and metrics:
-                tracker.log_metrics(rec.mlflow_run_id, metrics, step)
+        def write() -> None:  # one commit: metrics (+ params and latency tags the first time)
+            if rec.mlflow_run_id and (metrics or params):
+                tracker.log_batch(rec.mlflow_run_id, metrics, params, tags, step)
 
         self._do(write)
 
@@ -257,7 +271,8 @@ class TrialLogger(Callback):
         rec.status = "ok" if "accuracy" in result else "failed"
         if rec.status == "failed" and not rec.error:
             rec.error = "trial ended without reporting accuracy"
-        tags = {f"accelsearch.{k}": result[k] for k in _TAG_KEYS if k in result}
+        params = self._params_once(rec)
+        tags = {f"accelsearch.{k}": result[k] for k in _TAG_KEYS if k in result} if params else {}
         if rec.error:
             tags["accelsearch.error"] = rec.error
         status = "FINISHED" if rec.ok else "FAILED"
@@ -265,7 +280,8 @@ class TrialLogger(Callback):
 
         def write() -> None:
             if rec.mlflow_run_id:
-                tracker.set_tags(rec.mlflow_run_id, tags)
+                if params or tags:
+                    tracker.log_batch(rec.mlflow_run_id, params=params, tags=tags)
                 tracker.end_run(rec.mlflow_run_id, status)
 
         self._do(write)

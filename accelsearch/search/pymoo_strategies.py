@@ -50,6 +50,7 @@ class PymooSearcher(Searcher):
         self.cache: dict[tuple, tuple[list[float], float]] = {}
         self.worst: np.ndarray | None = None  # worst feasible F, stands in for failures
         self.generations = 0
+        self.cache_hits = 0
 
     def make_algorithm(self, pop_size: int, n_offsprings: int | None):
         raise NotImplementedError
@@ -84,6 +85,7 @@ class PymooSearcher(Searcher):
                 key = self.encoding.key(params)
                 if key in self.cache:
                     self.results[i] = self.cache[key]
+                    self.cache_hits += 1
                     continue
                 if key in self.in_flight:  # the same assignment twice in one generation
                     self.queue.append(i)
@@ -107,6 +109,8 @@ class PymooSearcher(Searcher):
             self.worst = v if self.worst is None else np.maximum(self.worst, v)
         if i is not None:
             self.results[i] = res
+        if self.batch is not None and not self.queue and len(self.results) == len(self.batch):
+            self._tell_generation()  # the generation is complete: pymoo hears of it now
 
     def _next_generation(self) -> None:
         pop = self.algorithm.ask()
@@ -140,7 +144,11 @@ class PymooSearcher(Searcher):
         self.batch = None
 
     def summary(self) -> dict[str, Any]:
-        return {"generations": self.generations, "cached_answers": len(self.cache)}
+        return {
+            "generations": self.generations,
+            "evaluated": len(self.cache),
+            "answered_from_cache": self.cache_hits,
+        }
 
 
 @register_searcher(

@@ -34,7 +34,7 @@ METRIC_MODES: dict[str, str] = {
     "gflops": "min",
     "gmacs": "min",
     "intensity": "max",
-    "utilization": "max",
+    "utilisation": "max",
 }
 
 

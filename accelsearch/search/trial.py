@@ -32,7 +32,7 @@ REPORTED_METRICS = (
     "gflops",
     "gmacs",
     "intensity",
-    "utilization",
+    "utilisation",
 )
 
 RESULT_FILE = "result.json"
@@ -105,23 +105,28 @@ def _cuda() -> bool:
     return torch.cuda.is_available()
 
 
-def roofline_metrics(model, arch, lat, cost) -> dict[str, float]:
-    """HOOK: ``intensity`` and ``utilization`` of a measured model from the roofline module.
+def roofline_metrics(model, arch, lat, num_classes: int = 1000) -> dict[str, float]:
+    """HOOK: ``intensity`` (FLOP/byte) and ``utilisation`` (achieved ÷ peak FLOP/s) of a
+    measured model, from ``accelsearch.objectives.roofline.efficiency_metrics``.
 
-    ``accelsearch.objectives.roofline`` comes from the latency issue (branch ``latency``);
-    until it is merged this returns ``{}`` and trials report no intensity/utilisation. The
-    hook calls ``roofline.trial_metrics(model, arch, latency_result)`` and keeps the
-    ``intensity`` (FLOP/byte) and ``utilization`` (achieved ÷ peak FLOP/s) it returns.
+    The roofline module comes from the latency issue (branch ``latency``); until it is
+    merged this returns ``{}`` and trials report no intensity/utilisation. A device whose
+    peaks are unknown gives ``{}`` too (the trial goes on).
     """
     try:
         from accelsearch.objectives import roofline
     except ImportError:
         return {}
-    fn = getattr(roofline, "trial_metrics", None)
+    fn = getattr(roofline, "efficiency_metrics", None)
     if fn is None:
         return {}
-    out = fn(model, arch, lat)
-    return {k: float(out[k]) for k in ("intensity", "utilization") if k in out}
+    from accelsearch.errors import AccelSearchError
+
+    try:
+        out = fn(model, lat, num_classes=num_classes)
+    except AccelSearchError:
+        return {}
+    return {k: float(out[k]) for k in ("intensity", "utilisation") if out.get(k) is not None}
 
 
 def evaluate_arch(ctx: TrialContext, arch, report=None, latency_backend=None) -> dict[str, Any]:
@@ -146,7 +151,7 @@ def evaluate_arch(ctx: TrialContext, arch, report=None, latency_backend=None) ->
         )
     else:
         lat = latency_backend.measure(model, lat_spec.batch_size, arch.resolution)
-    roof = roofline_metrics(model, arch, lat, cost)
+    roof = roofline_metrics(model, arch, lat, ctx.num_classes)
     del model
     base = {
         "latency_ms": lat.median_ms,

@@ -93,7 +93,7 @@ def head():
             time.sleep(1)
         yield {"url": url, "gcs": f"127.0.0.1:{gcs}", "env": env, "token": token}
     finally:
-        for sig, wait in ((signal.SIGTERM, 15), (signal.SIGKILL, 5)):
+        for sig, wait in ((signal.SIGTERM, 5), (signal.SIGKILL, 5)):
             try:
                 os.killpg(proc.pid, sig)
             except ProcessLookupError:
