@@ -175,6 +175,9 @@ class SearchSpec(_Strict):
 
     ``storage_path``: Ray Tune's experiment storage (a folder every node can write, or an
     ``s3://``/``gs://`` URI) for multi-node clusters; default ``<run folder>/ray``.
+    ``resumable`` (default true): every trial's result is checkpointed and Ray Tune
+    snapshots the experiment at once, so ``accelsearch resume`` never repeats a finished
+    trial (costs tens of ms per trial); false leaves it to Tune's periodic snapshots.
     """
 
     strategy: str = "optuna-tpe"
@@ -187,6 +190,7 @@ class SearchSpec(_Strict):
     options: dict[str, Any] = Field(default_factory=dict)
     scheduler: SchedulerSpec | None = None
     storage_path: str | None = None
+    resumable: bool = True
 
     @field_validator("strategy")
     @classmethod

@@ -11,7 +11,9 @@ trials, multivariate) proposes ``--trials`` configurations of a trivial space in
 * ``accelsearch``: ``accelsearch.search.Search`` - the real trial function (build a tiny
   model, count its FLOPs, "measure" with a constant latency backend, a trivial evaluator),
   experiment snapshots after every result (resume), MLflow logging to SQLite;
-* ``accelsearch_no_mlflow``: the same without tracking.
+* ``accelsearch_no_mlflow``: the same without tracking;
+* ``accelsearch_not_resumable`` (``_no_mlflow``): with ``search.resumable: false`` (no result
+  checkpoint per trial, so no experiment snapshot per trial).
 
 One trial at a time everywhere (the plain loop is sequential). Ray is started once, before
 the clock starts. Per variant: total seconds, milliseconds per trial, and for accelsearch
@@ -169,14 +171,16 @@ def tune_optuna(n: int, seed: int, reuse: bool, storage: str) -> dict:
     return {"total_s": time.perf_counter() - t0, "steady_ms_per_trial": _steady_ms(done)}
 
 
-def accelsearch_search(n: int, seed: int, tracking: bool, workdir: Path) -> dict:
+def accelsearch_search(
+    n: int, seed: int, tracking: bool, workdir: Path, resumable: bool = True
+) -> dict:
     from accelsearch.pipeline import make_tracker
     from accelsearch.recipe import recipe_from_dict
     from accelsearch.search.driver import Search
 
     recipe = recipe_from_dict(
         {
-            "name": "overhead" + ("" if tracking else "_nomlflow"),
+            "name": "overhead" + ("" if tracking else "_nomlflow") + ("" if resumable else "_fast"),
             "num_classes": 2,
             "space": {"name": "overhead_trivial"},
             "latency": {"backend": "constant", "device": "cpu", "batch_size": 1},
@@ -188,6 +192,7 @@ def accelsearch_search(n: int, seed: int, tracking: bool, workdir: Path) -> dict
                 "max_concurrent": 1,
                 "cpus_per_trial": 1,
                 "seed": seed,
+                "resumable": resumable,
                 "options": {"objectives": ["accuracy"]},
             },
         }
@@ -221,7 +226,8 @@ def main(argv=None) -> int:
     p.add_argument("--device", default="cpu", help="recorded only: the trials are trivial")
     p.add_argument(
         "--variants",
-        default="plain_optuna,tune_optuna_default,tune_optuna_reuse,accelsearch,accelsearch_no_mlflow",
+        default="plain_optuna,tune_optuna_default,tune_optuna_reuse,accelsearch,"
+        "accelsearch_no_mlflow,accelsearch_not_resumable,accelsearch_not_resumable_no_mlflow",
     )
     p.add_argument("--quick", action="store_true", help="20 trials")
     p.add_argument(
@@ -275,6 +281,10 @@ def main(argv=None) -> int:
         "tune_optuna_reuse": lambda: tune_optuna(n, args.seed, True, str(work / "tune")),
         "accelsearch": lambda: accelsearch_search(n, args.seed, True, work),
         "accelsearch_no_mlflow": lambda: accelsearch_search(n, args.seed, False, work),
+        "accelsearch_not_resumable": lambda: accelsearch_search(n, args.seed, True, work, False),
+        "accelsearch_not_resumable_no_mlflow": lambda: accelsearch_search(
+            n, args.seed, False, work, False
+        ),
     }
     for name in args.variants.split(","):
         res = runs[name]()

@@ -9,9 +9,9 @@ and returns a :class:`~accelsearch.search.result.SearchResult`.
 lost head node) from Ray Tune's experiment snapshot in ``output_dir/ray/search``: finished
 trials are not run again, unfinished ones start over, the searcher's state (Optuna study,
 pymoo population, ...) and this module's trial records come back, and MLflow logging goes
-on in the same search run. Every trial report carries a small checkpoint, which makes Ray
-Tune snapshot the experiment right then (``CheckpointConfig(num_to_keep=1)``), so a
-snapshot is never older than the last result.
+on in the same search run. With ``search.resumable`` (the default) a trial's final report
+carries a small checkpoint, which makes Ray Tune snapshot the experiment right then
+(``CheckpointConfig(num_to_keep=1)``), so a snapshot is never older than the last result.
 """
 
 from __future__ import annotations
@@ -443,9 +443,9 @@ class Search:
 
         rec = self.recipe
         ctx = TrialContext.for_recipe(rec, self.space)
-        ctx.checkpoint_epochs = (
-            rec.search.scheduler is not None and rec.search.scheduler.name != "fifo"
-        )
+        scheduled = rec.search.scheduler is not None and rec.search.scheduler.name != "fifo"
+        ctx.checkpoint_result = rec.search.resumable
+        ctx.checkpoint_epochs = rec.search.resumable and scheduled
         resources = {"cpu": rec.search.cpus_per_trial, "gpu": rec.search.gpus_per_trial}
         return tune.with_resources(tune.with_parameters(run_trial, ctx=ctx), resources)
 
@@ -513,7 +513,10 @@ class Search:
                 name=EXPERIMENT,
                 storage_path=self.storage_path,
                 failure_config=tune.FailureConfig(max_failures=rec.search.max_failures),
-                checkpoint_config=tune.CheckpointConfig(num_to_keep=1),
+                # a trial's result checkpoint makes Tune snapshot the experiment at once
+                checkpoint_config=tune.CheckpointConfig(
+                    num_to_keep=1 if rec.search.resumable else None
+                ),
                 callbacks=[logger, JsonLoggerCallback()],
                 verbose=0,
             ),

@@ -51,6 +51,8 @@ class TrialContext:
     space: Any
     evaluator: Any = None
     latency_backends: dict[str, type] = field(default_factory=dict)
+    #: the final report carries the result as a checkpoint (``search.resumable``)
+    checkpoint_result: bool = True
     #: checkpoint every epoch's report too (with a scheduler that stops trials early, so
     #: that a stopped trial is in Ray Tune's next snapshot at once)
     checkpoint_epochs: bool = False
@@ -229,7 +231,10 @@ def run_trial(config: dict[str, Any], ctx: TrialContext) -> None:
         )
         return
     repeat = {"repeat": 1} if ctx.checkpoint_epochs else {}
-    _report_with_result({**out, "final": 1, **repeat}, final=True)
+    if ctx.checkpoint_result:
+        _report_with_result({**out, "final": 1, **repeat}, final=True)
+    else:
+        tune.report({**out, "final": 1, **repeat})
 
 
 def _report_with_result(metrics: dict[str, Any], final: bool) -> None:
