@@ -286,7 +286,7 @@ class Recipe(_Strict):
                 strategy.strategy_options(self.search.options),
             )
         except AccelSearchError as exc:
-            raise ValueError(f"search: {exc}") from None
+            raise ValueError(f"search.strategy: {exc}") from None
         return self
 
 

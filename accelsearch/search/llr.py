@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from accelsearch.errors import AccelSearchError, ConfigError
-from accelsearch.search.predictors import make_predictor, predict_params
+from accelsearch.search.predictors import check_predictor, make_predictor, predict_params
 from accelsearch.search.searcher import Searcher
 from accelsearch.search.strategy import register_searcher
 
@@ -70,6 +70,8 @@ class LLRSearcher(Searcher):
                 raise ConfigError(f"search.options.{key} must be >= 1, got {o[key]}")
         self.steps = steps
         self.latency_model = o["latency_model"]
+        if self.latency_model != "linear":
+            check_predictor(self.latency_model)
         self.start_idx = self.encoding.to_indices(self._start_params())
         self.effects = self._stage_effects(self.start_idx)
         if not self.effects:

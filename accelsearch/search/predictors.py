@@ -73,6 +73,22 @@ def lut_available() -> bool:
     return True
 
 
+def check_predictor(spec: Any) -> None:
+    """Fail early (before any trial) for a predictor name that is unknown or not here."""
+    if callable(spec) or hasattr(spec, "predict"):
+        return
+    if spec not in PREDICTOR_NAMES:
+        raise ConfigError(
+            f"search.options.predictor is {spec!r}; valid choices: {choices_text(PREDICTOR_NAMES)} "
+            "or a callable Arch -> ms (from Python)"
+        )
+    if spec == "lut" and not lut_available():
+        raise ConfigError(
+            "search.options.predictor is 'lut' but accelsearch.objectives.latency.lut is not "
+            "installed here; use predictor: flops, or install the latency lookup table"
+        )
+
+
 def make_predictor(spec: Any, space, options: dict[str, Any] | None = None) -> LatencyPredictor:
     """A latency predictor from a name or a callable (see the module docstring)."""
     options = dict(options or {})

@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from accelsearch.errors import ConfigError
-from accelsearch.search.predictors import make_predictor, predict_params, unit_of
+from accelsearch.search.predictors import check_predictor, make_predictor, predict_params, unit_of
 from accelsearch.search.sampling import SobolStream
 from accelsearch.search.searcher import Searcher
 from accelsearch.search.strategy import register_searcher
@@ -67,6 +67,16 @@ class StratifiedSearcher(Searcher):
                 )
         if not 0 <= float(o["explore"]) <= 1:
             raise ConfigError(f"search.options.explore must be in [0, 1], got {o['explore']}")
+        check_predictor(o["predictor"])
+        n_bins = bins if isinstance(bins, int) else len(bins) - 1
+        targets = o["target_bins"]
+        if targets is not None:
+            bad = [t for t in targets if not (isinstance(t, int) and 0 <= t < n_bins)]
+            if bad or not targets:
+                raise ConfigError(
+                    f"search.options.target_bins has {bad or 'nothing'}; there are {n_bins} "
+                    f"bins, numbered 0..{n_bins - 1} from the fastest"
+                )
         self._predictor_spec = o["predictor"]
         self.n_candidates = n
         self.pool: np.ndarray | None = None  # N × d index matrix (regenerated from the seed)

@@ -290,7 +290,7 @@ def test_space_with_a_distribution_strategies_cannot_search():
 
 
 def test_recipe_checks_strategy_against_space():
-    with pytest.raises(ConfigError, match=r"search: strategy 'llr' steps stage depth and width"):
+    with pytest.raises(ConfigError, match=r"search.strategy: strategy .llr. steps stage depth and width"):
         kit.tiny_recipe("llr", space="search_categorical", objectives=["accuracy"])
     with pytest.raises(ConfigError, match=r"'pymoo-smsemoa' is multi-objective"):
         kit.tiny_recipe("pymoo-smsemoa")  # default objective: reward alone
@@ -324,3 +324,13 @@ def test_optuna_is_told_a_failed_trial_failed(objective):
     alg.on_trial_complete("b", kit.fake_metrics(space, space.sample(0)) | {"accuracy": 70.0})
     states = [t.state for t in alg._ot_study.trials]
     assert states == [optuna.trial.TrialState.FAIL, optuna.trial.TrialState.COMPLETE]
+
+
+def test_stratified_options_are_checked_before_any_trial():
+    space = spaces.get("search_tiny")
+    with pytest.raises(ConfigError, match=r"predictor is 'magic'.*'flops'"):
+        strategy.make("stratified", space, SINGLE, 0, {"predictor": "magic"})
+    with pytest.raises(ConfigError, match=r"target_bins has \[7\]; there are 3 bins"):
+        strategy.make("stratified", space, SINGLE, 0, {"bins": 3, "target_bins": [7]})
+    with pytest.raises(ConfigError, match=r"bins as edges needs >= 2 ascending"):
+        strategy.make("stratified", space, SINGLE, 0, {"bins": [3.0, 1.0]})
