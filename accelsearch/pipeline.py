@@ -10,6 +10,7 @@ Tune's own folder (``ray/``).
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -56,6 +57,65 @@ def run_recipe(
     result = Search(
         recipe, out, tracker=tracker, address=address, printer=printer, space=space
     ).run()
+    return finish_run(recipe, out, tracker, result, printer, space, t0)
+
+
+def resume_run(
+    run_dir: str | Path,
+    tracking_uri: str | None = None,
+    address: str | None = None,
+    printer=print,
+    space=None,
+) -> RunOutcome:
+    """Continue a run whose driver stopped: the search where it was, then LACS if asked.
+
+    ``run_dir`` is the run's folder (``<workspace>/<name>-<stamp>``) or a workspace (its
+    ``latest`` run). A search that had finished (``search.json`` written) is not run
+    again; the family step runs if the recipe asks for one and it is missing.
+    """
+    from accelsearch.errors import ConfigError
+    from accelsearch.recipe import recipe_from_dict
+    from accelsearch.search.driver import STATE_FILE, Search
+
+    t0 = time.perf_counter()
+    out = Path(run_dir).resolve()
+    if not (out / "recipe.json").exists() and (out / "latest").exists():
+        out = (out / "latest").resolve()
+    if not (out / "recipe.json").exists():
+        raise ConfigError(
+            f"{str(run_dir)!r} is not a run folder (no recipe.json); pass the folder that "
+            "`accelsearch run` printed ([run] ...: output <folder>) or its workspace"
+        )
+    recipe = recipe_from_dict(
+        json.loads((out / "recipe.json").read_text()), str(out / "recipe.json")
+    )
+    state_path = out / STATE_FILE
+    state = json.loads(state_path.read_text()) if state_path.exists() else {}
+    tracker = make_tracker(recipe, out.parent, tracking_uri or state.get("tracking_uri"))
+    space = space if space is not None else recipe.space.make()
+    if (out / "search.json").exists():
+        printer(f"[resume] {out}: the search had finished; going on from its results")
+        result = SearchResult.load(out / "search.json")
+    else:
+        printer(f"[resume] {out}: continuing the search")
+        result = Search(
+            recipe, out, tracker=tracker, address=address, printer=printer, space=space
+        ).resume()
+    return finish_run(recipe, out, tracker, result, printer, space, t0)
+
+
+def finish_run(
+    recipe: Recipe,
+    out: Path,
+    tracker: Tracker,
+    result: SearchResult,
+    printer=print,
+    space=None,
+    t0: float | None = None,
+) -> RunOutcome:
+    """What follows the search: ``search.json``, LACS (if enabled), summary and tables."""
+    t0 = time.perf_counter() if t0 is None else t0
+    workspace = out.parent
     result.save(out / "search.json")
     family = None
     if recipe.scaling.enabled:

@@ -137,8 +137,48 @@ class RewardSpec(_Strict):
     w: float = -0.09
 
 
+class SchedulerSpec(_Strict):
+    """Ray Tune trial scheduler: ``asha`` stops weak trials after early epochs.
+
+    ``metric`` defaults to the objective (``accuracy`` for multi-objective searches);
+    ``max_t`` to the evaluator's ``epochs``.
+    """
+
+    name: str = "asha"
+    metric: str | None = None
+    grace_period: int = Field(1, ge=1)
+    reduction_factor: float = Field(2.0, gt=1)
+    max_t: int | None = Field(None, ge=1)
+
+    @field_validator("name")
+    @classmethod
+    def _known(cls, v: str) -> str:
+        valid = ("asha", "fifo")
+        if v not in valid:
+            raise ValueError(f"unknown scheduler {v!r}; valid choices: {choices_text(valid)}")
+        return v
+
+    @field_validator("metric")
+    @classmethod
+    def _metric(cls, v: str | None) -> str | None:
+        from accelsearch.search.strategy import METRIC_MODES
+
+        if v is not None and v not in METRIC_MODES:
+            raise ValueError(
+                f"unknown scheduler metric {v!r}; valid choices: {choices_text(METRIC_MODES)}"
+            )
+        return v
+
+
 class SearchSpec(_Strict):
-    """Search strategy and budget on Ray Tune."""
+    """Search strategy and budget on Ray Tune.
+
+    ``storage_path``: Ray Tune's experiment storage (a folder every node can write, or an
+    ``s3://``/``gs://`` URI) for multi-node clusters; default ``<run folder>/ray``.
+    ``resumable`` (default true): every trial's result is checkpointed and Ray Tune
+    snapshots the experiment at once, so ``accelsearch resume`` never repeats a finished
+    trial (costs tens of ms per trial); false leaves it to Tune's periodic snapshots.
+    """
 
     strategy: str = "optuna-tpe"
     num_samples: int = Field(8, ge=1)
@@ -148,6 +188,9 @@ class SearchSpec(_Strict):
     max_failures: int = Field(0, ge=0)
     seed: int = 0
     options: dict[str, Any] = Field(default_factory=dict)
+    scheduler: SchedulerSpec | None = None
+    storage_path: str | None = None
+    resumable: bool = True
 
     @field_validator("strategy")
     @classmethod
@@ -228,6 +271,23 @@ class Recipe(_Strict):
     search: SearchSpec = Field(default_factory=SearchSpec)
     scaling: ScalingSpec = Field(default_factory=lambda: ScalingSpec(enabled=False))
     tracking: TrackingSpec = Field(default_factory=TrackingSpec)
+
+    @model_validator(mode="after")
+    def _strategy_fits_space(self) -> Recipe:
+        """search.strategy, its options and objectives against the space (no Ray, no trial)."""
+        from accelsearch.search import strategy
+
+        try:
+            strategy.validate(
+                self.search.strategy,
+                self.space.make(),
+                strategy.objective_from_options(self.search.options),
+                self.search.seed,
+                strategy.strategy_options(self.search.options),
+            )
+        except AccelSearchError as exc:
+            raise ValueError(f"search.strategy: {exc}") from None
+        return self
 
 
 # -- loading --------------------------------------------------------------------------------

@@ -113,9 +113,37 @@ class Tracker:
         if items:
             self.client.log_batch(run_id, metrics=items)
 
+    def log_batch(
+        self,
+        run_id: str,
+        metrics: dict[str, Any] | None = None,
+        params: dict[str, Any] | None = None,
+        tags: dict[str, Any] | None = None,
+        step: int = 0,
+    ) -> None:
+        """Metrics, params and tags in one request (one database commit)."""
+        import time
+
+        from mlflow.entities import Metric, Param, RunTag
+
+        now = int(time.time() * 1000)
+        m = [
+            Metric(k, float(v), now, step)
+            for k, v in (metrics or {}).items()
+            if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(float(v))
+        ]
+        p = [Param(k, _tag_text(v)[:6000]) for k, v in (params or {}).items()]
+        t = [RunTag(k, _tag_text(v)) for k, v in (tags or {}).items()]
+        if m or p or t:
+            self.client.log_batch(run_id, metrics=m, params=p[:100], tags=t)
+            for i in range(100, len(p), 100):
+                self.client.log_batch(run_id, params=p[i : i + 100])
+
     def set_tags(self, run_id: str, tags: dict[str, Any]) -> None:
-        for k, v in tags.items():
-            self.client.set_tag(run_id, k, _tag_text(v))
+        from mlflow.entities import RunTag
+
+        if tags:  # one request for all of them (a search sets tags on every trial)
+            self.client.log_batch(run_id, tags=[RunTag(k, _tag_text(v)) for k, v in tags.items()])
 
     def log_text(self, run_id: str, text: str, artifact_file: str) -> None:
         self.client.log_text(run_id, text, artifact_file)

@@ -4,44 +4,112 @@
 search algorithm, runs the trials with the resources the recipe asks for, logs each trial
 to MLflow as a child of the search run (failed ones with their traceback), prints progress,
 and returns a :class:`~accelsearch.search.result.SearchResult`.
+
+``Search(...).resume()`` continues a search whose driver was stopped (Ctrl-C, SIGKILL, a
+lost head node) from Ray Tune's experiment snapshot in ``output_dir/ray/search``: finished
+trials are not run again, unfinished ones start over, the searcher's state (Optuna study,
+pymoo population, ...) and this module's trial records come back, and MLflow logging goes
+on in the same search run. With ``search.resumable`` (the default) a trial's final report
+carries a small checkpoint, which makes Ray Tune snapshot the experiment right then
+(``CheckpointConfig(num_to_keep=1)``), so a snapshot is never older than the last result.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from pathlib import Path
 from typing import Any
 
 os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")  # the progress lines below replace Tune's tables
+# a snapshot per trial report is on purpose (see the module docstring): no warning about it
+os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
+# a failed trial reports {"trial_error": ...} without the objectives, on purpose
+os.environ.setdefault("TUNE_DISABLE_STRICT_METRIC_CHECKING", "1")
+# MLflow and search.json hold the results: Tune's CSV and TensorBoard loggers (~15 ms per
+# trial) are left out, its JSON logger kept (see Search.run)
+os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")
 
 from ray.tune import Callback  # noqa: E402
+from ray.tune.logger import JsonLoggerCallback  # noqa: E402
 
-from accelsearch.recipe import Recipe
-from accelsearch.search import strategy
-from accelsearch.search.result import SearchResult, TrialRecord
-from accelsearch.search.trial import REPORTED_METRICS, TrialContext, run_trial, ship_by_value
-from accelsearch.tracking import Tracker
+from accelsearch.errors import ConfigError  # noqa: E402
+from accelsearch.recipe import Recipe  # noqa: E402
+from accelsearch.search import strategy  # noqa: E402
+from accelsearch.search.result import SearchResult, TrialRecord  # noqa: E402
+from accelsearch.search.trial import REPORTED_METRICS, TrialContext, run_trial  # noqa: E402
+from accelsearch.tracking import Tracker  # noqa: E402
 
-_MODES = {
-    "accuracy": "max",
-    "reward": "max",
-    "latency_ms": "min",
-    "params_m": "min",
-    "gflops": "min",
-}
+EXPERIMENT = "search"  # Ray Tune's experiment folder inside <output_dir>/ray
+STATE_FILE = "search_state.json"  # MLflow ids and settings that resume needs
+SUMMARY_FILE = "strategy_summary.json"
 
 
 def objective_for(recipe: Recipe) -> strategy.Objective:
-    metrics = tuple(recipe.search.options.get("objectives", ["reward"]))
-    return strategy.Objective(metrics, tuple(_MODES.get(m, "max") for m in metrics))
+    return strategy.objective_from_options(recipe.search.options)
+
+
+# Trackers and printers do not travel in Ray Tune's pickled experiment state; the driver
+# attaches them again by output folder when it restores a search. The logger Ray Tune
+# actually calls registers itself in _LIVE when the experiment starts.
+_ATTACHED: dict[str, tuple[Tracker | None, Any]] = {}
+_LIVE: dict[str, TrialLogger] = {}
+
+
+class BackgroundWriter:
+    """Runs tracker calls in one background thread, in the order they were given.
+
+    A write to MLflow's SQLite store takes ~30 ms (one commit each); done in Ray Tune's
+    event loop they would add ~130 ms to every trial. Calls for one trial run in order, so
+    a trial's run exists before its metrics are logged. ``flush()`` waits for all of them.
+    """
+
+    def __init__(self, printer=print) -> None:
+        import queue
+        import threading
+
+        self.queue: queue.Queue = queue.Queue()
+        self.print = printer
+        self.errors = 0
+        self.thread = threading.Thread(target=self._loop, name="accelsearch-mlflow", daemon=True)
+        self.thread.start()
+
+    def submit(self, fn) -> None:
+        self.queue.put(fn)
+
+    def flush(self) -> None:
+        self.queue.join()
+
+    def _loop(self) -> None:
+        while True:
+            fn = self.queue.get()
+            try:
+                fn()
+            except Exception as exc:  # noqa: BLE001 - tracking must not stop the search
+                self.errors += 1
+                if self.errors <= 3:
+                    self.print(f"[search] warning: MLflow logging failed: {exc}")
+            finally:
+                self.queue.task_done()
 
 
 class TrialLogger(Callback):
-    """Collects trial records, logs them to MLflow and prints one progress line per event."""
+    """Collects trial records, logs them to MLflow and prints one progress line per event.
+
+    Its state (records with their MLflow run ids) is saved in every Ray Tune snapshot, so a
+    resumed search logs into the same MLflow runs. MLflow calls run in a
+    :class:`BackgroundWriter`; :meth:`flush` waits for them.
+    """
 
     def __init__(
-        self, space, tracker: Tracker | None, parent_run_id: str | None, total: int, printer=print
+        self,
+        space,
+        tracker: Tracker | None,
+        parent_run_id: str | None,
+        total: int,
+        printer=print,
+        attach_key: str | None = None,
     ) -> None:
         self.space = space
         self.tracker = tracker
@@ -51,8 +119,64 @@ class TrialLogger(Callback):
         self.running: set[str] = set()
         self.t0 = time.perf_counter()
         self.print = printer
+        self.attach_key = attach_key
+        self.restarts = 0
+        self._writer: BackgroundWriter | None = None
+        self._params_logged: set[str] = set()  # trials whose params are in MLflow
 
-    # -- helpers -------------------------------------------------------------------------
+    def _do(self, fn) -> None:
+        """Run a tracker call in the background writer (nothing without a tracker)."""
+        if self.tracker is None:
+            return
+        if self._writer is None:
+            self._writer = BackgroundWriter(self.print)
+        self._writer.submit(fn)
+
+    def flush(self) -> None:
+        if self._writer is not None:
+            self._writer.flush()
+
+    def _params_once(self, rec: TrialRecord) -> dict[str, Any]:
+        """The trial's parameters the first time they are asked for, then nothing."""
+        if rec.trial_id in self._params_logged:
+            return {}
+        self._params_logged.add(rec.trial_id)
+        return dict(rec.params)
+
+    # -- pickling and Ray Tune's callback state ---------------------------------------------
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        state["tracker"] = None
+        state["print"] = None
+        state["_writer"] = None
+        state["_params_logged"] = set()
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        tracker, printer = _ATTACHED.get(self.attach_key or "", (None, print))
+        self.tracker = tracker
+        self.print = printer or print
+        self.t0 = time.perf_counter()  # a clock of another process means nothing here
+
+    def get_state(self) -> dict[str, Any]:
+        return {
+            "records": {k: r.to_dict() for k, r in self.records.items()},
+            "parent": self.parent,
+            "restarts": self.restarts,
+        }
+
+    def setup(self, **info) -> None:
+        _LIVE[self.attach_key or ""] = self
+
+    def set_state(self, state: dict[str, Any]) -> None:
+        _LIVE[self.attach_key or ""] = self
+        self.records = {k: TrialRecord.from_dict(d) for k, d in state["records"].items()}
+        self.parent = state.get("parent", self.parent)
+        self.restarts = int(state.get("restarts", 0))
+        self.running = set()
+
+    # -- helpers ---------------------------------------------------------------------------
     def _record(self, trial) -> TrialRecord:
         rec = self.records.get(trial.trial_id)
         if rec is None:
@@ -76,63 +200,102 @@ class TrialLogger(Callback):
             f"{time.perf_counter() - self.t0:.0f} s"
         )
 
-    # -- Ray Tune hooks ------------------------------------------------------------------
+    def _fail(self, rec: TrialRecord, text: str) -> None:
+        rec.status = "failed"
+        rec.error = text
+        tracker = self.tracker
+
+        params = self._params_once(rec)
+
+        def write() -> None:
+            if rec.mlflow_run_id:
+                tracker.log_text(rec.mlflow_run_id, text, "error.txt")
+                tracker.log_batch(
+                    rec.mlflow_run_id, params=params, tags={"accelsearch.error": _last_line(text)}
+                )
+                tracker.end_run(rec.mlflow_run_id, "FAILED")
+
+        self._do(write)
+        self.print(f"[search] trial {rec.trial_id} failed: {_last_line(text)}")
+
+    # -- Ray Tune hooks --------------------------------------------------------------------
     def on_trial_start(self, iteration, trials, trial, **info) -> None:
         rec = self._record(trial)
         self.running.add(trial.trial_id)
-        if self.tracker is not None and rec.mlflow_run_id is None:
-            rec.mlflow_run_id = self.tracker.start_run(
-                "trial",
-                f"trial-{trial.trial_id}",
-                parent_id=self.parent,
-                tags={
-                    "accelsearch.trial_id": trial.trial_id,
-                    "accelsearch.arch": str(rec.arch) if rec.arch else "",
-                },
-                params=rec.params,
-            )
-            if rec.arch is not None:
-                self.tracker.log_text(rec.mlflow_run_id, rec.arch.to_json(), "arch.json")
+        tracker, parent = self.tracker, self.parent
+
+        def write() -> None:
+            if rec.mlflow_run_id is None:
+                rec.mlflow_run_id = tracker.start_run(  # params come with the first metrics
+                    "trial",
+                    f"trial-{rec.trial_id}",
+                    parent_id=parent,
+                    tags={
+                        "accelsearch.trial_id": rec.trial_id,
+                        "accelsearch.arch": str(rec.arch) if rec.arch else "",
+                    },
+                )
+                if rec.arch is not None:
+                    tracker.log_text(rec.mlflow_run_id, rec.arch.to_json(), "arch.json")
+            else:  # restarted after a resume or a worker failure: same MLflow run
+                tracker.set_tags(rec.mlflow_run_id, {"accelsearch.restarted": "true"})
+
+        self._do(write)
 
     def on_trial_result(self, iteration, trials, trial, result, **info) -> None:
         rec = self._record(trial)
-        if self.tracker is not None and rec.mlflow_run_id:
-            step = int(result.get("epoch", result.get("training_iteration", 0)))
-            self.tracker.log_metrics(
-                rec.mlflow_run_id, {k: result[k] for k in REPORTED_METRICS if k in result}, step
-            )
+        if result.get("replayed") or result.get("repeat"):
+            return  # a stored result reported again, or the last epoch's report repeated
+        step = int(result.get("epoch", result.get("training_iteration", 0)))
+        metrics = {k: result[k] for k in REPORTED_METRICS if k in result}
+        params = self._params_once(rec)
+        tags = {f"accelsearch.{k}": result[k] for k in _TAG_KEYS if k in result} if params else {}
+        tracker = self.tracker
+
+        def write() -> None:  # one commit: metrics (+ params and latency tags the first time)
+            if rec.mlflow_run_id and (metrics or params):
+                tracker.log_batch(rec.mlflow_run_id, metrics, params, tags, step)
+
+        self._do(write)
 
     def on_trial_complete(self, iteration, trials, trial, **info) -> None:
         rec = self._record(trial)
         self.running.discard(trial.trial_id)
         result = dict(trial.last_result or {})
+        if result.get("trial_error"):
+            rec.metrics = {}
+            self._fail(rec, str(result["trial_error"]))
+            self._progress()
+            return
         rec.metrics = {k: v for k, v in result.items() if k in _KEEP or k in REPORTED_METRICS}
         rec.status = "ok" if "accuracy" in result else "failed"
         if rec.status == "failed" and not rec.error:
             rec.error = "trial ended without reporting accuracy"
-        if self.tracker is not None and rec.mlflow_run_id:
-            self.tracker.set_tags(
-                rec.mlflow_run_id,
-                {f"accelsearch.{k}": result[k] for k in _TAG_KEYS if k in result},
-            )
-            if rec.error:
-                self.tracker.set_tags(rec.mlflow_run_id, {"accelsearch.error": rec.error})
-            self.tracker.end_run(rec.mlflow_run_id, "FINISHED" if rec.ok else "FAILED")
+        params = self._params_once(rec)
+        tags = {f"accelsearch.{k}": result[k] for k in _TAG_KEYS if k in result} if params else {}
+        if rec.error:
+            tags["accelsearch.error"] = rec.error
+        status = "FINISHED" if rec.ok else "FAILED"
+        tracker = self.tracker
+
+        def write() -> None:
+            if rec.mlflow_run_id:
+                if params or tags:
+                    tracker.log_batch(rec.mlflow_run_id, params=params, tags=tags)
+                tracker.end_run(rec.mlflow_run_id, status)
+
+        self._do(write)
         self._progress()
 
     def on_trial_error(self, iteration, trials, trial, **info) -> None:
         rec = self._record(trial)
         self.running.discard(trial.trial_id)
-        rec.status = "failed"
-        text = _error_text(trial)
-        rec.error = text
         rec.metrics = {k: v for k, v in (trial.last_result or {}).items() if k in REPORTED_METRICS}
-        if self.tracker is not None and rec.mlflow_run_id:
-            self.tracker.log_text(rec.mlflow_run_id, text, "error.txt")
-            self.tracker.set_tags(rec.mlflow_run_id, {"accelsearch.error": _last_line(text)})
-            self.tracker.end_run(rec.mlflow_run_id, "FAILED")
-        self.print(f"[search] trial {trial.trial_id} failed: {_last_line(text)}")
+        self._fail(rec, _error_text(trial))
         self._progress()
+
+    def on_experiment_end(self, trials, **info) -> None:
+        self.flush()
 
 
 _KEEP = {
@@ -182,6 +345,16 @@ class Search:
         self.tracker = tracker
         self.address = address
         self.print = printer
+        self.summary: dict[str, Any] = {}
+
+    # -- setup ---------------------------------------------------------------------------------
+    @property
+    def experiment_path(self) -> Path:
+        return Path(self.storage_path) / EXPERIMENT
+
+    @property
+    def storage_path(self) -> str:
+        return self.recipe.search.storage_path or str(self.output_dir / "ray")
 
     def _init_ray(self) -> None:
         import ray
@@ -189,7 +362,6 @@ class Search:
         if ray.is_initialized():
             return
         kwargs: dict[str, Any] = {
-            "include_dashboard": False,
             "ignore_reinit_error": True,
             "logging_level": "ERROR",
             "log_to_driver": bool(int(os.environ.get("ACCELSEARCH_RAY_LOGS", "0"))),
@@ -197,90 +369,225 @@ class Search:
         if self.address:
             kwargs["address"] = self.address
         else:
+            kwargs["include_dashboard"] = False
             kwargs["num_cpus"] = os.cpu_count()
             # a search moves small results only; keep the local object store small so that
             # several local searches (tests, notebooks) fit on one machine
             kwargs["object_store_memory"] = (
                 int(os.environ.get("ACCELSEARCH_OBJECT_STORE_MB", "256")) * 1024 * 1024
             )
-        ray.init(**kwargs)
+        ctx = ray.init(**kwargs)
+        if self.address:
+            res = ray.cluster_resources()
+            self.print(
+                f"[search] joined Ray cluster at {ctx.address_info.get('gcs_address', self.address)} "
+                f"({res.get('CPU', 0):g} CPUs, {res.get('GPU', 0):g} GPUs)"
+            )
 
-    def run(self) -> SearchResult:
-        import optuna
+    def _check_resources(self) -> None:
+        """A trial asking for more GPUs or CPUs than any node has would wait forever."""
+        import ray
+
+        spec = self.recipe.search
+        total = ray.cluster_resources()
+        for key, need in (("GPU", spec.gpus_per_trial), ("CPU", spec.cpus_per_trial)):
+            have = float(total.get(key, 0.0))
+            if need > have:
+                msg = (
+                    f"search.{key.lower()}s_per_trial is {need:g} but the Ray cluster has "
+                    f"{have:g} {key}(s); lower it, or run on a machine/cluster with more"
+                )
+                if self.address:  # an autoscaling cluster may add nodes: say so, go on
+                    self.print(f"[search] warning: {msg}")
+                else:
+                    raise ConfigError(msg)
+
+    def _strategy(self):
+        rec = self.recipe
+        objective = objective_for(rec)
+        options = strategy.strategy_options(rec.search.options)
+        search_alg, param_space = strategy.make(
+            rec.search.strategy, self.space, objective, rec.search.seed, options
+        )
+        if hasattr(search_alg, "summary_path"):
+            search_alg.summary_path = str(self.output_dir / SUMMARY_FILE)
+        return objective, search_alg, param_space
+
+    def _scheduler(self, objective: strategy.Objective):
+        """Ray Tune scheduler from ``search.scheduler`` (``asha`` or none)."""
+        spec = self.recipe.search.scheduler
+        if spec is None or spec.name == "fifo":
+            return None
+        from ray.tune.schedulers import ASHAScheduler
+
+        metric = spec.metric or ("accuracy" if objective.multi else objective.metrics[0])
+        mode = strategy.METRIC_MODES.get(metric, "max")
+        max_t = spec.max_t or _evaluator_epochs(self.recipe) or 100
+        if spec.grace_period > max_t:
+            raise ConfigError(
+                f"search.scheduler.grace_period ({spec.grace_period}) is above max_t ({max_t} "
+                "epochs); lower grace_period or raise max_t"
+            )
+        return ASHAScheduler(
+            time_attr="epoch",
+            metric=metric,
+            mode=mode,
+            max_t=max_t,
+            grace_period=spec.grace_period,
+            reduction_factor=spec.reduction_factor,
+            stop_last_trials=False,
+        )
+
+    def _trainable(self):
         from ray import tune
 
-        optuna.logging.set_verbosity(optuna.logging.WARNING)
-
         rec = self.recipe
-        space = self.space
-        objective = objective_for(rec)
-        options = {k: v for k, v in rec.search.options.items() if k != "objectives"}
-        search_alg, param_space = strategy.make(
-            rec.search.strategy, space, objective, rec.search.seed, options
-        )
-        self._init_ray()
-        search_run = None
-        if self.tracker is not None:
-            search_run = self.tracker.start_run(
-                "search",
-                f"{rec.name}-search",
-                tags={
-                    "accelsearch.space": rec.space.name,
-                    "accelsearch.strategy": rec.search.strategy,
-                    "accelsearch.objectives": ",".join(objective.metrics),
-                },
-                params={
-                    "space": rec.space.name,
-                    "strategy": rec.search.strategy,
-                    "num_samples": rec.search.num_samples,
-                    "reward_target_ms": rec.reward.target_ms,
-                    "reward_w": rec.reward.w,
-                    "latency_backend": rec.latency.backend,
-                    "latency_batch_size": rec.latency.batch_size,
-                    "accuracy_evaluator": rec.accuracy.evaluator,
-                },
-            )
-            self.tracker.log_text(search_run, rec.model_dump_json(indent=2), "recipe.json")
-        logger = TrialLogger(space, self.tracker, search_run, rec.search.num_samples, self.print)
-        ship_by_value(space)
-        ctx = TrialContext(recipe=rec, space=space)
+        ctx = TrialContext.for_recipe(rec, self.space)
+        scheduled = rec.search.scheduler is not None and rec.search.scheduler.name != "fifo"
+        ctx.checkpoint_result = rec.search.resumable
+        ctx.checkpoint_epochs = rec.search.resumable and scheduled
         resources = {"cpu": rec.search.cpus_per_trial, "gpu": rec.search.gpus_per_trial}
-        trainable = tune.with_resources(tune.with_parameters(run_trial, ctx=ctx), resources)
-        if objective.multi:
-            metric, mode = None, None
-        else:
-            metric, mode = objective.metrics[0], objective.modes[0]
+        return tune.with_resources(tune.with_parameters(run_trial, ctx=ctx), resources)
+
+    def _start_search_run(self, objective) -> str | None:
+        rec = self.recipe
+        if self.tracker is None:
+            return None
+        run = self.tracker.start_run(
+            "search",
+            f"{rec.name}-search",
+            tags={
+                "accelsearch.space": rec.space.name,
+                "accelsearch.strategy": rec.search.strategy,
+                "accelsearch.objectives": ",".join(objective.metrics),
+                "accelsearch.output_dir": str(self.output_dir),
+            },
+            params={
+                "space": rec.space.name,
+                "strategy": rec.search.strategy,
+                "num_samples": rec.search.num_samples,
+                "reward_target_ms": rec.reward.target_ms,
+                "reward_w": rec.reward.w,
+                "latency_backend": rec.latency.backend,
+                "latency_batch_size": rec.latency.batch_size,
+                "accuracy_evaluator": rec.accuracy.evaluator,
+            },
+        )
+        self.tracker.log_text(run, rec.model_dump_json(indent=2), "recipe.json")
+        return run
+
+    # -- run / resume ----------------------------------------------------------------------
+    def run(self) -> SearchResult:
+        from ray import tune
+
+        _quiet_optuna()
+        rec = self.recipe
+        objective, search_alg, param_space = self._strategy()  # bad input fails here
+        scheduler = self._scheduler(objective)
+        self._init_ray()
+        self._check_resources()
+        self.output_dir.mkdir(parents=True, exist_ok=True)
+        search_run = self._start_search_run(objective)
+        self._write_state(search_run)
+        key = str(self.output_dir)
+        _ATTACHED[key] = (self.tracker, self.print)
+        logger = TrialLogger(
+            self.space, self.tracker, search_run, rec.search.num_samples, self.print, key
+        )
+        metric, mode = (
+            (None, None) if objective.multi else (objective.metrics[0], objective.modes[0])
+        )
         tuner = tune.Tuner(
-            trainable,
+            self._trainable(),
             param_space=param_space,
             tune_config=tune.TuneConfig(
                 search_alg=search_alg,
-                metric=metric,
-                mode=mode,
+                scheduler=scheduler,
+                metric=None if scheduler is not None else metric,
+                mode=None if scheduler is not None else mode,
                 num_samples=rec.search.num_samples,
                 max_concurrent_trials=rec.search.max_concurrent,
+                reuse_actors=True,
             ),
             run_config=tune.RunConfig(
-                name="search",
-                storage_path=str(self.output_dir / "ray"),
+                name=EXPERIMENT,
+                storage_path=self.storage_path,
                 failure_config=tune.FailureConfig(max_failures=rec.search.max_failures),
-                callbacks=[logger],
+                # a trial's result checkpoint makes Tune snapshot the experiment at once
+                checkpoint_config=tune.CheckpointConfig(
+                    num_to_keep=1 if rec.search.resumable else None
+                ),
+                callbacks=[logger, JsonLoggerCallback()],
                 verbose=0,
             ),
         )
+        return self._fit(tuner, key, search_run, search_alg)
+
+    def resume(self) -> SearchResult:
+        """Continue the search saved in ``output_dir`` (see the module docstring)."""
+        from ray import tune
+
+        _quiet_optuna()
+        path = self.experiment_path
+        if not tune.Tuner.can_restore(str(path)):
+            raise ConfigError(
+                f"no resumable Ray Tune experiment in {str(path)!r}; pass the run folder "
+                "that `accelsearch run` wrote (it holds ray/search/), or start a new run"
+            )
+        state = self._read_state()
+        search_run = state.get("search_run_id")
+        objective_for(self.recipe)  # the recipe is still valid
+        self._init_ray()
+        self._check_resources()
+        key = str(self.output_dir)
+        _ATTACHED[key] = (self.tracker, self.print)
+        if self.tracker is not None and search_run:
+            resumes = int(state.get("resumes", 0)) + 1
+            state["resumes"] = resumes
+            self._write_state(search_run, resumes)
+            self.tracker.set_tags(
+                search_run,
+                {"accelsearch.resumed": str(resumes), "accelsearch.resumed_at": _now()},
+            )
+        self.print(f"[search] resuming {path}")
+        tuner = tune.Tuner.restore(
+            str(path),
+            trainable=self._trainable(),
+            resume_unfinished=True,
+            resume_errored=False,
+            restart_errored=False,
+        )
+        return self._fit(tuner, key, search_run, None)
+
+    def _fit(self, tuner, key: str, search_run, search_alg) -> SearchResult:
+        rec = self.recipe
         t0 = time.perf_counter()
+        _LIVE.pop(key, None)
         try:
-            tuner.fit()
+            grid = tuner.fit()
         except BaseException:
+            live = _LIVE.get(key)
+            if live is not None:
+                live.flush()
             if self.tracker is not None and search_run:
                 self.tracker.end_run(search_run, "KILLED")
             raise
+        logger = _LIVE.pop(key, None)
+        if logger is not None:
+            logger.flush()
+        records = logger.records if logger is not None else _records_from_grid(grid, self.space)
+        if logger is not None and self.tracker is not None and search_run:
+            _close_orphans(self.tracker, search_run, logger.records)
+        self.summary = _read_summary(self.output_dir) or (
+            search_alg.summary() if hasattr(search_alg, "summary") else {}
+        )
         result = SearchResult(
-            trials=sorted(logger.records.values(), key=lambda r: r.trial_id),
+            trials=sorted(records.values(), key=lambda r: r.trial_id),
             strategy=rec.search.strategy,
             space=rec.space.name,
             mlflow_run_id=search_run,
             wall_s=time.perf_counter() - t0,
+            summary=self.summary,
         )
         if self.tracker is not None and search_run:
             self.tracker.log_metrics(
@@ -290,9 +597,86 @@ class Search:
                     "trials_failed": len(result.failed),
                     "wall_s": result.wall_s,
                     **(
-                        {"best_reward": result.best().metrics["reward"]} if result.completed else {}
+                        {"best_reward": result.best().metrics["reward"]}
+                        if result.completed and "reward" in result.best().metrics
+                        else {}
                     ),
                 },
             )
+            if self.summary:
+                self.tracker.log_json(search_run, self.summary, SUMMARY_FILE)
             self.tracker.end_run(search_run, "FINISHED")
         return result
+
+    # -- the run folder's state file --------------------------------------------------------
+    def _write_state(self, search_run: str | None, resumes: int = 0) -> None:
+        data = {
+            "search_run_id": search_run,
+            "tracking_uri": self.tracker.uri if self.tracker is not None else None,
+            "experiment_path": str(self.experiment_path),
+            "resumes": resumes,
+        }
+        self.output_dir.mkdir(parents=True, exist_ok=True)
+        (self.output_dir / STATE_FILE).write_text(json.dumps(data, indent=2))
+
+    def _read_state(self) -> dict[str, Any]:
+        path = self.output_dir / STATE_FILE
+        return json.loads(path.read_text()) if path.exists() else {}
+
+
+def _quiet_optuna() -> None:
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+
+
+def _now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S")
+
+
+def _evaluator_epochs(recipe: Recipe) -> int | None:
+    epochs = recipe.accuracy.options.get("epochs")
+    return int(epochs) if isinstance(epochs, int) and epochs > 0 else None
+
+
+def _records_from_grid(grid, space) -> dict[str, TrialRecord]:
+    out = {}
+    for res in grid:
+        metrics = dict(res.metrics or {})
+        tid = metrics.get("trial_id", str(len(out)))
+        cfg = dict(res.config or {})
+        ok = "accuracy" in metrics and not res.error and not metrics.get("trial_error")
+        out[tid] = TrialRecord(
+            tid,
+            cfg,
+            "ok" if ok else "failed",
+            metrics={k: v for k, v in metrics.items() if k in _KEEP or k in REPORTED_METRICS},
+            arch=space.decode(cfg) if ok else None,
+            error=None if ok else str(res.error or metrics.get("trial_error", "")),
+        )
+    return out
+
+
+def _close_orphans(tracker: Tracker, search_run: str, records: dict[str, TrialRecord]) -> None:
+    """Trial runs left RUNNING by a stopped driver that the resumed search did not continue."""
+    known = {r.mlflow_run_id for r in records.values() if r.mlflow_run_id}
+    runs = tracker.client.search_runs(
+        [tracker.experiment_id],
+        filter_string=f"tags.mlflow.parentRunId = '{search_run}' and attributes.status = 'RUNNING'",
+    )
+    for run in runs:
+        if run.info.run_id in known:
+            continue
+        tracker.set_tags(
+            run.info.run_id,
+            {
+                "accelsearch.error": "the driver stopped before this trial was recorded; the "
+                "resumed search ran a new trial in its place"
+            },
+        )
+        tracker.end_run(run.info.run_id, "KILLED")
+
+
+def _read_summary(output_dir: Path) -> dict[str, Any]:
+    path = output_dir / SUMMARY_FILE
+    return json.loads(path.read_text()) if path.exists() else {}

@@ -50,6 +50,8 @@ class SearchResult:
     space: str = ""
     mlflow_run_id: str | None = None
     wall_s: float = 0.0
+    #: what the strategy concluded (e.g. ``stratified``: one winner per latency bin)
+    summary: dict[str, Any] = field(default_factory=dict)
 
     @property
     def completed(self) -> list[TrialRecord]:
@@ -89,6 +91,7 @@ class SearchResult:
             "space": self.space,
             "mlflow_run_id": self.mlflow_run_id,
             "wall_s": self.wall_s,
+            "summary": self.summary,
             "trials": [t.to_dict() for t in self.trials],
         }
 

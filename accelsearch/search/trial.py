@@ -1,14 +1,25 @@
 """The trial function every strategy drives: decode, build, measure, train, report.
 
 Runs inside a Ray worker. Each epoch of accuracy evaluation sends one report with every
-metric (so schedulers such as ASHA can stop a weak trial early); an exception fails the
-trial, Ray records its traceback, the MLflow callback logs it, and the search goes on.
+metric (so schedulers such as ASHA can stop a weak trial early). The final report carries a
+tiny checkpoint (``result.json``); Ray Tune then snapshots the experiment, and a trial
+restarted by ``accelsearch resume`` finds that checkpoint and reports the stored result
+instead of evaluating again.
+
+An exception raised by the trial's own work (decode, build, measurement, evaluation) ends
+the trial with a report ``{"trial_error": traceback}``: the trial is recorded as failed with
+that text (MLflow ``error.txt``), the searcher is told it failed, and the search goes on. It
+is not retried: retries (``search.max_failures``) are for trials whose *worker* died.
 """
 
 from __future__ import annotations
 
+import json
+import os
+import tempfile
 import time
-from dataclasses import dataclass
+import traceback
+from dataclasses import dataclass, field
 from typing import Any
 
 from accelsearch.recipe import Recipe
@@ -20,23 +31,55 @@ REPORTED_METRICS = (
     "params_m",
     "gflops",
     "gmacs",
+    "intensity",
+    "utilisation",
 )
+
+RESULT_FILE = "result.json"
 
 
 @dataclass
 class TrialContext:
     """What a trial needs besides its parameters (pickled and shipped to Ray workers).
 
-    The space travels as an object, so a space defined in a user's script or notebook
-    reaches the workers without being importable there (see ``ship_by_value``).
+    The space and the accuracy evaluator travel as objects and registered latency backends
+    as classes, so that ones defined in a user's script, notebook or test module reach the
+    workers without being importable there (see ``ship_by_value``).
     """
 
     recipe: Recipe
     space: Any
+    evaluator: Any = None
+    latency_backends: dict[str, type] = field(default_factory=dict)
+    #: the final report carries the result as a checkpoint (``search.resumable``)
+    checkpoint_result: bool = True
+    #: checkpoint every epoch's report too (with a scheduler that stops trials early, so
+    #: that a stopped trial is in Ray Tune's next snapshot at once)
+    checkpoint_epochs: bool = False
 
     @property
     def num_classes(self) -> int:
         return self.recipe.num_classes or 1000
+
+    @classmethod
+    def for_recipe(cls, recipe: Recipe, space) -> TrialContext:
+        """Built in the driver: the evaluator instance and the recipe's latency backend."""
+        from accelsearch.objectives import latency
+
+        backends = {}
+        if recipe.latency.backend in latency.BACKENDS:
+            backends[recipe.latency.backend] = latency.BACKENDS.get(recipe.latency.backend)
+        ctx = cls(recipe, space, recipe.accuracy.make(), backends)
+        for obj in (space, ctx.evaluator, *backends.values()):
+            ship_by_value(obj)
+        return ctx
+
+    def prepare_worker(self) -> None:
+        """Re-register the driver's latency backends in this worker's registry."""
+        from accelsearch.objectives import latency
+
+        for name, cls in self.latency_backends.items():
+            latency.BACKENDS.add(name, cls, replace=True)
 
 
 def latency_kwargs(recipe: Recipe) -> dict[str, Any]:
@@ -64,6 +107,30 @@ def _cuda() -> bool:
     return torch.cuda.is_available()
 
 
+def roofline_metrics(model, arch, lat, num_classes: int = 1000) -> dict[str, float]:
+    """HOOK: ``intensity`` (FLOP/byte) and ``utilisation`` (achieved ÷ peak FLOP/s) of a
+    measured model, from ``accelsearch.objectives.roofline.efficiency_metrics``.
+
+    The roofline module comes from the latency issue (branch ``latency``); until it is
+    merged this returns ``{}`` and trials report no intensity/utilisation. A device whose
+    peaks are unknown gives ``{}`` too (the trial goes on).
+    """
+    try:
+        from accelsearch.objectives import roofline
+    except ImportError:
+        return {}
+    fn = getattr(roofline, "efficiency_metrics", None)
+    if fn is None:
+        return {}
+    from accelsearch.errors import AccelSearchError
+
+    try:
+        out = fn(model, lat, num_classes=num_classes)
+    except AccelSearchError:
+        return {}
+    return {k: float(out[k]) for k in ("intensity", "utilisation") if out.get(k) is not None}
+
+
 def evaluate_arch(ctx: TrialContext, arch, report=None, latency_backend=None) -> dict[str, Any]:
     """Measure and evaluate one arch; ``report(metrics)`` after each accuracy epoch."""
     import torch
@@ -86,6 +153,7 @@ def evaluate_arch(ctx: TrialContext, arch, report=None, latency_backend=None) ->
         )
     else:
         lat = latency_backend.measure(model, lat_spec.batch_size, arch.resolution)
+    roof = roofline_metrics(model, arch, lat, ctx.num_classes)
     del model
     base = {
         "latency_ms": lat.median_ms,
@@ -94,13 +162,14 @@ def evaluate_arch(ctx: TrialContext, arch, report=None, latency_backend=None) ->
         "params_m": cost.params_m,
         "gflops": cost.gflops,
         "gmacs": cost.gmacs,
+        **roof,
         "latency_backend": lat.backend + (f"/{lat.mode}" if lat.mode else ""),
         "latency_device": lat.device_name,
         "latency_precision": lat.precision,
         "latency_batch_size": lat.batch_size,
         "arch": str(arch),
     }
-    evaluator = rec.accuracy.make()
+    evaluator = ctx.evaluator if ctx.evaluator is not None else rec.accuracy.make()
     out: dict[str, Any] = {}
 
     def on_epoch(epoch: int, acc: float) -> None:
@@ -127,23 +196,102 @@ def run_trial(config: dict[str, Any], ctx: TrialContext) -> None:
     import torch
     from ray import tune
 
+    stored = _stored_result(tune.get_checkpoint())
+    if stored is not None:  # finished before the driver was stopped: report, don't redo
+        tune.report({**stored, "replayed": 1})
+        return
+    _separate_gpu_locks()
     cpus = max(1, int(ctx.recipe.search.cpus_per_trial))
     torch.set_num_threads(cpus)
-    arch = ctx.space.decode(config)
-    evaluate_arch(ctx, arch, report=tune.report)
+
+    # With a scheduler every epoch is reported at once (it may stop the trial) and the end
+    # is reported once more with the result; without one, each epoch is reported when the
+    # next one arrives, so the last epoch's report is the final one (one report fewer).
+    held: list[dict[str, Any]] = []
+
+    def report_epoch(metrics: dict[str, Any]) -> None:
+        if ctx.checkpoint_epochs:
+            _report_with_result(metrics, final=False)
+            return
+        if held:
+            tune.report(held.pop())
+        held.append(metrics)
+
+    try:
+        ctx.prepare_worker()
+        arch = ctx.space.decode(config)
+        out = evaluate_arch(ctx, arch, report=report_epoch)
+    except Exception as exc:  # noqa: BLE001 - any error of the trial's own work fails it
+        tune.report(
+            {
+                "trial_error": traceback.format_exc()[-8000:],
+                "error_type": type(exc).__name__,
+                "error": f"{type(exc).__name__}: {exc}"[:1000],
+            }
+        )
+        return
+    repeat = {"repeat": 1} if ctx.checkpoint_epochs else {}
+    if ctx.checkpoint_result:
+        _report_with_result({**out, "final": 1, **repeat}, final=True)
+    else:
+        tune.report({**out, "final": 1, **repeat})
+
+
+def _report_with_result(metrics: dict[str, Any], final: bool) -> None:
+    """``tune.report`` with a checkpoint holding the metrics (Tune snapshots on it)."""
+    from ray import tune
+
+    with tempfile.TemporaryDirectory(prefix="accelsearch-result-") as tmp:
+        with open(os.path.join(tmp, RESULT_FILE), "w") as fh:
+            json.dump({"final": final, "metrics": metrics}, fh, default=str)
+        tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(tmp))
+
+
+def _stored_result(checkpoint) -> dict[str, Any] | None:
+    """The final metrics a restored trial had reported (``None``: it had not finished)."""
+    if checkpoint is None:
+        return None
+    with checkpoint.as_directory() as d:
+        path = os.path.join(d, RESULT_FILE)
+        if not os.path.exists(path):
+            return None
+        with open(path) as fh:
+            data = json.load(fh)
+    return data["metrics"] if data.get("final") else None
+
+
+def _separate_gpu_locks() -> None:
+    """Give each physical GPU its own measurement lock.
+
+    Ray sets ``CUDA_VISIBLE_DEVICES`` per trial, so every trial sees its GPU as ``cuda:0``
+    and the per-device lock (``objectives/latency/lock.py``, keyed by the logical index)
+    would serialise measurements on different GPUs. Keying the lock folder by the visible
+    devices keeps one lock per physical GPU.
+    """
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES", "")
+    if not visible or "ACCELSEARCH_LOCK_DIR" in os.environ:
+        return
+    folder = os.path.join(
+        tempfile.gettempdir(), "accelsearch-locks", "gpu-" + visible.replace(",", "_")
+    )
+    os.makedirs(folder, exist_ok=True)
+    os.environ["ACCELSEARCH_LOCK_DIR"] = folder
 
 
 def ship_by_value(obj: Any) -> None:
     """Let Ray pickle ``obj``'s class by value when its module is not an installed package.
 
-    A custom space defined in ``__main__``, a notebook or a test module is then usable in
-    Ray workers that cannot import that module.
+    A custom space, evaluator or backend defined in ``__main__``, a notebook or a test
+    module is then usable in Ray workers that cannot import that module.
     """
     import sys
 
     from ray import cloudpickle
 
-    name = type(obj).__module__
+    if obj is None:
+        return
+    cls = obj if isinstance(obj, type) else type(obj)
+    name = cls.__module__
     module = sys.modules.get(name)
     if module is None or name == "__main__" or name.startswith("accelsearch"):
         return

@@ -1,0 +1,97 @@
+"""Optuna samplers through Ray Tune's ``OptunaSearch``: TPE, NSGA-II, NSGA-III and GP.
+
+Each strategy is one sampler; ``search.options`` (besides ``objectives``) are passed to the
+sampler's constructor, checked against its signature. Single-objective runs optimise the
+first objective (default ``reward``); multi-objective runs give Optuna several directions
+(TPE, NSGA-II, NSGA-III and GP all handle Pareto fronts; NSGA-III needs at least two
+objectives). The GP sampler needs ``scipy`` and ``torch`` (both are dependencies here).
+"""
+
+from __future__ import annotations
+
+import inspect
+import warnings
+from typing import Any
+
+from accelsearch.errors import ConfigError, choices_text
+from accelsearch.search.encoding import declared_params
+from accelsearch.search.strategy import Objective, register_strategy
+
+#: name -> (optuna sampler class name, our defaults, supports single, description)
+SAMPLERS: dict[str, tuple[str, dict[str, Any], bool, str]] = {
+    "optuna-tpe": (
+        "TPESampler",
+        {"n_startup_trials": 4, "multivariate": True},
+        True,
+        "Optuna's tree-structured Parzen estimator (single and multi-objective)",
+    ),
+    "optuna-nsga2": (
+        "NSGAIISampler",
+        {"population_size": 20},
+        True,
+        "Optuna's NSGA-II genetic algorithm",
+    ),
+    "optuna-nsga3": (
+        "NSGAIIISampler",
+        {"population_size": 20},
+        False,
+        "Optuna's NSGA-III (reference-point) genetic algorithm; multi-objective only",
+    ),
+    "optuna-gp": (
+        "GPSampler",
+        {"n_startup_trials": 8},
+        True,
+        "Optuna's Gaussian-process Bayesian optimisation (logEI / logEHVI)",
+    ),
+}
+
+
+def make_sampler(name: str, seed: int, options: dict[str, Any]):
+    """The Optuna sampler of strategy ``name`` with ``options`` (checked)."""
+    import optuna
+
+    cls_name, defaults, _, _ = SAMPLERS[name]
+    cls = getattr(optuna.samplers, cls_name)
+    valid = [p for p in inspect.signature(cls.__init__).parameters if p not in ("self", "seed")]
+    kwargs = {**defaults, **options}
+    unknown = sorted(set(kwargs) - set(valid))
+    if unknown:
+        raise ConfigError(
+            f"search.options has {unknown} which Optuna's {cls_name} (strategy {name!r}) does "
+            f"not take; valid options: {choices_text(valid)}"
+        )
+    try:
+        with warnings.catch_warnings():  # NSGA-III and others are marked experimental
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            return cls(seed=seed, **kwargs)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"search.options for strategy {name!r}: {exc}") from None
+
+
+def _register(name: str) -> None:
+    _, _, single, description = SAMPLERS[name]
+
+    def validator(space, objective: Objective, seed: int, options: dict[str, Any]):
+        declared_params(space)
+        space.optuna_space()
+        return make_sampler(name, seed, options)
+
+    @register_strategy(
+        name, multi=True, single=single, description=description, validator=validator
+    )
+    def factory(space, objective: Objective, seed: int, options: dict[str, Any]):
+        from accelsearch.search.tune_adapter import FailureAwareOptunaSearch
+
+        return (
+            FailureAwareOptunaSearch(
+                space=space.optuna_space(),
+                metric=objective.tune_metric(),
+                mode=objective.tune_mode(),
+                sampler=make_sampler(name, seed, options),
+            ),
+            {},
+        )
+
+
+for _name in SAMPLERS:
+    _register(_name)

@@ -1,0 +1,353 @@
+"""Latency of every NAS-Bench-201 cell network, measured once per distinct computation graph.
+
+Why graphs, not cells: a ``none`` edge removes its operation, and it can leave other edges
+dead - an edge whose source node the input never reaches (its output does not depend on the
+image: zero for skip/pool, a per-channel constant for ReLU-Conv-BN that a deployment
+compiler folds) or whose target node never reaches the cell's output (computed, then
+unused: TensorRT and ONNX optimisers drop it). Replacing every dead edge by ``none`` gives
+the cell's *canonical* form; cells with one canonical form run the same live operations,
+so they share one latency. Of the 15,625 cells, 9,445 canonical forms remain (NB201's own
+"unique" strings go further, to 6,466, by also merging different graphs that compute
+equal expressions - with different numbers of operations, so not with equal latency).
+
+Each graph is built once (the canonical cell in the benchmark's skeleton: C=16, N=5,
+32 px, 10 classes) in parallel CPU workers and timed on one device with the project's
+``torch`` latency backend (CUDA-graph replay, channels_last, fp16 on a GPU; a fixed batch).
+Written:
+
+* ``--csv`` (default ``benchmarks/results/nb201_latency_<device>.csv``): one row per cell:
+  ``arch_string, index, graph, graph_id, representative, latency_ms, p10_ms, p90_ms, cv,
+  n, flops, params, batch_size, precision, backend, mode, device`` (``flops`` per image =
+  2 × multiply-adds; every cell of a graph carries the graph's numbers);
+* ``<csv>.graphs.csv``: the measurements, one row per graph, appended as they are made (a
+  run cut short keeps them; ``--resume`` measures only the missing graphs);
+* ``--out`` JSON: device, versions, date, settings, counts, wall time and rate.
+
+GPU (one H100/H200, 16 cores; ~5-8 minutes for all 9,445 graphs at batch 256)::
+
+    python benchmarks/nb201_latency_table.py --nb201-csv DATA/nats_bench_tss.csv \\
+        --device cuda --batch-size 256 --precision fp16 --workers 14 --time-budget-s 540 \\
+        --out benchmarks/results/nb201_latency_h100.json
+
+Here (CPU, a few graphs, to check it works and to estimate the rate)::
+
+    python benchmarks/nb201_latency_table.py --nb201-csv /work/shared/data/nb201/nats_bench_tss.csv \\
+        --device cpu --quick --out /tmp/nb201_latency_quick.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import datetime as dt
+import json
+import multiprocessing as mp
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+OPS = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
+EDGES = ((1, 0), (2, 0), (2, 1), (3, 0), (3, 1), (3, 2))  # (to, from), string order
+
+
+# -- cells and their canonical graphs ---------------------------------------------------------
+def parse(cell: str) -> tuple[str, ...]:
+    ops = []
+    for node in cell.strip().split("+"):
+        ops += [e.split("~")[0] for e in node.strip("|").split("|")]
+    if len(ops) != 6 or any(op not in OPS for op in ops):
+        raise ValueError(f"not an NB201 cell string: {cell!r}")
+    return tuple(ops)
+
+
+def to_string(ops: tuple[str, ...]) -> str:
+    it = iter(zip(EDGES, ops))
+    nodes = []
+    for i in (1, 2, 3):
+        nodes.append(
+            "|" + "|".join(f"{op}~{j}" for (_, j), op in (next(it) for _ in range(i))) + "|"
+        )
+    return "+".join(nodes)
+
+
+def canonical(ops: tuple[str, ...]) -> tuple[str, ...]:
+    """Dead edges (source unreachable from the input, or target not reaching the output)
+    replaced by ``none``."""
+    live = {e: op != "none" for e, op in zip(EDGES, ops)}
+    reach = {0}
+    for i in (1, 2, 3):
+        if any(live[(i, j)] and j in reach for j in range(i)):
+            reach.add(i)
+    feeds = {3}
+    for j in (2, 1, 0):
+        if any(live[(i, j)] and i in feeds for i in range(j + 1, 4)):
+            feeds.add(j)
+    return tuple(
+        op if (op != "none" and j in reach and i in feeds) else "none"
+        for (i, j), op in zip(EDGES, ops)
+    )
+
+
+def read_cells(csv_path: str) -> list[str]:
+    with open(csv_path, newline="") as fh:
+        return [row["ArchitectureString"] for row in csv.DictReader(fh)]
+
+
+# -- building (CPU workers) -------------------------------------------------------------------
+_SPACE = None
+
+
+def _init_worker() -> None:
+    global _SPACE
+    import torch
+
+    torch.set_num_threads(1)
+    from accelsearch import spaces
+
+    _SPACE = spaces.get("nb201")
+
+
+def build(graph: str):
+    """(graph, model, flops per image, params, seconds) - runs in a worker."""
+    from accelsearch.accounting import model_cost
+
+    t0 = time.perf_counter()
+    arch = _SPACE.from_string(graph)
+    model = _SPACE.build(arch, num_classes=10).eval()
+    cost = model_cost(model, arch.resolution, arch.in_chans)
+    return graph, model, 2 * cost.macs, cost.params, time.perf_counter() - t0
+
+
+# -- the run ------------------------------------------------------------------------------------
+GRAPH_FIELDS = [
+    "graph",
+    "latency_ms",
+    "p10_ms",
+    "p90_ms",
+    "cv",
+    "n",
+    "flops",
+    "params",
+    "batch_size",
+    "precision",
+    "backend",
+    "mode",
+    "device",
+    "build_s",
+    "measure_s",
+]
+
+
+def versions() -> dict:
+    import torch
+
+    v = {"python": platform.python_version(), "torch": torch.__version__}
+    try:
+        import timm
+
+        v["timm"] = timm.__version__
+    except ImportError:
+        pass
+    if torch.version.cuda:
+        v["cuda"] = torch.version.cuda
+    return v
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    p.add_argument(
+        "--nb201-csv", required=True, help="nats_bench_tss.csv (its ArchitectureString column)"
+    )
+    p.add_argument("--out", required=True, help="JSON summary (written as the run goes)")
+    p.add_argument(
+        "--csv", help="per-cell table (default: benchmarks/results/nb201_latency_<device>.csv)"
+    )
+    p.add_argument("--device", default="cuda", choices=["cuda", "cpu"])
+    p.add_argument("--batch-size", type=int, default=256)
+    p.add_argument("--precision", default=None, help="fp16 on cuda (default), fp32 on cpu")
+    p.add_argument("--workers", type=int, default=max(1, (os.cpu_count() or 2) - 2))
+    p.add_argument("--warmup", type=int, default=3)
+    p.add_argument("--reps", type=int, default=10, help="minimum timed replays per graph")
+    p.add_argument("--max-reps", type=int, default=40)
+    p.add_argument("--time-budget-s", type=float, default=540, help="stop measuring after this")
+    p.add_argument("--limit", type=int, help="measure at most this many graphs")
+    p.add_argument("--resume", action="store_true", help="skip graphs already in <csv>.graphs.csv")
+    p.add_argument("--quick", action="store_true", help="CPU check: 16 graphs, batch 1, 3 reps")
+    args = p.parse_args(argv)
+    if args.quick:
+        args.limit = args.limit or 16
+        args.batch_size = 1
+        args.workers = min(args.workers, 2)
+        args.warmup, args.reps, args.max_reps = 1, 3, 3
+    precision = args.precision or ("fp16" if args.device == "cuda" else "fp32")
+
+    import torch
+
+    from accelsearch.objectives import latency
+    from accelsearch.objectives.latency.base import device_name
+
+    if args.device == "cuda":
+        torch.backends.cudnn.benchmark = True  # a handful of conv shapes, tuned once
+    dev_name = device_name(args.device if args.device == "cpu" else "cuda:0")
+    tag = "".join(c if c.isalnum() else "_" for c in dev_name.lower()).strip("_")[:40]
+    out_csv = Path(args.csv or ROOT / "benchmarks" / "results" / f"nb201_latency_{tag}.csv")
+    graphs_csv = out_csv.with_suffix(".graphs.csv")
+    out_csv.parent.mkdir(parents=True, exist_ok=True)
+
+    cells = read_cells(args.nb201_csv)
+    groups: dict[str, list[str]] = {}
+    for cell in cells:
+        groups.setdefault(to_string(canonical(parse(cell))), []).append(cell)
+    order = sorted(groups)
+    done: dict[str, dict] = {}
+    if args.resume and graphs_csv.exists():
+        with open(graphs_csv, newline="") as fh:
+            done = {row["graph"]: row for row in csv.DictReader(fh)}
+    todo = [g for g in order if g not in done]
+    if args.limit is not None:
+        todo = todo[: args.limit]
+
+    summary = {
+        "benchmark": "nb201_latency_table",
+        "date": dt.datetime.now().isoformat(timespec="seconds"),
+        "device": dev_name,
+        "versions": versions(),
+        "backend": "torch",
+        "precision": precision,
+        "batch_size": args.batch_size,
+        "resolution": 32,
+        "skeleton": "NB201 CIFAR: C=16, N=5, 10 classes",
+        "cells": len(cells),
+        "graphs": len(groups),
+        "already_measured": len(done),
+        "to_measure": len(todo),
+        "csv": str(out_csv),
+        "graphs_csv": str(graphs_csv),
+    }
+
+    def write_summary(**extra) -> None:
+        summary.update(extra)
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.out).write_text(json.dumps(summary, indent=2))
+
+    write_summary(status="running")
+    protocol = {
+        "warmup": args.warmup,
+        "min_reps": max(3, args.reps),
+        "max_reps": max(args.reps, args.max_reps),
+        "batch_reps": max(1, min(10, args.reps)),
+        "max_seconds": 2.0,
+        "ci_target": 0.02,
+    }
+    new_file = not graphs_csv.exists() or not args.resume
+    fh = open(graphs_csv, "w" if new_file else "a", newline="")  # noqa: SIM115
+    writer = csv.DictWriter(fh, fieldnames=GRAPH_FIELDS)
+    if new_file:
+        writer.writeheader()
+    t0 = time.perf_counter()
+    measured, stopped = 0, False
+    ctx = mp.get_context("spawn")
+    with latency.get_backend(
+        "torch", device=args.device, precision=precision, protocol=protocol
+    ) as backend:
+        with ctx.Pool(args.workers, initializer=_init_worker) as pool:
+            for graph, model, flops, params, build_s in pool.imap(build, todo, chunksize=2):
+                m0 = time.perf_counter()
+                r = backend.measure(model, args.batch_size, 32)
+                row = {
+                    "graph": graph,
+                    "latency_ms": r.median_ms,
+                    "p10_ms": r.p10_ms,
+                    "p90_ms": r.p90_ms,
+                    "cv": r.cv,
+                    "n": r.n,
+                    "flops": flops,
+                    "params": params,
+                    "batch_size": args.batch_size,
+                    "precision": precision,
+                    "backend": r.backend,
+                    "mode": r.mode,
+                    "device": r.device_name,
+                    "build_s": round(build_s, 4),
+                    "measure_s": round(time.perf_counter() - m0, 4),
+                }
+                writer.writerow(row)
+                done[graph] = row
+                measured += 1
+                if measured % 100 == 0 or measured == len(todo):
+                    fh.flush()
+                    wall = time.perf_counter() - t0
+                    write_summary(measured=measured, wall_s=wall, graphs_per_s=measured / wall)
+                    print(
+                        f"[nb201] {measured}/{len(todo)} graphs, {measured / wall:.1f}/s",
+                        flush=True,
+                    )
+                if time.perf_counter() - t0 > args.time_budget_s:
+                    stopped = True
+                    pool.terminate()
+                    break
+    fh.close()
+    wall = time.perf_counter() - t0
+
+    # the per-cell table (cells of graphs not measured yet get empty numbers)
+    with open(graphs_csv, newline="") as gfh:
+        rows = {row["graph"]: row for row in csv.DictReader(gfh)}
+    from accelsearch import spaces
+
+    space = spaces.get("nb201")
+    graph_id = {g: i for i, g in enumerate(order)}
+    fields = [
+        "arch_string",
+        "index",
+        "graph",
+        "graph_id",
+        "representative",
+        *[f for f in GRAPH_FIELDS if f not in ("graph", "build_s", "measure_s")],
+    ]
+    with open(out_csv, "w", newline="") as ofh:
+        w = csv.DictWriter(ofh, fieldnames=fields)
+        w.writeheader()
+        for cell in cells:
+            g = to_string(canonical(parse(cell)))
+            m = rows.get(g, {})
+            w.writerow(
+                {
+                    "arch_string": cell,
+                    "index": space.index(cell),
+                    "graph": g,
+                    "graph_id": graph_id[g],
+                    "representative": int(to_string(parse(cell)) == g),
+                    **{f: m.get(f, "") for f in fields[5:]},
+                }
+            )
+    complete = sum(1 for g in order if g in rows)
+    write_summary(
+        status="stopped at the time budget" if stopped else "done",
+        measured=measured,
+        wall_s=wall,
+        graphs_per_s=measured / wall if wall else None,
+        graphs_measured_total=complete,
+        cells_with_latency=sum(len(groups[g]) for g in order if g in rows),
+    )
+    print(
+        f"[nb201] {measured} graphs in {wall:.0f} s ({measured / max(wall, 1e-9):.1f}/s); "
+        f"{complete}/{len(order)} graphs, table: {out_csv}"
+    )
+    lat = sorted(float(r["latency_ms"]) for r in rows.values())
+    if lat:
+        print(
+            f"[nb201] latency ms: min {lat[0]:.4f}, median {lat[len(lat) // 2]:.4f}, max {lat[-1]:.4f}"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,213 @@
+"""Scaling: completed trials per hour with 1, 2 and 4 concurrent GPU trials.
+
+Each setting runs a real search (``random`` strategy, so the sampler costs nothing and
+every setting evaluates comparable archs): each trial builds an ``efficientnet_x`` arch,
+measures its latency on its GPU (CUDA graphs, fp16) and trains it for ``--epochs`` on
+``--dataset`` (the proxy-training evaluator), with ``--trials-per-slot`` × concurrency
+trials, one GPU per trial (``--gpus-per-trial``; give a fraction such as 0.5 to share one
+GPU between trials on a single-GPU machine). MLflow logs to a temporary SQLite store.
+Result per setting: wall seconds, completed trials, trials per hour, speed-up over one
+trial at a time, mean seconds inside a trial.
+
+Latency measurements hold a per-GPU lock (one measurement at a time on one GPU), training
+does not; on a shared GPU concurrent trials therefore slow each other's training.
+
+GPU machine with 4 GPUs (about 8 minutes with CIFAR-10, 2 epochs)::
+
+    python benchmarks/search_scaling.py --device cuda --concurrency 1,2,4 \\
+        --dataset DATA/cifar10-train-50k.tar.gz --epochs 2 --trials-per-slot 4 \\
+        --out benchmarks/results/search_scaling_4gpu.json
+
+One GPU, trials sharing it::
+
+    python benchmarks/search_scaling.py --device cuda --concurrency 1,2,4 --share-one-gpu ...
+
+Here (CPU, to check it works)::
+
+    python benchmarks/search_scaling.py --device cpu --quick --out /tmp/search_scaling_quick.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+
+def recipe_for(args, concurrency: int, gpus_per_trial: float, cpus_per_trial: int):
+    from accelsearch.recipe import recipe_from_dict
+
+    return recipe_from_dict(
+        {
+            "name": f"scaling_c{concurrency}",
+            "num_classes": 10,
+            "space": {
+                "name": "efficientnet_x",
+                "options": {
+                    "width_mult": args.width_mult,
+                    "resolutions": [args.resolution],
+                    "depth_deltas": [-1, 0],
+                },
+            },
+            "latency": {
+                "backend": "torch",
+                "device": args.device,
+                "batch_size": args.latency_batch,
+                "precision": "fp16" if args.device == "cuda" else "fp32",
+            },
+            "accuracy": {
+                "evaluator": "train",
+                "options": {
+                    "dataset": args.dataset,
+                    "epochs": args.epochs,
+                    "batch_size": args.train_batch,
+                    "data_fraction": args.data_fraction,
+                    "lr": 0.1,
+                    "device": args.device,
+                },
+            },
+            "reward": {"target_ms": 1.0},
+            "search": {
+                "strategy": "random",
+                "num_samples": args.trials_per_slot * concurrency,
+                "max_concurrent": concurrency,
+                "cpus_per_trial": cpus_per_trial,
+                "gpus_per_trial": gpus_per_trial,
+                "seed": args.seed,
+            },
+        }
+    )
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    p.add_argument("--out", required=True)
+    p.add_argument("--device", default="cuda", choices=["cuda", "cpu"])
+    p.add_argument("--concurrency", default="1,2,4")
+    p.add_argument("--trials-per-slot", type=int, default=4)
+    p.add_argument("--gpus-per-trial", type=float, default=1.0)
+    p.add_argument("--share-one-gpu", action="store_true", help="gpus per trial = 1/concurrency")
+    p.add_argument("--dataset", default="digits", help="'digits' or a CIFAR-10 ImageFolder .tar.gz")
+    p.add_argument("--data-fraction", type=float, default=1.0)
+    p.add_argument("--epochs", type=int, default=2)
+    p.add_argument("--train-batch", type=int, default=256)
+    p.add_argument("--latency-batch", type=int, default=128)
+    p.add_argument("--width-mult", type=float, default=0.5)
+    p.add_argument("--resolution", type=int, default=32)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--quick", action="store_true", help="CPU: digits, 1 epoch, 1 and 2 trials at a time"
+    )
+    args = p.parse_args(argv)
+    if args.quick:
+        args.device = "cpu"
+        args.concurrency = "1,2"
+        args.trials_per_slot = 2
+        args.epochs = 1
+        args.dataset = "digits"
+        args.data_fraction = 0.5
+        args.width_mult = 0.25
+        args.train_batch = 64
+        args.latency_batch = 2
+    levels = [int(c) for c in args.concurrency.split(",")]
+
+    import ray
+    import torch
+
+    from accelsearch.pipeline import make_tracker
+    from accelsearch.search.driver import Search
+
+    n_gpus = torch.cuda.device_count() if args.device == "cuda" else 0
+    cpus = os.cpu_count() or 1
+    ray.init(
+        include_dashboard=False,
+        logging_level="ERROR",
+        log_to_driver=False,
+        object_store_memory=512 * 1024**2,
+    )
+    summary = {
+        "benchmark": "search_scaling",
+        "date": dt.datetime.now().isoformat(timespec="seconds"),
+        "device": torch.cuda.get_device_name(0) if n_gpus else platform.processor() or "cpu",
+        "gpus": n_gpus,
+        "cpus": cpus,
+        "versions": {
+            "python": platform.python_version(),
+            "torch": torch.__version__,
+            "ray": ray.__version__,
+        },
+        "settings": {k: v for k, v in vars(args).items() if k != "out"},
+        "levels": {},
+    }
+
+    def write():
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.out).write_text(json.dumps(summary, indent=2))
+
+    work = Path(tempfile.mkdtemp(prefix="scaling-"))
+    base = None
+    for c in levels:
+        gpt = (
+            0.0
+            if args.device == "cpu"
+            else (1.0 / c if args.share_one_gpu else args.gpus_per_trial)
+        )
+        if args.device == "cuda" and gpt * c > n_gpus + 1e-9:
+            summary["levels"][str(c)] = {"skipped": f"needs {gpt * c:g} GPUs, {n_gpus} here"}
+            write()
+            print(f"[scaling] {c} at a time: skipped (needs {gpt * c:g} GPUs, {n_gpus} here)")
+            continue
+        cpt = max(1, cpus // max(levels))
+        recipe = recipe_for(args, c, gpt, cpt)
+        tracker = make_tracker(recipe, work, None)
+        t0 = time.perf_counter()
+        res = Search(recipe, work / recipe.name, tracker=tracker, printer=lambda s: None).run()
+        wall = time.perf_counter() - t0
+        done = len(res.completed)
+        inside = [t.metrics.get("eval_s", 0.0) for t in res.completed]
+        row = {
+            "concurrency": c,
+            "gpus_per_trial": gpt,
+            "cpus_per_trial": cpt,
+            "trials": len(res.trials),
+            "completed": done,
+            "failed": len(res.failed),
+            "wall_s": wall,
+            "trials_per_hour": 3600 * done / wall,
+            "mean_trial_s": sum(inside) / len(inside) if inside else None,
+        }
+        if base is None and done:
+            base = row["trials_per_hour"]
+        row["speedup"] = row["trials_per_hour"] / base if base else None
+        summary["levels"][str(c)] = row
+        write()
+        print(
+            f"[scaling] {c} at a time: {done} trials in {wall:.0f} s, {row['trials_per_hour']:.0f}/h",
+            flush=True,
+        )
+    ray.shutdown()
+    print(f"\n{'at a time':>10s}{'trials/h':>12s}{'speed-up':>10s}{'s/trial':>10s}")
+    for c, r in summary["levels"].items():
+        if "skipped" in r:
+            print(f"{c:>10s}  skipped: {r['skipped']}")
+        else:
+            print(
+                f"{c:>10s}{r['trials_per_hour']:>12.0f}{r['speedup'] or 0:>10.2f}{r['mean_trial_s'] or 0:>10.1f}"
+            )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
