@@ -524,7 +524,9 @@ class LACS:
                     skipped.append(str(exc))
                     self.print(f"[lacs] {name}: target {t:.3f} ms skipped: {exc}")
                     continue
-            acc = self.evals.accuracy(sol.arch) if self.evals.accuracy_fn is not None else None
+            acc = self.evals.known_accuracy(sol.arch)
+            if acc is None and self.evals.accuracy_fn is not None:
+                acc = self.evals.accuracy(sol.arch)
             members.append(
                 self._member(
                     f"{name}-{k}",

@@ -85,7 +85,7 @@ class PhiSolution:
 
 
 def solve_predicted(
-    predict: Predict, arch_at: ArchAt, target: float, lo: float, hi: float, iters: int = 24
+    predict: Predict, arch_at: ArchAt, target: float, lo: float, hi: float, iters: int = 18
 ) -> float:
     """φ in [lo, hi] where ``predict(arch_at(φ))`` crosses ``target`` (bisection; no measuring).
 
