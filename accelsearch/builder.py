@@ -21,7 +21,7 @@ import torch
 from torch import nn
 
 from accelsearch.arch import Arch, Stage
-from accelsearch.errors import ArchError
+from accelsearch.errors import ArchError, UnknownNameError
 from accelsearch.registry import Registry
 
 BlockBuilder = Callable[[Stage, int, "BuildContext"], tuple[list[nn.Module], int]]
@@ -272,11 +272,10 @@ class ArchNet(nn.Module):
 def _build_stage(
     stage: Stage, in_chs: int, ctx: BuildContext, where: str
 ) -> tuple[list[nn.Module], int]:
-    builder = BLOCKS.get(stage.type)
     try:
-        return builder(stage, in_chs, ctx)
-    except ArchError as exc:
-        raise ArchError(f"{where}: {exc}") from None
+        return BLOCKS.get(stage.type)(stage, in_chs, ctx)
+    except (ArchError, UnknownNameError) as exc:
+        raise type(exc)(f"{where}: {exc}") from None
 
 
 def _init_weights(model: nn.Module) -> None:

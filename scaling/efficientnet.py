@@ -18,14 +18,13 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from accelsearch.arch import Arch
+from accelsearch.errors import ConfigError
 from accelsearch.scaling.evaluations import Evaluations
 from accelsearch.scaling.family import Family, FamilyMember, GridPoint
 from accelsearch.scaling.prune import EFFICIENTNET_COEFFICIENTS
 from accelsearch.scaling.rules import compound, space_rounding
 from accelsearch.scaling.solve import PhiSolution, PhiSolver
-
-from accelsearch.arch import Arch
-from accelsearch.errors import ConfigError
 
 Triple = tuple[float, float, float]
 

@@ -27,15 +27,14 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from accelsearch.arch import Arch
+from accelsearch.errors import ConfigError
 from accelsearch.scaling.evaluations import Evaluations
 from accelsearch.scaling.family import Family, FamilyMember, GridPoint
 from accelsearch.scaling.predict import LatencyPredictor, make_predictor
 from accelsearch.scaling.prune import EFFICIENTNET_COEFFICIENTS, PrunedGrid, prune_grid
 from accelsearch.scaling.rules import compound, space_rounding
 from accelsearch.scaling.solve import PhiSolution, PhiSolver, UnreachableTargetError
-
-from accelsearch.arch import Arch
-from accelsearch.errors import ConfigError
 
 LatencyFn = Callable[[Arch], object]  # returns a LatencyResult or a float (ms)
 Triple = tuple[float, float, float]

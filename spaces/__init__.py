@@ -12,10 +12,9 @@ from __future__ import annotations
 
 import builtins
 
+from accelsearch.registry import Registry
 from accelsearch.spaces.base import SearchSpace
 from accelsearch.spaces.distributions import Categorical, IntRange, Ordinal
-
-from accelsearch.registry import Registry
 
 SPACES: Registry[type[SearchSpace]] = Registry("search space")
 

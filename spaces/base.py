@@ -18,10 +18,10 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
-from accelsearch.spaces import distributions as D
 
 from accelsearch.arch import Arch
 from accelsearch.errors import UnknownNameError, choices_text
+from accelsearch.spaces import distributions as D
 
 
 class SearchSpace(ABC):
@@ -80,16 +80,17 @@ class SearchSpace(ABC):
     def validate_params(self, params: dict[str, Any]) -> None:
         D.check_params(self.params(), params, self.name)
 
-    def size(self) -> float:
-        """Number of parameter assignments; its log10 when above 1e15 (returned as float).
+    def size(self) -> int:
+        """Number of parameter assignments, exactly (Python integers do not overflow).
 
         Spaces whose distinct architectures are fewer than their assignments (for example
-        depth choices that hide later choices) override this.
+        depth choices that hide later choices) override this. See :meth:`log10_size`.
         """
-        log10 = D.log10_size(list(self.params().values()))
-        if log10 > 15:
-            return log10
-        return float(math.prod(D.cardinality(d) for d in self.params().values()))
+        return math.prod(D.cardinality(d) for d in self.params().values())
+
+    def log10_size(self) -> float:
+        """log10 of :meth:`size`, for display when the number is huge."""
+        return math.log10(self.size())
 
     def tune_space(self) -> dict[str, Any]:
         return D.convert_all(self.params(), D.to_tune)

@@ -34,12 +34,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from accelsearch.arch import Arch, Head, Stage
+from accelsearch.errors import ArchError, ConfigError
 from accelsearch.spaces import register_space
 from accelsearch.spaces.base import SearchSpace
 from accelsearch.spaces.distributions import Categorical, IntRange, Ordinal
-
-from accelsearch.arch import Arch, Head, Stage
-from accelsearch.errors import ArchError, ConfigError
 
 
 def round_filters(filters: float, multiplier: float = 1.0, divisor: int = 8) -> int:

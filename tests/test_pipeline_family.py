@@ -7,12 +7,12 @@ import sys
 from pathlib import Path
 
 import pytest
-from accelsearch.scaling import EFFICIENTNET_COEFFICIENTS, LACS
 
 from accelsearch.accounting import arch_cost
 from accelsearch.arch import Arch
 from accelsearch.pipeline import log_family
 from accelsearch.recipe import recipe_from_dict
+from accelsearch.scaling import EFFICIENTNET_COEFFICIENTS, LACS
 from accelsearch.search.result import SearchResult, TrialRecord
 from accelsearch.tracking import KIND_TAG, Tracker, default_tracking_uri
 

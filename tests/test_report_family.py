@@ -5,10 +5,9 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from accelsearch.scaling import EFFICIENTNET_COEFFICIENTS, LACS
-
 from accelsearch import report
 from accelsearch.recipe import recipe_from_dict
+from accelsearch.scaling import EFFICIENTNET_COEFFICIENTS, LACS
 from accelsearch.search.result import SearchResult, TrialRecord
 
 sys.path.insert(0, str(Path(__file__).parent / "scaling"))

@@ -200,9 +200,9 @@ class Search:
             kwargs["num_cpus"] = os.cpu_count()
             # a search moves small results only; keep the local object store small so that
             # several local searches (tests, notebooks) fit on one machine
-            kwargs["object_store_memory"] = int(
-                os.environ.get("ACCELSEARCH_OBJECT_STORE_MB", "256")
-            ) * 1024 * 1024
+            kwargs["object_store_memory"] = (
+                int(os.environ.get("ACCELSEARCH_OBJECT_STORE_MB", "256")) * 1024 * 1024
+            )
         ray.init(**kwargs)
 
     def run(self) -> SearchResult:

@@ -10,7 +10,6 @@ from typing import Any
 
 from accelsearch.objectives.accuracy.base import AccuracyEvaluator, Report
 from accelsearch.objectives.accuracy.train import TrainConfig, TrainEvaluator
-
 from accelsearch.registry import Registry
 
 EVALUATORS: Registry[type[AccuracyEvaluator]] = Registry("accuracy evaluator")

@@ -16,12 +16,12 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
-from accelsearch.objectives.accuracy.base import AccuracyEvaluator, Report
-from accelsearch.objectives.accuracy.data import ImageData, load_dataset
 from torch import nn
 
 from accelsearch.arch import Arch
 from accelsearch.errors import ConfigError, EvaluationError
+from accelsearch.objectives.accuracy.base import AccuracyEvaluator, Report
+from accelsearch.objectives.accuracy.data import ImageData, load_dataset
 
 _DATA_CACHE: dict[tuple, ImageData] = {}
 

@@ -12,13 +12,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from torch import nn
+
+from accelsearch.arch import Arch
 from accelsearch.objectives.latency.base import LatencyBackend, normalize_device
 from accelsearch.objectives.latency.protocol import Protocol
 from accelsearch.objectives.latency.result import LatencyResult
 from accelsearch.objectives.latency.torch_backend import TorchBackend
-from torch import nn
-
-from accelsearch.arch import Arch
 from accelsearch.registry import Registry
 
 BACKENDS: Registry[type[LatencyBackend]] = Registry("latency backend")

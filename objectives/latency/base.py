@@ -16,13 +16,13 @@ from abc import ABC, abstractmethod
 from typing import Any
 
 import torch
-from accelsearch.objectives.latency.lock import device_lock
-from accelsearch.objectives.latency.protocol import Protocol, Stats
-from accelsearch.objectives.latency.result import LatencyResult
 from torch import nn
 
 from accelsearch.arch import Arch
 from accelsearch.errors import ConfigError, choices_text
+from accelsearch.objectives.latency.lock import device_lock
+from accelsearch.objectives.latency.protocol import Protocol, Stats
+from accelsearch.objectives.latency.result import LatencyResult
 
 PRECISIONS = ("fp32", "fp16", "bf16", "int8")
 DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}

@@ -13,12 +13,12 @@ import time
 from typing import Any
 
 import torch
-from accelsearch.objectives.latency.base import DTYPES, LatencyBackend, as_module
-from accelsearch.objectives.latency.protocol import Stats, run_protocol
 from torch import nn
 
 from accelsearch.arch import Arch
 from accelsearch.errors import MeasurementError
+from accelsearch.objectives.latency.base import DTYPES, LatencyBackend, as_module
+from accelsearch.objectives.latency.protocol import Stats, run_protocol
 
 
 class TorchBackend(LatencyBackend):

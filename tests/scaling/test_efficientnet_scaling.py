@@ -5,6 +5,9 @@ from __future__ import annotations
 import math
 
 import pytest
+from lacs_synthetic import small_base, synthetic_ms
+
+from accelsearch.errors import ConfigError
 from accelsearch.scaling import (
     EFFICIENTNET_COEFFICIENTS,
     CompoundScaling,
@@ -14,9 +17,6 @@ from accelsearch.scaling import (
     phi_for_flops,
 )
 from accelsearch.scaling.predict import count_flops
-from lacs_synthetic import small_base, synthetic_ms
-
-from accelsearch.errors import ConfigError
 
 BASE = small_base()
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from accelsearch.scaling import EFFICIENTNET_COEFFICIENTS, LACS, Family
 from lacs_synthetic import small_base, synthetic_ms
 
 from accelsearch.builder import build_model
+from accelsearch.scaling import EFFICIENTNET_COEFFICIENTS, LACS, Family
 
 
 def tiny_family() -> Family:

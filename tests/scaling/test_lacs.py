@@ -5,6 +5,9 @@ from __future__ import annotations
 import math
 
 import pytest
+from lacs_synthetic import noisy, small_base, synthetic_ms
+
+from accelsearch.errors import BackendUnavailableError, ConfigError
 from accelsearch.scaling import (
     EFFICIENTNET_COEFFICIENTS,
     LACS,
@@ -18,9 +21,6 @@ from accelsearch.scaling import (
     validate_grid,
 )
 from accelsearch.scaling.predict import count_flops
-from lacs_synthetic import noisy, small_base, synthetic_ms
-
-from accelsearch.errors import BackendUnavailableError, ConfigError
 
 BASE = small_base()
 BASE_MS = synthetic_ms(BASE)

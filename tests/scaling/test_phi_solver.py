@@ -5,11 +5,11 @@ from __future__ import annotations
 import math
 
 import pytest
-from accelsearch.scaling import PhiSolver, UnreachableTargetError, compound
-from accelsearch.scaling.predict import FlopsPredictor
 from lacs_synthetic import noisy, small_base, synthetic_ms
 
 from accelsearch.errors import ConfigError, MeasurementError
+from accelsearch.scaling import PhiSolver, UnreachableTargetError, compound
+from accelsearch.scaling.predict import FlopsPredictor
 
 BASE = small_base()
 BASE_MS = synthetic_ms(BASE)

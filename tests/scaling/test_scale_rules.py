@@ -6,12 +6,12 @@ import math
 
 import pytest
 import torch
-from accelsearch.scaling import compound, round_channels, round_resolution, scale
 from lacs_synthetic import small_base
 
 from accelsearch import scaling, spaces
 from accelsearch.arch import Arch, Head, Stage
 from accelsearch.errors import ConfigError
+from accelsearch.scaling import compound, round_channels, round_resolution, scale
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,118 @@
+"""One real run: Ray Tune + Optuna search, training, LACS, MLflow (SQLite), summary files.
+
+A space defined here fails to build some of its archs: those trials must be recorded as
+failed, with their error in MLflow, while the search goes on.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from accelsearch import spaces
+from accelsearch.errors import ArchError
+from accelsearch.recipe import recipe_from_dict
+from accelsearch.spaces.efficientnet_x import EfficientNetXSpace
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@spaces.register_space("test_flaky_x")
+class FlakyX(EfficientNetXSpace):
+    """EfficientNet-X that refuses archs without space-to-depth (a deterministic failure)."""
+
+    def build(self, arch, num_classes=1000, **kw):
+        if arch.stages[0].type != "s2d":
+            raise ArchError("test_flaky_x builds only archs with space-to-depth")
+        return super().build(arch, num_classes, **kw)
+
+
+def _recipe():
+    raw = yaml.safe_load((ROOT / "recipes" / "quickstart.yaml").read_text())
+    raw["space"]["name"] = "test_flaky_x"
+    raw["search"].update(strategy="random", num_samples=5, seed=1)
+    raw["accuracy"]["options"].update(epochs=1)
+    raw["latency"]["protocol"] = {"warmup": 2, "min_reps": 10, "max_reps": 40, "max_seconds": 0.5}
+    raw["scaling"].update(
+        grid=[[1.0, 1.2, 1.2]], targets=[1.6, 2.5], tolerance=0.1, max_measurements=6
+    )
+    return recipe_from_dict(raw)
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    import ray
+
+    from accelsearch.pipeline import run_recipe
+
+    out = tmp_path_factory.mktemp("ws")
+    try:
+        outcome = run_recipe(_recipe(), out)
+    finally:
+        ray.shutdown()
+    return outcome
+
+
+@pytest.mark.slow
+def test_search_records_every_trial(run):
+    result = run.search
+    assert len(result.trials) == 5
+    assert result.completed, "some trials must complete"
+    assert result.failed, "seed 1 samples archs without space-to-depth, which must fail"
+    for t in result.failed:
+        assert "test_flaky_x builds only archs with space-to-depth" in t.error
+    for t in result.completed:
+        for key in ("accuracy", "latency_ms", "reward", "params_m", "gflops"):
+            assert key in t.metrics
+    saved = json.loads((run.output_dir / "search.json").read_text())
+    assert len(saved["trials"]) == 5
+
+
+@pytest.mark.slow
+def test_family_meets_structure(run):
+    fam = run.family
+    assert fam is not None and len(fam.members) == 3  # base + two targets
+    lat = [m.latency_ms for m in fam.members]
+    assert lat == sorted(lat)
+    for m in fam.members[1:]:
+        assert m.phi > 0 and m.n_measurements >= 1
+        assert m.accuracy is not None and m.params_m > fam.members[0].params_m
+    assert (run.output_dir / "family.json").exists()
+    assert (run.output_dir / "summary.md").read_text().startswith("# quickstart")
+    assert (run.output_dir / "family.png").stat().st_size > 1000
+
+
+@pytest.mark.slow
+def test_mlflow_schema(run):
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(run.tracking_uri)
+    exp = client.get_experiment_by_name("quickstart")
+    runs = client.search_runs([exp.experiment_id], max_results=100)
+    by_kind: dict[str, list] = {}
+    for r in runs:
+        by_kind.setdefault(r.data.tags["accelsearch.kind"], []).append(r)
+    assert len(by_kind["search"]) == 1 and len(by_kind["family"]) == 1
+    assert len(by_kind["trial"]) == 5 and len(by_kind["member"]) == 3
+    search_id = by_kind["search"][0].info.run_id
+    family_id = by_kind["family"][0].info.run_id
+    for r in by_kind["trial"]:
+        assert r.data.tags["mlflow.parentRunId"] == search_id
+        files = {f.path for f in client.list_artifacts(r.info.run_id)}
+        assert "arch.json" in files
+        if r.info.status == "FINISHED":
+            assert {"accuracy", "latency_ms", "reward", "params_m", "gflops"} <= set(r.data.metrics)
+        else:
+            assert r.info.status == "FAILED"
+            assert "error.txt" in files
+            assert "space-to-depth" in r.data.tags["accelsearch.error"]
+    for r in by_kind["member"]:
+        assert r.data.tags["mlflow.parentRunId"] == family_id
+        assert {"alpha", "beta", "gamma", "phi", "target_ms"} <= set(r.data.params)
+        assert {"accuracy", "latency_ms", "reward", "params_m", "gflops"} <= set(r.data.metrics)
+        assert "arch.json" in {f.path for f in client.list_artifacts(r.info.run_id)}
+    fam_files = {f.path for f in client.list_artifacts(family_id)}
+    assert {"family.md", "family.json", "family.png"} <= fam_files
