@@ -17,7 +17,8 @@ every dimension is a non-decreasing function of the multipliers, and a scaled mo
 non-decreasing (step) function of φ in compound scaling; the φ solver relies on that.
 
 The stem and blocks registered with ``fixed_depth=True`` (space-to-depth, reduction cells)
-keep their depth; ``ops`` (a cell's edge operations, a timm model name) are kept as they are.
+keep their depth, blocks registered with ``fixed_width=True`` (a whole timm model) their
+width; ``ops`` (a cell's edge operations, a timm model name) are kept as they are.
 A multiplier of exactly 1 leaves its dimension untouched.
 """
 
@@ -75,9 +76,11 @@ def _scaled_depth(depth: int, mult: float) -> int:
 
 
 def _scale_stage(st: Stage, width: float, depth: float | None, divisor: int) -> Stage:
-    from accelsearch.builder import FIXED_DEPTH_TYPES
+    from accelsearch import builder
 
-    keep_depth = depth is None or st.type in FIXED_DEPTH_TYPES
+    keep_depth = depth is None or st.type in builder.FIXED_DEPTH_TYPES
+    if st.type in builder.FIXED_WIDTH_TYPES:
+        width = 1.0
     return dataclasses.replace(
         st,
         width=_scaled_channels(st.width, width, divisor),

@@ -153,3 +153,21 @@ def test_every_space_scales_builds_and_runs(name):
         assert out.shape == (1, 10)
         n_small = sum(p.numel() for p in space.build(small, num_classes=10).parameters())
         assert sum(p.numel() for p in model.parameters()) >= n_small
+
+
+def test_fixed_width_blocks_keep_their_width():
+    from accelsearch import builder
+
+    if "testfixedwidth" not in builder.BLOCKS:
+        builder.register_block("testfixedwidth", fixed_depth=True, fixed_width=True)(
+            builder.BLOCKS.get("conv")
+        )
+    arch = Arch(
+        resolution=64,
+        stages=(Stage("testfixedwidth", width=24, depth=1), Stage("conv", width=24, depth=1)),
+        head=Head(width=0),
+    )
+    big = scale(arch, depth=2.0, width=2.0, resolution=2.0)
+    assert (big.stages[0].width, big.stages[0].depth) == (24, 1)
+    assert (big.stages[1].width, big.stages[1].depth) == (48, 2)
+    assert big.resolution == 128
