@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from accelsearch import report
+from accelsearch.errors import AccelSearchError
 from accelsearch.recipe import Recipe
 from accelsearch.scaling.family import Family
 from accelsearch.search.result import SearchResult
@@ -119,29 +120,25 @@ class GenericBuilder:
         return build_model(arch, num_classes=num_classes, **kwargs)
 
 
-def efficiency_function(backend=None):
-    """``(arch, latency_result) -> {"intensity", "utilisation"}`` from the roofline module
-    when it is installed (``accelsearch.objectives.roofline``), else None: the family's
-    intensity and utilisation fields then stay empty."""
+def efficiency_function(num_classes: int = 1000):
+    """``(arch, latency_result) -> {"intensity", "utilisation"}`` from the roofline
+    (``accelsearch.objectives.roofline.efficiency_metrics``) when that module is installed,
+    else None: the members' intensity and utilisation then stay empty."""
     try:
         from accelsearch.objectives import roofline  # type: ignore[attr-defined]
     except ImportError:
         return None
-    fn = getattr(roofline, "family_efficiency", None) or getattr(roofline, "efficiency", None)
-    if fn is None:
+    metrics = getattr(roofline, "efficiency_metrics", None)
+    if metrics is None:
         return None
 
     def efficiency(arch, result):
-        try:
-            out = fn(arch, result)
-        except (TypeError, ValueError, KeyError):
+        if not hasattr(result, "batch_size"):  # a bare number: no conditions to judge by
             return None
-        if isinstance(out, dict):
-            return out
-        return {
-            "intensity": getattr(out, "intensity", None),
-            "utilisation": getattr(out, "utilisation", getattr(out, "utilization", None)),
-        }
+        try:
+            return metrics(arch, result, num_classes=num_classes)
+        except (AccelSearchError, ValueError, TypeError, KeyError, RuntimeError) as exc:
+            return {"efficiency_error": str(exc)}
 
     return efficiency
 
@@ -190,12 +187,19 @@ def grow_family(
             model = space.build(arch, num_classes=num_classes)
             return model_cost(model, arch.resolution, arch.in_chans)
 
+        lut_options = {
+            "batch_size": recipe.latency.batch_size,
+            "precision": recipe.latency.precision,
+            "device": recipe.latency.device,
+            "space": space if getattr(space, "name", "") != "generic" else None,
+        }
         lacs = LACS(
             spec.grid or None,
             latency=measure,
             accuracy=lambda arch: evaluator.evaluate(arch),
             reward=lambda acc, lat, target: mnas_reward(acc, lat, target, recipe.reward.w),
             predictor=spec.predictor,
+            predictor_options=lut_options if spec.predictor == "lut" else None,
             max_triples=spec.max_triples,
             grid_target=spec.grid_target,
             tolerance=spec.tolerance,
@@ -215,7 +219,7 @@ def grow_family(
             f"batch {recipe.latency.batch_size}); targets "
             f"{', '.join(f'{t:.3f}' for t in targets_ms)} ms"
         )
-        efficiency = efficiency_function(backend)
+        efficiency = efficiency_function(num_classes)
         family = lacs.run(
             base,
             targets_ms,

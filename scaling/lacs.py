@@ -145,7 +145,8 @@ class LACS:
     ``latency(arch)`` measures an arch (a LatencyResult or ms); ``accuracy(arch)`` estimates
     its accuracy in percent; ``reward(acc, lat, target)`` scores it (default: MnasNet reward
     with w = −0.09, the search's reward). ``predictor`` ("flops", "lut", "none", a
-    :class:`~.predict.LatencyPredictor` or a function arch -> ms) prunes the grid to
+    :class:`~.predict.LatencyPredictor` or a function arch -> ms; ``predictor_options`` go
+    to its constructor, e.g. the lookup table's batch size and precision) prunes the grid to
     ``max_triples`` and places φ's first probe. ``max_multiplier`` bounds α^φ, β^φ and γ^φ.
     ``grid_target`` is the index (in ascending order) of the target the grid search scales
     to: 0, the first (smallest) target, as in the paper; -1 the largest.
@@ -160,6 +161,7 @@ class LACS:
         reward: Callable[[float, float, float], float] | None = None,
         *,
         predictor: Any = "flops",
+        predictor_options: dict[str, Any] | None = None,
         max_triples: int = 6,
         grid_target: int = 0,
         tolerance: float = 0.02,
@@ -195,6 +197,7 @@ class LACS:
             build = space.build
         self.build = build
         self.predictor_spec = predictor
+        self.predictor_options = dict(predictor_options or {})
         self.predictor: LatencyPredictor | None = None
         self.max_triples = int(max_triples)
         self.grid_target = int(grid_target)
@@ -236,7 +239,10 @@ class LACS:
     def _prepare(self, base: Arch) -> float:
         base_ms, _, _ = self.evals.latency(base)
         if self.predictor is None and self.predictor_spec not in (None, "none"):
-            self.predictor = make_predictor(self.predictor_spec, build=self.build)
+            options = {"build": self.build} if self.predictor_spec == "flops" else {}
+            self.predictor = make_predictor(
+                self.predictor_spec, **{**options, **self.predictor_options}
+            )
             self.predictor.calibrate(base, base_ms)
         return base_ms
 

@@ -205,7 +205,14 @@ def make_predictor(spec: Any = "flops", **options: Any) -> LatencyPredictor | No
 
 
 def _lut_predictor(**options: Any) -> LatencyPredictor:
-    """The latency room's lookup table, when it is installed (module ``latency.lut``)."""
+    """The latency room's lookup table (``latency.lut.LUTPredictor``), when installed.
+
+    ``options`` go to ``LUTPredictor`` (``batch_size``, ``precision``, ``device``,
+    ``backend``, ``space``, ``store``, ``fill`` ...). Scaled models are mostly new layer
+    shapes: with ``fill="measure"`` (the table's default) each prediction may time layers
+    first, so pruning a large grid this way costs GPU time; a filled table with
+    ``fill="estimate"`` predicts for free.
+    """
     try:
         from accelsearch.objectives.latency import lut  # type: ignore[attr-defined]
     except ImportError:
@@ -214,17 +221,12 @@ def _lut_predictor(**options: Any) -> LatencyPredictor:
             "available in this installation; use predictor='flops'"
         ) from None
     options.pop("build", None)
-    for factory in ("LatencyLUT", "LUTPredictor", "LookupTable"):
-        cls = getattr(lut, factory, None)
-        if cls is not None:
-            table = cls(**options)
-            break
-    else:
+    cls = getattr(lut, "LUTPredictor", None)
+    if cls is None:
         raise BackendUnavailableError(
-            "accelsearch.objectives.latency.lut has no LatencyLUT/LUTPredictor class; "
-            "pass a LatencyPredictor or a function arch -> ms as the predictor instead"
+            "accelsearch.objectives.latency.lut has no LUTPredictor; pass a LatencyPredictor "
+            "or a function arch -> ms as the predictor instead"
         )
-    for method in ("predict_ms", "predict"):
-        if hasattr(table, method):
-            return CallablePredictor(getattr(table, method), "lut")
-    raise BackendUnavailableError("the lookup table has no predict_ms/predict method")
+    table = cls(**options)
+    method = getattr(table, "predict_ms", None) or table.predict
+    return CallablePredictor(method, "lut")

@@ -130,7 +130,11 @@ def test_bad_multipliers_are_config_errors(bad):
 
 
 def _space_archs(name: str):
-    options = {"efficientnet_x": {"width_mult": 0.25}}.get(name, {})
+    options = {
+        "efficientnet_x": {"width_mult": 0.25},
+        # CNNs: patch models (ViTs) need resolutions their patch size divides
+        "timm_zoo": {"models": ["resnet18", "mobilenetv3_small_050"]},
+    }.get(name, {})
     space = spaces.get(name, **options)
     archs = [space.sample_arch(seed) for seed in range(2)]
     for ref in list(space.references())[:1]:
