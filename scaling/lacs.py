@@ -282,7 +282,9 @@ class LACS:
         """The grid reduced to ``max_triples`` with the predictor (see :mod:`.prune`)."""
         self._prepare(base)
         predict = self.predictor.predict_ms if self.predictor is not None else None
-        flops = self._flops_of(base) if self.predictor is not None else None
+        # FLOPs per predicted ms says something only when the predictor is not FLOPs itself
+        knows_more = self.predictor is not None and self.predictor.name != "flops"
+        flops = self._flops_of(base) if knows_more else None
         return prune_grid(
             self.grid,
             target_ms,

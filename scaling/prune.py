@@ -8,17 +8,18 @@ first latency target. So:
 
 1. each triple's φ for the first target is solved on the predictor; triples predicted not to
    reach the target within the multiplier limit are dropped;
-2. triples predicted to land on the same architecture are merged into the one nearest the
-   anchor's direction (ceiling depth rounding makes this common near the base: any α > 1
-   adds a block to every stage at once);
+2. a triple predicted to land on an architecture that an earlier one already gives is
+   skipped (ceiling depth rounding makes this common near the base: any α > 1 adds a block
+   to every stage at once);
 3. when the predictor knows more than FLOPs (a lookup table), triples whose predicted model
    does fewer FLOPs per predicted ms than the median are dropped: at equal latency more
    work usually means more accuracy (EfficientNet-X's operational-intensity argument);
    with the FLOPs predictor this step keeps everything (FLOPs per ms is constant);
-4. ``max_triples`` directions are chosen by farthest-point sampling on the unit sphere of
-   (log α, log β, log γ), starting from the direction nearest to the anchor (EfficientNet's
-   published coefficients), so the measured triples span depth-, width- and
-   resolution-heavy scaling instead of crowding near one direction.
+4. triples are examined in farthest-point order on the unit sphere of (log α, log β,
+   log γ), starting from the direction nearest to the anchor (EfficientNet's published
+   coefficients), and the first ``max_triples`` that survive are kept: they span depth-,
+   width- and resolution-heavy scaling instead of crowding near one direction, and the
+   predictor is asked about a few dozen triples, not all 728.
 
 The predicted φ of every kept triple is returned too; LACS starts its φ bracket there.
 """
@@ -43,7 +44,8 @@ class PrunedGrid:
     kept: list[Triple]
     predicted_phi: dict[Triple, float] = field(default_factory=dict)
     predicted_ms: dict[Triple, float] = field(default_factory=dict)
-    considered: int = 0
+    considered: int = 0  # triples in the grid
+    examined: int = 0  # triples whose φ the predictor solved
     unreachable: list[Triple] = field(default_factory=list)
     merged: int = 0  # triples predicted to give an arch another triple already gives
     low_efficiency: int = 0
@@ -52,6 +54,7 @@ class PrunedGrid:
     def summary(self) -> dict:
         return {
             "considered": self.considered,
+            "examined": self.examined,
             "kept": [list(t) for t in self.kept],
             "predicted_unreachable": len(self.unreachable),
             "merged_same_arch": self.merged,
@@ -77,20 +80,39 @@ def _angle(u: Sequence[float], v: Sequence[float]) -> float:
     return math.acos(max(-1.0, min(1.0, dot)))
 
 
-def spread(triples: Sequence[Triple], k: int, anchor: Triple = EFFICIENTNET_COEFFICIENTS):
-    """``k`` triples by farthest-point sampling of directions, starting nearest ``anchor``."""
-    if k >= len(triples):
-        return list(triples)
-    dirs = {t: direction(t) for t in triples}
+def farthest_order(triples: Sequence[Triple], anchor: Triple = EFFICIENTNET_COEFFICIENTS):
+    """Triples in farthest-point order of their directions, starting nearest ``anchor``.
+
+    Each next triple is the one whose direction is farthest from every earlier one (ties:
+    the larger triple), so any prefix spans the directions as evenly as it can; triples
+    with a direction already taken come last.
+    """
+    if not triples:
+        return
+    dirs = [direction(t) for t in triples]
     a = direction(anchor)
-    chosen = [min(triples, key=lambda t: (_angle(dirs[t], a), t))]
-    while len(chosen) < k:
-        far = max(
-            (t for t in triples if t not in chosen),
-            key=lambda t: (min(_angle(dirs[t], dirs[c]) for c in chosen), t),
-        )
-        chosen.append(far)
-    return chosen
+    start = min(range(len(triples)), key=lambda i: (_angle(dirs[i], a), triples[i]))
+    nearest = [_angle(d, dirs[start]) for d in dirs]
+    taken = [False] * len(triples)
+    i = start
+    while True:
+        taken[i] = True
+        yield triples[i]
+        free = [j for j in range(len(triples)) if not taken[j]]
+        if not free:
+            return
+        i = max(free, key=lambda j: (round(nearest[j], 12), triples[j]))
+        nearest = [min(nearest[j], _angle(dirs[j], dirs[i])) for j in range(len(triples))]
+
+
+def spread(triples: Sequence[Triple], k: int, anchor: Triple = EFFICIENTNET_COEFFICIENTS):
+    """The first ``k`` triples of :func:`farthest_order`."""
+    out = []
+    for t in farthest_order(triples, anchor):
+        if len(out) >= k:
+            break
+        out.append(t)
+    return out
 
 
 def prune_grid(
@@ -105,47 +127,58 @@ def prune_grid(
     anchor: Triple = EFFICIENTNET_COEFFICIENTS,
     predictor_name: str = "",
     reach: float | None = None,
+    pool: int | None = None,
 ) -> PrunedGrid:
     """Reduce ``grid`` to at most ``max_triples`` triples (module docstring).
 
-    φ is predicted for ``target`` (the first target); reachability is judged against
-    ``reach`` (the largest target; default ``target``): a triple that cannot grow that far
-    cannot make the family. A grid no larger than ``max_triples`` is kept whole (only
-    predicted φ are added): the user chose those triples.
+    Triples are examined in :func:`farthest_order`; each costs one φ solve on the predictor
+    (no measurement). φ is predicted for ``target`` (the grid search's target);
+    reachability is judged against ``reach`` (the largest target; default ``target``): a
+    triple that cannot grow that far cannot make the family. With ``flops``, ``pool``
+    distinct candidates (default 3 × ``max_triples``) are collected before the FLOPs-per-ms
+    filter; without, the first ``max_triples`` distinct ones are kept. A grid no larger
+    than ``max_triples`` is kept whole (only predicted φ are added): the user chose it.
     """
     from accelsearch.scaling.solve import solve_predicted
 
     out = PrunedGrid(kept=[], considered=len(grid), predictor=predictor_name)
+    small = len(grid) <= max_triples
     if predict is None:
-        out.kept = list(grid) if len(grid) <= max_triples else spread(grid, max_triples, anchor)
+        out.kept = list(grid) if small else spread(grid, max_triples, anchor)
         return out
-    groups: dict[str, list[Triple]] = {}
-    for t in grid:
+    want = len(grid) if small else (pool or (3 * max_triples if flops else max_triples))
+    candidates: list[Triple] = []
+    seen: set[str] = set()
+    for t in grid if small else farthest_order(grid, anchor):
+        if len(candidates) >= want:
+            break
         limit = phi_max(t)
         phi = solve_predicted(predict, lambda p, t=t: arch_at(t, p), target, 0.0, limit)
         arch = arch_at(t, phi)
-        ms = predict(arch)
-        out.predicted_phi[t], out.predicted_ms[t] = phi, ms
-        if len(grid) <= max_triples:
+        out.predicted_phi[t], out.predicted_ms[t] = phi, predict(arch)
+        out.examined += 1
+        if small:
+            candidates.append(t)
             continue
         if predict(arch_at(t, limit)) < (reach or target) * 0.98:
             out.unreachable.append(t)  # even the largest allowed model is predicted too fast
             continue
-        groups.setdefault(arch.hash(), []).append(t)
-    if len(grid) <= max_triples:
+        key = arch.hash()
+        if key in seen:
+            out.merged += 1
+            continue
+        seen.add(key)
+        candidates.append(t)
+    if small:
         out.kept = list(grid)
         return out
-    # one triple per predicted arch: the one whose direction is nearest the anchor's
-    a = direction(anchor)
-    candidates = [min(g, key=lambda t: (_angle(direction(t), a), t)) for g in groups.values()]
-    out.merged = sum(len(g) - 1 for g in groups.values())
     if flops is not None and len(candidates) > max_triples:
         eff = {t: flops(arch_at(t, out.predicted_phi[t])) / out.predicted_ms[t] for t in candidates}
         values = sorted(eff.values())
-        if values and values[-1] > 1.01 * values[0]:
+        if values[-1] > 1.01 * values[0]:  # the predictor knows more than FLOPs
             median = values[len(values) // 2]
             keep = [t for t in candidates if eff[t] >= median]
             out.low_efficiency = len(candidates) - len(keep)
             candidates = keep
-    out.kept = spread(candidates, max_triples, anchor)
+    out.kept = candidates[:max_triples]
     return out

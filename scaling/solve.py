@@ -138,10 +138,29 @@ class PhiSolver:
         self.unit = unit
 
     # -- helpers -------------------------------------------------------------------------------
-    def _corrected(self, target: float, ref: Probe, lo: float, hi: float) -> float:
-        """φ in [lo, hi] where the predictor, scaled to agree with ``ref``, meets ``target``."""
-        factor = ref.value / max(self.predict(ref.arch), 1e-30)  # measured / predicted
-        return solve_predicted(self.predict, self.arch_at, target / factor, lo, hi)
+    def _corrected(
+        self, target: float, ref: Probe, lo: float, hi: float, probes: list[Probe] = ()
+    ) -> float:
+        """φ in [lo, hi] where the predictor, calibrated on the measurements, meets ``target``.
+
+        Calibration is a power law through ``ref``: measured = c · predicted^b, with b the
+        log-log slope between ``ref`` and the other measured probe nearest the target (1
+        with a single probe). So a predictor that is off by a constant factor (fusion,
+        overheads) or by an exponent (latency growing slower than FLOPs while a GPU is
+        not yet full) still lands the next probe close to the target.
+        """
+        pred_ref = max(self.predict(ref.arch), 1e-30)
+        b = 1.0
+        others = [p for p in probes if p.arch != ref.arch and p.value > 0]
+        # the base is the last resort: the first step from it is often a rounding jump
+        others = [p for p in others if p.phi > 0] or others
+        if others:
+            other = min(others, key=lambda p: abs(math.log(p.value / target)))
+            dp = math.log(max(self.predict(other.arch), 1e-30) / pred_ref)
+            if abs(dp) > 1e-3:
+                b = min(3.0, max(0.05, math.log(other.value / ref.value) / dp))
+        want = pred_ref * (target / ref.value) ** (1.0 / b)
+        return solve_predicted(self.predict, self.arch_at, want, lo, hi)
 
     def _extrapolated(self, target: float, lo: Probe, prev: Probe | None, base: Probe) -> float:
         """φ where log-value, extrapolated linearly from ``lo``, meets ``target``.
@@ -240,7 +259,7 @@ class PhiSolver:
             # brackets the target instead of creeping up on it from below
             aim = target * (1.0 + 0.5 * self.tolerance)
             if self.predict is not None:
-                guess = self._corrected(aim, lo, lo_phi, phi_max)
+                guess = self._corrected(aim, lo, lo_phi, phi_max, probes)
                 least = lo_phi + 0.1 * (lo_phi - prev.phi)
             else:
                 guess = lo_phi + 1.2 * (self._extrapolated(aim, lo, prev, base) - lo_phi)
@@ -248,7 +267,7 @@ class PhiSolver:
             # at least some progress; at most about twice the target (a flat rounding step
             # makes the local slope small, and a far jump would measure a huge model)
             if self.predict is not None:
-                most = self._corrected(2.0 * target, lo, lo_phi, phi_max)
+                most = self._corrected(2.0 * target, lo, lo_phi, phi_max, probes)
             else:
                 most = lo_phi + math.log(2.0 * target / lo.value) / max(self.growth or 0.0, 0.05)
             guess = min(max(guess, least), max(most, least))
@@ -268,7 +287,7 @@ class PhiSolver:
                 phi = 0.5 * (lo_phi + hi_phi)
             elif self.predict is not None:
                 ref = lo if -f_lo < f_hi else hi
-                phi = self._corrected(target, ref, lo_phi, hi_phi)
+                phi = self._corrected(target, ref, lo_phi, hi_phi, [lo, hi])
             else:
                 a, b = f_lo * w_lo, f_hi * w_hi
                 phi = lo_phi + (-a / (b - a)) * width

@@ -21,6 +21,7 @@ from accelsearch.scaling import (
     validate_grid,
 )
 from accelsearch.scaling.predict import count_flops
+from accelsearch.scaling.prune import _angle, direction, prune_grid
 
 BASE = small_base()
 BASE_MS = synthetic_ms(BASE)
@@ -79,8 +80,10 @@ def test_pruning_keeps_few_distinct_reachable_triples():
     assert pruned.considered == 728
     assert pruned.kept[0] == EFFICIENTNET_COEFFICIENTS  # nearest the anchor's direction
     archs = {compound(BASE, *t, pruned.predicted_phi[t]) for t in pruned.kept}
-    assert len(archs) == 5  # merged: no two kept triples predict the same model
-    assert pruned.merged > 0
+    assert len(archs) == 5  # no two kept triples predict the same model
+    assert 5 <= pruned.examined == 5 + pruned.merged + len(pruned.unreachable) < 60
+    dirs = [direction(t) for t in pruned.kept]  # spread out: no two directions close
+    assert min(_angle(u, v) for i, u in enumerate(dirs) for v in dirs[:i]) > 0.2
     summary = pruned.summary()
     assert summary["kept"] == [list(t) for t in pruned.kept]
     # a small explicit grid is kept whole
@@ -259,3 +262,24 @@ def test_predictors():
     big = compound(BASE, 1.2, 1.1, 1.15, 2.0)
     ratio = count_flops(big)["Global"] / count_flops(BASE)["Global"]
     assert flops.predict_ms(big) / BASE_MS == pytest.approx(ratio, rel=0.08)
+
+
+def test_a_predictor_that_knows_more_than_flops_filters_by_flops_per_ms():
+    def lut_like(arch):  # resolution is cheap here, depth expensive
+        return synthetic_ms(arch) * (sum(s.depth for s in arch.stages) / 8) ** 0.5
+
+    grid = default_grid()
+    kept_plain = prune_grid(
+        grid, BASE_MS * 2, lambda t, p: compound(BASE, *t, p), LACS().phi_max, lut_like, 4
+    )
+    kept = prune_grid(
+        grid,
+        BASE_MS * 2,
+        lambda t, p: compound(BASE, *t, p),
+        LACS().phi_max,
+        lut_like,
+        4,
+        flops=lambda arch: count_flops(arch)["Global"],
+    )
+    assert kept.low_efficiency > 0 and len(kept.kept) == 4
+    assert kept.examined > kept_plain.examined

@@ -99,7 +99,7 @@ def test_converges_within_tolerance_in_few_measurements(use_predictor, eps):
     assert outcomes.count("converged") >= 0.75 * len(outcomes)
     assert max(counts) <= 12
     mean = sum(counts) / len(counts)
-    assert mean <= (4.0 if use_predictor else 5.0), counts
+    assert mean <= (4.5 if use_predictor else 5.0), counts
 
 
 def test_plateau_from_depth_rounding_returns_the_closest_measured_end():
@@ -171,3 +171,26 @@ def test_cached_archs_cost_no_measurement():
     assert first.n_measurements >= 1
     assert again.n_measurements == 0
     assert again.arch == first.arch
+
+
+@pytest.mark.parametrize("exponent", [0.3, 1.6])
+def test_a_predictor_with_the_wrong_exponent_is_recalibrated(exponent):
+    """Latency ∝ FLOPs^b with b ≠ 1 (a GPU not yet full, or memory-bound growth): the
+    FLOPs predictor's power-law calibration still lands probes near the target."""
+
+    def latency(arch):
+        return BASE_MS * (synthetic_ms(arch) / BASE_MS) ** exponent
+
+    counts = []
+    for triple in TRIPLES:
+        for ratio in (1.5, 2.0, 2.7):
+            meter = Meter(latency)
+            try:
+                sol = make_solver(triple, meter, predictor=True).solve(BASE_MS * ratio)
+            except UnreachableTargetError as exc:  # b = 0.3: 2.7x needs 27x the FLOPs
+                assert exc.largest == max(meter.returned)
+                continue
+            assert sol.value in meter.returned
+            assert sol.reason in ("converged", "plateau")
+            counts.append(sol.n_measurements)
+    assert len(counts) >= 10 and sum(counts) / len(counts) <= 5.0, counts
