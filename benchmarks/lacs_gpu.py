@@ -32,6 +32,7 @@ import math
 import platform
 import sys
 import tarfile
+import tempfile
 import time
 import traceback
 from pathlib import Path
@@ -69,7 +70,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--cifar-train", help="cifar10-train-50k.tar.gz (train/<class>/*.jpg)")
     p.add_argument("--cifar-test", help="cifar10-test-10k.tar.gz (validation); else from train")
     p.add_argument(
-        "--data-dir", help="where the class-balanced subset is written (default: next to --out)"
+        "--data-dir",
+        help="where the class-balanced subset is written (default: the system temp folder)",
     )
     p.add_argument("--train-per-class", type=int, default=1000)
     p.add_argument("--val-per-class", type=int, default=200)
@@ -427,7 +429,15 @@ def main(argv=None) -> int:
         "bases": [],
     }
     if args.cifar_train:
-        data_dir = Path(args.data_dir) if args.data_dir else out.parent / ".lacs-cifar-subset"
+        data_dir = (
+            Path(args.data_dir)
+            if args.data_dir
+            else Path(tempfile.gettempdir())
+            / (
+                f"accelsearch-lacs-cifar-{args.train_per_class}-{args.val_per_class}"
+                + ("-test" if args.cifar_test else "")
+            )
+        )
         t = time.perf_counter()
         folder = cifar_subset(
             args.cifar_train, args.cifar_test, args.train_per_class, args.val_per_class, data_dir

@@ -158,7 +158,9 @@ class PhiSolver:
             other = min(others, key=lambda p: abs(math.log(p.value / target)))
             dp = math.log(max(self.predict(other.arch), 1e-30) / pred_ref)
             if abs(dp) > 1e-3:
-                b = min(3.0, max(0.05, math.log(other.value / ref.value) / dp))
+                slope = math.log(other.value / ref.value) / dp
+                # a bigger model measured faster (noise): trust the predictor's shape
+                b = min(3.0, max(0.25, slope)) if slope > 0 else 1.0
         want = pred_ref * (target / ref.value) ** (1.0 / b)
         return solve_predicted(self.predict, self.arch_at, want, lo, hi)
 

@@ -194,3 +194,23 @@ def test_a_predictor_with_the_wrong_exponent_is_recalibrated(exponent):
             assert sol.reason in ("converged", "plateau")
             counts.append(sol.n_measurements)
     assert len(counts) >= 10 and sum(counts) / len(counts) <= 5.0, counts
+
+
+@pytest.mark.parametrize("use_predictor", [False, True])
+def test_a_noisy_probe_does_not_send_the_next_one_to_a_huge_model(use_predictor):
+    """The first grown model 'measures' faster than the base (timing noise on a busy
+    machine): the next probes stay near the target instead of jumping to the limit."""
+    first = []
+
+    def latency(arch):
+        value = synthetic_ms(arch)
+        if arch != BASE and not first:
+            first.append(arch)
+            return BASE_MS * 0.9
+        return value
+
+    meter = Meter(latency)
+    target = BASE_MS * 2.0
+    sol = make_solver((1.2, 1.1, 1.15), meter, use_predictor).solve(target)
+    assert sol.reason in ("converged", "plateau")
+    assert max(meter.returned) < 3.5 * target
