@@ -284,10 +284,17 @@ def _build_stage(
 
 
 def _init_weights(model: nn.Module) -> None:
-    """Google's EfficientNet initialisation, as timm applies it."""
+    """Google's EfficientNet initialisation, as timm applies it.
+
+    Modules that set ``keeps_own_init = True`` (a whole timm model inside a ``timm``
+    stage) keep the initialisation their library gave them, and so do their children.
+    """
     from timm.models._efficientnet_builder import _init_weight_goog
 
+    kept = [name for name, m in model.named_modules() if getattr(m, "keeps_own_init", False)]
     for name, module in model.named_modules():
+        if any(name == k or name.startswith(k + ".") for k in kept):
+            continue
         _init_weight_goog(module, name)
 
 

@@ -315,18 +315,31 @@ class LACS:
     def run(
         self,
         base: Arch,
-        targets_ms: Sequence[float],
+        targets_ms: Sequence[float] | None = None,
         name: str = "family",
         base_accuracy: float | None = None,
         cost: Callable[[Arch], object] | None = None,
         efficiency: Callable[[Arch, object], dict] | None = None,
+        *,
+        targets_x: Sequence[float] | None = None,
     ) -> Family:
-        """Grid-search (α, β, γ) on the first target, then solve φ for every target."""
+        """Grid-search (α, β, γ) on the first target, then solve φ for every target.
+
+        Targets are absolute (``targets_ms``) or multiples of the base model's latency as
+        measured here (``targets_x``, e.g. ``[1.5, 2, 3]``). ``cost(arch)`` gives params and
+        FLOPs, ``efficiency(arch, latency_result)`` intensity and utilisation (both optional).
+        """
+        if (targets_ms is None) == (targets_x is None):
+            raise ConfigError("LACS.run needs latency targets: give targets_ms or targets_x")
         if self.evals.accuracy_fn is None and not self.evals._accuracy:
             raise ConfigError("LACS needs an accuracy function to choose (alpha, beta, gamma)")
         t0 = time.perf_counter()
         m0 = self.evals.measurements
         base_ms = self._prepare(base)
+        if targets_x is not None:
+            if len(targets_x) == 0:
+                raise ConfigError("LACS needs at least one latency target")
+            targets_ms = resolve_targets([(float(x), True) for x in targets_x], base_ms)
         targets = self._check_targets(targets_ms, base_ms)
         try:
             first = targets[self.grid_target]

@@ -14,7 +14,15 @@ import builtins
 
 from accelsearch.registry import Registry
 from accelsearch.spaces.base import SearchSpace
+from accelsearch.spaces.constraints import (
+    Constraint,
+    FieldRange,
+    FixedStrides,
+    MultipleOf,
+    ResolutionMultiple,
+)
 from accelsearch.spaces.distributions import Categorical, IntRange, Ordinal
+from accelsearch.spaces.stagewise import StageSpec, StagewiseSpace
 
 SPACES: Registry[type[SearchSpace]] = Registry("search space")
 
@@ -41,13 +49,27 @@ def list() -> builtins.list[str]:  # noqa: A001 - the public name users asked fo
 
 
 # Built-in spaces register themselves on import.
-from accelsearch.spaces import efficientnet_x  # noqa: E402,F401
+from accelsearch.spaces import (  # noqa: E402,F401
+    efficientnet,
+    efficientnet_x,
+    genet,
+    gpunet,
+    nb201,
+    timm_zoo,
+)
 
 __all__ = [
     "Categorical",
+    "Constraint",
+    "FieldRange",
+    "FixedStrides",
     "IntRange",
+    "MultipleOf",
     "Ordinal",
+    "ResolutionMultiple",
     "SearchSpace",
+    "StageSpec",
+    "StagewiseSpace",
     "SPACES",
     "get",
     "list",

@@ -6,22 +6,30 @@ names its reference architectures. Everything else (sampling, conversions for Ra
 Optuna and pymoo, size, building) has a default here.
 
 Abstract: :meth:`params`, :meth:`decode`, :meth:`encode`. Optional hooks with defaults:
-:meth:`references` (no references), :meth:`check` (no constraints), :meth:`build`
-(:func:`accelsearch.builder.build_model`).
+:meth:`references` (no references), :meth:`check` (the stages chain and every item of
+:attr:`constraints` holds), :meth:`build` (:func:`accelsearch.builder.build_model`).
+``decode`` implementations end with ``return self.checked(arch)`` so that a decoded arch
+that breaks a constraint fails at once, naming the stage and field.
+
+For a space made of stages whose fields are fixed values or distributions, subclass
+:class:`accelsearch.spaces.stagewise.StagewiseSpace` instead: it needs no code.
 """
 
 from __future__ import annotations
 
 import math
 from abc import ABC, abstractmethod
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from accelsearch.arch import Arch
-from accelsearch.errors import UnknownNameError, choices_text
+from accelsearch.errors import ArchError, UnknownNameError, choices_text
 from accelsearch.spaces import distributions as D
+
+if TYPE_CHECKING:
+    from accelsearch.spaces.constraints import Constraint
 
 
 class SearchSpace(ABC):
@@ -31,6 +39,10 @@ class SearchSpace(ABC):
     name: str = ""
     #: one line saying where the space comes from (paper, table)
     source: str = ""
+    #: resolutions of this space's archs are multiples of this (scaling rounds to it)
+    resolution_multiple: int = 8
+    #: rules every arch of the space follows (:mod:`accelsearch.spaces.constraints`)
+    constraints: Sequence[Constraint] = ()
 
     # -- the abstract part -------------------------------------------------------------
     @abstractmethod
@@ -51,7 +63,27 @@ class SearchSpace(ABC):
         return {}
 
     def check(self, arch: Arch) -> None:
-        """Raise :class:`~accelsearch.errors.ArchError` if ``arch`` breaks a constraint."""
+        """Raise :class:`~accelsearch.errors.ArchError` if ``arch``'s stages do not chain or
+        it breaks one of :attr:`constraints`; the message names the stage and field.
+
+        Called by :meth:`build` and by ``decode`` (through :meth:`checked`). Overrides
+        should call ``super().check(arch)``.
+        """
+        from accelsearch.spaces.constraints import check_chain
+
+        if not isinstance(arch, Arch):
+            raise ArchError(f"space {self.name!r} checks an Arch, got {type(arch).__name__}")
+        check_chain(arch)
+        for rule in self.constraints:
+            try:
+                rule.check(arch)
+            except ArchError as exc:
+                raise ArchError(f"space {self.name!r}: {exc}") from None
+
+    def checked(self, arch: Arch) -> Arch:
+        """``arch`` after :meth:`check` (the last line of every ``decode``)."""
+        self.check(arch)
+        return arch
 
     def build(self, arch: Arch, num_classes: int = 1000, **kwargs: Any):
         """Build ``arch`` as an ``nn.Module``."""
@@ -81,10 +113,10 @@ class SearchSpace(ABC):
         D.check_params(self.params(), params, self.name)
 
     def size(self) -> int:
-        """Number of parameter assignments, exactly (Python integers do not overflow).
+        """Number of architectures, exactly (Python integers do not overflow).
 
-        Spaces whose distinct architectures are fewer than their assignments (for example
-        depth choices that hide later choices) override this. See :meth:`log10_size`.
+        The default counts parameter assignments; spaces whose distinct architectures are
+        fewer (depth choices that hide later choices) override it. See :meth:`log10_size`.
         """
         return math.prod(D.cardinality(d) for d in self.params().values())
 

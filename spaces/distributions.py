@@ -149,11 +149,13 @@ def check_params(declared: dict[str, Distribution], params: dict[str, Any], spac
             f"parameters for space {space!r} do not match its declaration: "
             f"missing {missing}, unknown {unknown}"
         )
+    from accelsearch.spaces.constraints import describe_params, value_text
+
     for name, dist in declared.items():
         if not contains(dist, params[name]):
             raise ConfigError(
-                f"parameter {name!r} of space {space!r} is {params[name]!r}; "
-                f"valid values: {list(dist.values())}"
+                f"parameter {name!r} ({describe_params(name)}) of space {space!r} is "
+                f"{params[name]!r}; valid values: {value_text(dist.values())}"
             )
 
 

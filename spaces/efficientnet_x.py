@@ -35,9 +35,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from accelsearch.arch import Arch, Head, Stage
+from accelsearch.builder import BuildContext, act_layer, pad_for, register_block
 from accelsearch.errors import ArchError, ConfigError
 from accelsearch.spaces import register_space
 from accelsearch.spaces.base import SearchSpace
+from accelsearch.spaces.constraints import ChainState, MultipleOf, register_chain_rule, where
 from accelsearch.spaces.distributions import Categorical, IntRange, Ordinal
 
 
@@ -84,6 +86,42 @@ REFERENCE_COEFFICIENTS = {
 }
 
 
+@register_block("s2bstem", fixed_depth=True)
+def _space_to_batch_stem(stage: Stage, in_chs: int, ctx: BuildContext):
+    """Stem on a rearranged image: n×n pixel blocks moved into channels (parameter-free,
+    ``nn.PixelUnshuffle(n)``), then a k×k stride-1 conv + BN + act. Same output shape as a
+    stride-n stem conv, with denser work for the accelerator."""
+    from timm.models._efficientnet_blocks import ConvBnAct
+    from torch import nn
+
+    n = stage.stride
+    if n < 2 or stage.depth != 1:
+        raise ArchError(
+            f"Stage('s2bstem') needs stride (the block size n) >= 2 and depth 1, got "
+            f"stride {stage.stride}, depth {stage.depth}"
+        )
+    ctx.next_drop_path()
+    conv = ConvBnAct(
+        in_chs * n * n,
+        stage.width,
+        stage.kernel,
+        stride=1,
+        pad_type=pad_for(stage.kernel, 1),
+        act_layer=act_layer(stage.act),
+    )
+    return [nn.Sequential(nn.PixelUnshuffle(n), conv)], stage.width
+
+
+@register_chain_rule("s2bstem")
+def _s2b_rule(stage: Stage, state: ChainState) -> tuple[int, int]:
+    if state.size % stage.stride:
+        raise ArchError(
+            f"{where(state.index, stage)} field 'stride' is {stage.stride}: the image "
+            f"({state.size}×{state.size}) must divide into {stage.stride}×{stage.stride} blocks"
+        )
+    return stage.width, state.size // stage.stride
+
+
 @register_space("efficientnet_x")
 class EfficientNetXSpace(SearchSpace):
     """EfficientNet-X (Li et al., CVPR'21 §3, Table 1): fused/plain MBConv hybrid with
@@ -96,6 +134,7 @@ class EfficientNetXSpace(SearchSpace):
     """
 
     source = "Li et al., Searching for Fast Model Families on Datacenter Accelerators, CVPR 2021, §3 and Table 1"
+    constraints = (MultipleOf("width", 8),)
 
     def __init__(
         self,
@@ -111,6 +150,9 @@ class EfficientNetXSpace(SearchSpace):
         block_types: tuple[str, ...] = ("mbconv", "fused"),
         space_to_depth: tuple[bool, ...] = (True, False),
         head_dropout: float = 0.2,
+        space_to_depth_size: int = 2,
+        space_to_batch: tuple[bool, ...] = (False,),
+        act_groups: tuple[tuple[int, ...], ...] | None = None,
     ) -> None:
         if width_mult <= 0:
             raise ConfigError(f"efficientnet_x option width_mult must be > 0, got {width_mult}")
@@ -135,6 +177,22 @@ class EfficientNetXSpace(SearchSpace):
         self.block_types = tuple(block_types)
         self.space_to_depth = tuple(bool(s) for s in space_to_depth)
         self.head_dropout = float(head_dropout)
+        if space_to_depth_size not in (2, 4):
+            raise ConfigError(
+                f"efficientnet_x option space_to_depth_size is {space_to_depth_size!r}; valid: 2, 4"
+            )
+        reduced = [_s2d_kernel(k, space_to_depth_size) for k in self.kernels]
+        if len(set(reduced)) != len(reduced):
+            raise ConfigError(
+                f"efficientnet_x: kernels {list(self.kernels)} are not distinguishable after a "
+                f"{space_to_depth_size}×{space_to_depth_size} space-to-depth (they all become "
+                f"{reduced}); drop some kernels or use space_to_depth_size=2"
+            )
+        self.s2d_size = int(space_to_depth_size)
+        if not space_to_batch:
+            raise ConfigError("efficientnet_x option space_to_batch needs at least one value")
+        self.space_to_batch = tuple(bool(s) for s in space_to_batch)
+        self.act_groups = _check_groups(act_groups)
 
     # -- declaration ---------------------------------------------------------------------
     def params(self) -> dict[str, Any]:
@@ -142,6 +200,8 @@ class EfficientNetXSpace(SearchSpace):
             "resolution": Ordinal(self.resolutions),
             "space_to_depth": Categorical(self.space_to_depth),
         }
+        if len(self.space_to_batch) > 1:
+            p["space_to_batch"] = Categorical(self.space_to_batch)
         for i, ref in _B0.items():
             lo = max(1, ref.depth + self.depth_deltas[0])
             hi = max(lo, ref.depth + self.depth_deltas[-1])
@@ -149,10 +209,21 @@ class EfficientNetXSpace(SearchSpace):
             p[f"s{i}_kernel"] = Categorical(self.kernels)
             p[f"s{i}_expansion"] = Categorical(self.expansions)
             p[f"s{i}_se"] = Categorical(self.se_choices)
-            p[f"s{i}_act"] = Categorical(self.acts)
+            if self.act_groups is None:
+                p[f"s{i}_act"] = Categorical(self.acts)
             p[f"s{i}_depth"] = IntRange(lo, hi)
             p[f"s{i}_width"] = Ordinal(self.stage_widths(i))
+        for g in range(len(self.act_groups or ())):
+            p[f"g{g + 1}_act"] = Categorical(self.acts)
         return p
+
+    def _layout(self) -> _Layout:
+        return _Layout(
+            s2d_size=self.s2d_size,
+            kernels=self.kernels,
+            space_to_batch=self.space_to_batch[0],
+            act_groups=self.act_groups,
+        )
 
     def stage_widths(self, i: int) -> tuple[int, ...]:
         """Distinct nominal widths of stage ``i`` (reference × ``width_choices``, rounded)."""
@@ -162,10 +233,19 @@ class EfficientNetXSpace(SearchSpace):
     # -- decode / encode -----------------------------------------------------------------
     def decode(self, params: dict[str, Any]) -> Arch:
         self.validate_params(params)
-        return _decode(params, self.width_mult, depth_mult=1.0, dropout=self.head_dropout)
+        arch = _decode(
+            params,
+            self.width_mult,
+            depth_mult=1.0,
+            dropout=self.head_dropout,
+            layout=self._layout(),
+        )
+        return self.checked(arch)
 
     def encode(self, arch: Arch) -> dict[str, Any]:
-        params = _encode(arch)
+        params = _encode(arch, self._layout())
+        if len(self.space_to_batch) == 1:
+            params.pop("space_to_batch")
         try:
             self.validate_params(params)
         except ConfigError as exc:
@@ -207,22 +287,70 @@ def reference_arch(name: str) -> Arch:
     return _decode(params, width, depth, dropout)
 
 
-def _decode(p: dict[str, Any], width_mult: float, depth_mult: float, dropout: float) -> Arch:
+@dataclass(frozen=True)
+class _Layout:
+    """Options that change how parameters map to stages (defaults: Google's x-b0 form)."""
+
+    s2d_size: int = 2
+    kernels: tuple[int, ...] = (3, 5)
+    space_to_batch: bool = False  # value used when the space does not search it
+    act_groups: tuple[tuple[int, ...], ...] | None = None
+
+
+def _s2d_kernel(kernel: int, n: int) -> int:
+    """Kernel of the first block after an n×n space-to-depth: ``ceil(k / n)`` (TF: (k+1)//2)."""
+    return -(-kernel // n)
+
+
+def _check_groups(groups) -> tuple[tuple[int, ...], ...] | None:
+    if groups is None:
+        return None
+    out = tuple(tuple(int(i) for i in g) for g in groups)
+    flat = sorted(i for g in out for i in g)
+    if flat != sorted(_B0) or any(not g for g in out):
+        raise ConfigError(
+            f"efficientnet_x option act_groups must split stages {list(_B0)} into non-empty "
+            f"groups, each stage once, e.g. [[3, 4, 5], [6, 7, 8, 9]]; got {groups!r}"
+        )
+    return out
+
+
+def _stage_act(p: dict[str, Any], i: int, layout: _Layout) -> str:
+    if layout.act_groups is None:
+        return p[f"s{i}_act"]
+    g = next(k for k, grp in enumerate(layout.act_groups) if i in grp)
+    return p[f"g{g + 1}_act"]
+
+
+def _decode(
+    p: dict[str, Any],
+    width_mult: float,
+    depth_mult: float,
+    dropout: float,
+    layout: _Layout | None = None,
+) -> Arch:
     import math
 
+    layout = layout or _Layout()
+    n = layout.s2d_size
     s2d = bool(p["space_to_depth"])
+    s2b = bool(p.get("space_to_batch", layout.space_to_batch))
     stem_w = round_filters(_STEM, width_mult)
     stages: list[Stage] = []
     if s2d:
-        stages.append(Stage("s2d", width=4 * stem_w, kernel=2, stride=2, act="relu"))
+        stages.append(Stage("s2d", width=n * n * stem_w, kernel=n, stride=n, act="relu"))
+    # an n×n space-to-depth downsamples by n: the next log2(n) stride-2 stages lose their stride
+    strides_to_drop = int(math.log2(n)) if s2d else 0
     prev_nominal = stem_w
     for i, ref in _B0.items():
         nominal = int(p[f"s{i}_width"])
         kernel, stride, width, nominal_in = p[f"s{i}_kernel"], ref.stride, nominal, 0
-        if s2d and i == 3:  # the d1 block: ×4 filters, kernel (k+1)//2, nominal input = stem
-            kernel, width, nominal_in = (kernel + 1) // 2, 4 * nominal, stem_w
-        elif s2d and i == 4:  # the d2 block: stride dropped, expands from nominal filters
-            stride, nominal_in = 1, prev_nominal
+        if s2d and i == 3:  # the d1 block: ×n² filters, kernel ceil(k/n), nominal input = stem
+            kernel, width, nominal_in = _s2d_kernel(kernel, n), n * n * nominal, stem_w
+        elif s2d and i == 4:  # the d2 block: expands from the nominal filters
+            nominal_in = prev_nominal
+        if strides_to_drop and i > 3 and stride == 2:
+            stride, strides_to_drop = 1, strides_to_drop - 1
         stages.append(
             Stage(
                 p[f"s{i}_type"],
@@ -232,20 +360,27 @@ def _decode(p: dict[str, Any], width_mult: float, depth_mult: float, dropout: fl
                 stride=stride,
                 expansion=float(p[f"s{i}_expansion"]),
                 se=float(p[f"s{i}_se"]),
-                act=p[f"s{i}_act"],
+                act=_stage_act(p, i, layout),
                 nominal_in=nominal_in,
             )
         )
         prev_nominal = nominal
+    stem = (
+        Stage("s2bstem", width=stem_w, kernel=2, stride=2, act="relu")
+        if s2b
+        else Stage("conv", width=stem_w, kernel=3, stride=2, act="relu")
+    )
     return Arch(
         resolution=int(p["resolution"]),
-        stem=Stage("conv", width=stem_w, kernel=3, stride=2, act="relu"),
+        stem=stem,
         stages=tuple(stages),
         head=Head(width=round_filters(_HEAD, width_mult), act="relu", dropout=dropout),
     )
 
 
-def _encode(arch: Arch) -> dict[str, Any]:
+def _encode(arch: Arch, layout: _Layout | None = None) -> dict[str, Any]:
+    layout = layout or _Layout()
+    n = layout.s2d_size
     stages = list(arch.stages)
     s2d = bool(stages) and stages[0].type == "s2d"
     if s2d:
@@ -255,18 +390,28 @@ def _encode(arch: Arch) -> dict[str, Any]:
             f"arch has {len(stages)} block stages; efficientnet_x archs have {len(_B0)} "
             "(stages 3-9 of Table 1), after an optional 's2d' stage"
         )
-    p: dict[str, Any] = {"resolution": arch.resolution, "space_to_depth": s2d}
+    p: dict[str, Any] = {
+        "resolution": arch.resolution,
+        "space_to_depth": s2d,
+        "space_to_batch": arch.stem is not None and arch.stem.type == "s2bstem",
+    }
     for i, st in zip(_B0, stages):
         first_s2d = s2d and i == 3
+        kernel = st.kernel
+        if first_s2d:
+            kernel = next((k for k in layout.kernels if _s2d_kernel(k, n) == st.kernel), -1)
         p.update(
             {
                 f"s{i}_type": st.type,
-                f"s{i}_kernel": 2 * st.kernel - 1 if first_s2d else st.kernel,
+                f"s{i}_kernel": kernel,
                 f"s{i}_expansion": st.expansion,
                 f"s{i}_se": st.se,
-                f"s{i}_act": st.act,
                 f"s{i}_depth": st.depth,
-                f"s{i}_width": st.width // 4 if first_s2d else st.width,
+                f"s{i}_width": st.width // (n * n) if first_s2d else st.width,
             }
         )
+        if layout.act_groups is None:
+            p[f"s{i}_act"] = st.act
+    for g, grp in enumerate(layout.act_groups or ()):
+        p[f"g{g + 1}_act"] = stages[list(_B0).index(grp[0])].act
     return p

@@ -26,7 +26,7 @@ class Protocol:
     warmup: int = 10
     min_reps: int = 20
     max_reps: int = 1000
-    max_seconds: float = 10.0
+    max_seconds: float = 3.0
     ci_target: float = 0.01
     trim: float = 0.1
     noisy_cv: float = 0.05
