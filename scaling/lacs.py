@@ -21,6 +21,7 @@ targets imply.
 
 from __future__ import annotations
 
+import copy
 import math
 import re
 import time
@@ -493,6 +494,28 @@ class LACS:
             f"[lacs] comparison: EfficientNet coefficients {EFFICIENTNET_COEFFICIENTS}, "
             f"φ from {phi_from}"
         )
+        if (family.alpha, family.beta, family.gamma) == EFFICIENTNET_COEFFICIENTS and (
+            phi_from == "latency"
+        ):
+            # LACS chose EfficientNet's coefficients: at equal latency the families coincide
+            other = copy.deepcopy(family)
+            other.name, other.method, other.baseline, other.grid = (
+                f"{family.name}-efficientnet",
+                "efficientnet",
+                None,
+                [],
+            )
+            for m in other.members:
+                m.name = m.name.replace(family.name, other.name, 1)
+                m.n_measurements = 0
+            other.settings = {**family.settings, "phi_from": "latency", "same_as": family.name}
+            other.settings.pop("pruning", None)
+            other.settings["total_measurements"] = 0
+            family.baseline = other
+            self.print(
+                "[lacs] LACS chose EfficientNet's coefficients: the comparison is the family"
+            )
+            return other
         other = self.grow_fixed(
             family.base,
             EFFICIENTNET_COEFFICIENTS,

@@ -283,3 +283,20 @@ def test_a_predictor_that_knows_more_than_flops_filters_by_flops_per_ms():
     )
     assert kept.low_efficiency > 0 and len(kept.kept) == 4
     assert kept.examined > kept_plain.examined
+
+
+def test_comparison_when_lacs_chose_efficientnets_coefficients():
+    latency = Counter(synthetic_ms)
+    lacs = LACS(
+        grid=[EFFICIENTNET_COEFFICIENTS],
+        latency=latency,
+        accuracy=synthetic_accuracy,
+        printer=lambda s: None,
+    )
+    family = lacs.run(BASE, targets_x=[2.0, 3.0])
+    calls = latency.calls
+    other = lacs.compare(family)
+    assert latency.calls == calls
+    assert [m.arch for m in other.members] == [m.arch for m in family.members]
+    assert other.members[1].name == f"{other.name}-1" and other.settings["same_as"] == "family"
+    assert all(r["accuracy_delta"] == 0 for r in family.comparison())
