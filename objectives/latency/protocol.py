@@ -7,6 +7,11 @@ coefficient of variation; the median and percentiles use every sample.
 
 The confidence interval of the median is the distribution-free one from order statistics:
 with n sorted samples, ranks ``n/2 ± z·sqrt(n)/2`` bound the median at ~95 % for z = 1.96.
+
+Warm-up runs ``warmup`` calls but stops early after ``warmup_seconds`` (a slow model on a
+CPU must not spend a minute warming up); the timed loop always makes at least one round of
+``batch_reps`` calls, then stops at the first check where the confidence interval is tight
+enough (after ``min_reps``), ``max_reps`` is reached, or ``max_seconds`` have passed.
 """
 
 from __future__ import annotations
@@ -23,6 +28,8 @@ from accelsearch.errors import ConfigError
 
 @dataclass(frozen=True)
 class Protocol:
+    """How many times to run, and when to stop (see the module docstring)."""
+
     warmup: int = 10
     min_reps: int = 20
     max_reps: int = 1000
@@ -31,8 +38,19 @@ class Protocol:
     trim: float = 0.1
     noisy_cv: float = 0.05
     batch_reps: int = 10  # repetitions between two checks of the stopping rule
+    warmup_seconds: float = 5.0
 
     def __post_init__(self) -> None:
+        if self.warmup < 0 or self.batch_reps < 1:
+            raise ConfigError(
+                f"latency protocol needs warmup >= 0 and batch_reps >= 1, got "
+                f"warmup={self.warmup}, batch_reps={self.batch_reps}"
+            )
+        if self.max_seconds <= 0 or self.warmup_seconds <= 0 or self.noisy_cv <= 0:
+            raise ConfigError(
+                "latency protocol max_seconds, warmup_seconds and noisy_cv must be > 0, got "
+                f"{self.max_seconds}, {self.warmup_seconds}, {self.noisy_cv}"
+            )
         if self.min_reps < 3 or self.max_reps < self.min_reps:
             raise ConfigError(
                 f"latency protocol needs 3 <= min_reps <= max_reps, got "
@@ -88,12 +106,15 @@ def summarize(samples_ms: list[float] | np.ndarray, trim: float = 0.1) -> Stats:
 
 def run_protocol(time_once: Callable[[], float], protocol: Protocol) -> Stats:
     """Call ``time_once()`` (returns one sample in ms) under ``protocol``."""
+    warm_start = time.perf_counter()
     for _ in range(protocol.warmup):
         time_once()
+        if time.perf_counter() - warm_start > protocol.warmup_seconds:
+            break
     samples: list[float] = []
     start = time.perf_counter()
     while True:
-        for _ in range(protocol.batch_reps):
+        for _ in range(min(protocol.batch_reps, protocol.max_reps - len(samples))):
             samples.append(time_once())
         n = len(samples)
         if n >= protocol.max_reps or time.perf_counter() - start > protocol.max_seconds:

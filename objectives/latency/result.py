@@ -14,7 +14,12 @@ class LatencyResult:
 
     ``median_ms`` is the number to use; ``p10_ms``/``p90_ms`` and ``cv`` (coefficient of
     variation of the trimmed samples) say how steady it was; ``noisy`` is set when ``cv``
-    exceeded the backend's threshold.
+    exceeded the backend's threshold. ``backend`` is the backend that ran (``requested_backend``
+    says what was asked for, e.g. ``"auto"``); ``mode`` says how it ran (CUDA graphs, the
+    ONNX Runtime provider, the TensorRT precision flags); ``cached`` is true when the result
+    came from the latency cache instead of the device. ``model_hash`` names the structure
+    that was timed (the arch hash for an ``Arch``); ``build_s`` is the time spent building
+    (export, engine build, compile, graph capture) and ``wall_s`` the whole call.
     """
 
     median_ms: float
@@ -36,6 +41,8 @@ class LatencyResult:
     noisy: bool = False
     ci_rel: float = 0.0
     cached: bool = False
+    requested_backend: str = ""
+    model_hash: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -51,6 +58,7 @@ class LatencyResult:
             + ", "
             f"{self.precision}, batch {self.batch_size}, {self.resolution}px]"
             + (" NOISY" if self.noisy else "")
+            + (" (cached)" if self.cached else "")
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -61,4 +69,13 @@ class LatencyResult:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> LatencyResult:
-        return cls(**data)
+        """Inverse of :meth:`to_dict`; fields unknown to this version are dropped."""
+        known = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+    @classmethod
+    def from_json(cls, text: str) -> LatencyResult:
+        return cls.from_dict(json.loads(text))
+
+    def replace(self, **changes: Any) -> LatencyResult:
+        return dataclasses.replace(self, **changes)

@@ -1,0 +1,208 @@
+"""The GPUNet lookup table: layers of an arch, on-demand filling, the fast path for many
+archs, the fusion correction, and the ``lut`` backend."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from accelsearch.accounting import model_cost
+from accelsearch.builder import FIXED_DEPTH_TYPES, build_model
+from accelsearch.errors import ConfigError, MeasurementError
+from accelsearch.objectives import latency
+from accelsearch.objectives.latency import Protocol, lut
+from accelsearch.objectives.latency.layers import (
+    arch_layers,
+    layer_cost,
+    layer_module,
+)
+from accelsearch.spaces import distributions as D
+
+FAST = Protocol(warmup=1, min_reps=3, max_reps=6, max_seconds=0.5, batch_reps=3)
+
+
+def _predictor(space=None, **kw) -> lut.LUTPredictor:
+    kw = {
+        "batch_size": 2,
+        "device": "cpu",
+        "options": {"threads": 1},
+        "protocol": FAST,
+        "network_protocol": FAST,
+        **kw,
+    }
+    return lut.LUTPredictor(space=space, **kw)
+
+
+def _samples(space, n, seed=0):
+    rng = np.random.default_rng(seed)
+    return [space.sample(rng) for _ in range(n)]
+
+
+FAST_PATH_SPACES = [
+    ("efficientnet_x", {"width_mult": 0.25, "resolutions": (32, 64), "depth_deltas": (-1, 0)}),
+    (
+        "efficientnet_x",
+        {
+            "width_mult": 0.25,
+            "resolutions": (64, 96),
+            "space_to_batch": (False, True),
+            "act_groups": ((3, 4, 5), (6, 7, 8, 9)),
+            "space_to_depth_size": 4,
+            "kernels": (3, 5),
+        },
+    ),
+    ("gpunet", {"width_mult": 0.25, "max_layers": 3, "resolutions": (64, 96)}),
+]
+
+
+@pytest.mark.parametrize("name, options", FAST_PATH_SPACES)
+def test_layers_cover_the_network_exactly(name, options):
+    from accelsearch import spaces
+
+    space = spaces.get(name, **options)
+    for params in _samples(space, 1, seed=3):
+        arch = space.decode(params)
+        entries = arch_layers(arch, num_classes=10)
+        stage_layers = sum(1 if s.type in FIXED_DEPTH_TYPES else s.depth for s in arch.stages)
+        assert len(entries) == arch.stem.depth + stage_layers + 1
+        model = build_model(arch, num_classes=10).eval()
+        cost = model_cost(model, arch.resolution)
+        assert sum(layer_cost(e.key).macs for e in entries) == cost.macs
+        assert sum(layer_cost(e.key).params for e in entries) == cost.params
+        x = torch.randn(1, 3, arch.resolution, arch.resolution)
+        with torch.no_grad():
+            for e in entries:  # chaining the layers alone reproduces the network's shapes
+                assert x.shape[1:] == (e.key.in_chs, e.key.size, e.key.size)
+                x = layer_module(e.key).eval()(x)
+        assert x.shape == (1, 10)
+
+
+def test_layer_text_round_trips(tiny_space):
+    arch = tiny_space.decode(_samples(tiny_space, 1)[0])
+    for e in arch_layers(arch):
+        assert lut.parse_layer_text(e.key.text) == e.key
+    assert lut.parse_layer_text("garbage") is None
+
+
+def test_missing_layers_are_measured_once_and_persist(tiny_arch):
+    p = _predictor()
+    ms = p.predict(tiny_arch)
+    keys = {e.key.text for e in arch_layers(tiny_arch)}
+    assert ms > 0 and p.last_fill.measured == len(keys)
+    assert set(p.table) == keys
+    again = _predictor()  # a new predictor (another process) reads the same store
+    assert again.predict(tiny_arch) == pytest.approx(ms)
+    assert again.last_fill.measured == 0
+    assert again.table_id == p.table_id and again.table_id.library.startswith("torch ")
+
+
+@pytest.mark.parametrize("name, options", FAST_PATH_SPACES)
+def test_fast_path_equals_decoding_every_arch(name, options, tiny_arch):
+    from accelsearch import spaces
+
+    space = spaces.get(name, **options)
+    assert space.name in lut.FAST_PATHS
+    seed = _predictor()
+    seed.predict(tiny_arch)  # a few measured layers for the cost model of the other layers
+    p = _predictor(space, fill="estimate")
+    params = _samples(space, 300, seed=5)
+    fast_raw, fast_n = p.layer_sum_indices(p.indices_of(params))
+    slow_raw, slow_n = p.layer_sum_many([space.decode(q) for q in params])
+    np.testing.assert_allclose(fast_raw, slow_raw, rtol=1e-9)
+    np.testing.assert_array_equal(fast_n, slow_n)
+
+
+def test_unit_cube_samples(tiny_space, tiny_arch):
+    p = _predictor(tiny_space)
+    p.predict(tiny_arch)
+    p.fill = "estimate"
+    # unit-cube samples (Sobol) map to the same points as distributions.from_unit
+    from scipy.stats import qmc
+
+    u = qmc.Sobol(d=len(tiny_space.params()), seed=0).random(64)
+    names = list(tiny_space.params())
+    dicts = [
+        {n: D.from_unit(d, row[i]) for i, (n, d) in enumerate(tiny_space.params().items())}
+        for row in u
+    ]
+    assert names == list(dicts[0])
+    np.testing.assert_allclose(p.predict_unit(u), p.predict_many(dicts), rtol=1e-9)
+    assert np.all(p.predict_unit(u) > 0)
+
+
+def test_correction_recovers_a_known_fusion_and_persists(tiny_space, tiny_arch):
+    p = _predictor(tiny_space)
+    p.predict(tiny_arch)
+    p.fill = "estimate"
+    archs = [tiny_space.decode(q) for q in _samples(tiny_space, 12, seed=7)]
+    raw, n = p.layer_sum_many(archs)
+    measured = 0.7 * raw - 0.002 * n + 0.05
+    corr = p.fit_correction(archs, measured)
+    assert (corr.a, corr.b, corr.c) == pytest.approx((0.7, -0.002, 0.05), rel=1e-6, abs=1e-9)
+    assert corr.mape_after < 1e-6 < corr.mape_before and corr.n_fit == 12
+    np.testing.assert_allclose(p.predict_many(archs), measured, rtol=1e-6)
+    np.testing.assert_allclose(p.predict_many(archs, corrected=False), raw)
+    fresh = _predictor(tiny_space, fill="estimate")
+    assert fresh.correction == corr
+    assert _predictor(fill="estimate").correction is None  # scoped per space
+
+
+def test_correction_from_real_whole_network_measurements(tiny_space):
+    p = _predictor(tiny_space)
+    archs = [tiny_space.decode(q) for q in _samples(tiny_space, 4, seed=9)]
+    corr = p.fit_correction(archs)
+    assert corr.n_fit == 4 and np.isfinite(corr.mape_before) and np.isfinite(corr.mape_after)
+    assert corr.mape_after <= corr.mape_before + 1e-9
+
+
+def test_a_table_read_where_its_device_is_not(tiny_arch):
+    local = _predictor()
+    ms = local.predict(tiny_arch)
+    remote = lut.LUTPredictor(
+        batch_size=2, precision="fp32", device_name=local.table_id.device_name
+    )
+    assert remote.fill == "error" and remote.predict(tiny_arch) == pytest.approx(ms)
+    with pytest.raises(MeasurementError, match="missing from LUT table"):
+        remote.predict(tiny_arch.replace(resolution=64))
+    with pytest.raises(ConfigError, match="no table for 'NVIDIA H100"):
+        lut.LUTPredictor(batch_size=2, device_name="NVIDIA H100 80GB HBM3")
+
+
+def test_the_lut_backend(tiny_arch):
+    kw = dict(device="cpu", layer_protocol=FAST, layer_options={"threads": 1})
+    r = latency.measure(tiny_arch, batch_size=2, backend="lut", **kw)
+    assert r.backend == "lut" and r.mode == "lut" and r.extra["predicted"]
+    assert r.n == len(arch_layers(tiny_arch)) and r.cv == 0 and not r.cached
+    assert r.extra["measured_layers"] > 0
+    again = latency.measure(build_model(tiny_arch), batch_size=2, backend="lut", **kw)
+    assert again.median_ms == pytest.approx(r.median_ms) and again.extra["measured_layers"] == 0
+    assert not again.cached
+    with pytest.raises(MeasurementError, match="predicts from an Arch"):
+        latency.measure(torch.nn.Conv2d(3, 3, 1), resolution=8, backend="lut", **kw)
+
+
+def test_layers_fill_in_parallel_worker_processes(tiny_arch):
+    p = _predictor()
+    keys = list({e.key.text: e.key for e in arch_layers(tiny_arch)}.values())
+    report = p._measure_parallel(keys, ["cpu", "cpu"])
+    assert report.measured == len(keys) and report.devices == ["cpu", "cpu"]
+    assert set(p.table) == {k.text for k in keys}
+    assert set(lut.LUTStore(p.store.path).table(p.table_id)) == set(p.table)
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"fill": "guess"}, "fill='guess'"),
+        ({"batch_size": 0}, "batch_size"),
+        ({"backend": "lut"}, "real backend"),
+    ],
+)
+def test_bad_predictor_settings(kwargs, match):
+    with pytest.raises(ConfigError, match=match):
+        _predictor(**kwargs)
+
+
+def test_mape():
+    assert lut.mape([1.1, 0.9], [1.0, 1.0]) == pytest.approx(10.0)

@@ -1,0 +1,89 @@
+"""The timing protocol: warm-up, stopping rule, trimmed statistics, noisy flag."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+
+from accelsearch.errors import ConfigError
+from accelsearch.objectives.latency.protocol import (
+    Protocol,
+    median_ci_rel,
+    run_protocol,
+    summarize,
+)
+
+
+def test_summarize_trims_outliers_for_mean_and_cv_but_not_median():
+    samples = [1.0] * 18 + [100.0, 0.01]
+    s = summarize(samples, trim=0.1)
+    assert s.median_ms == 1.0
+    assert s.mean_ms == pytest.approx(1.0)  # both outliers trimmed
+    assert s.cv == pytest.approx(0.0)
+    assert s.n == 20
+    assert s.p10_ms <= s.median_ms <= s.p90_ms
+    untrimmed = summarize(samples, trim=0.0)
+    assert untrimmed.cv > 1.0
+
+
+def test_median_ci_is_tight_for_steady_samples_and_wide_for_noisy_ones():
+    rng = np.random.default_rng(0)
+    steady = 10 + rng.normal(0, 0.01, 200)
+    noisy = 10 + rng.normal(0, 3, 200)
+    assert median_ci_rel(steady) < 0.001
+    assert median_ci_rel(noisy) > 0.02
+    assert median_ci_rel(np.array([1.0, 2.0])) == float("inf")
+
+
+def test_stops_at_min_reps_when_the_ci_is_tight():
+    calls = itertools.count()
+
+    def once():
+        next(calls)
+        return 1.0
+
+    p = Protocol(warmup=4, min_reps=20, max_reps=1000, batch_reps=10)
+    stats = run_protocol(once, p)
+    assert stats.n == 20
+    assert next(calls) == 4 + 20  # warm-up calls are not samples
+
+
+def test_noisy_samples_run_to_the_repetition_cap_exactly():
+    rng = np.random.default_rng(1)
+    p = Protocol(warmup=0, min_reps=5, max_reps=57, batch_reps=10, max_seconds=60)
+    stats = run_protocol(lambda: float(rng.lognormal(0, 1)), p)
+    assert stats.n == 57
+    assert stats.cv > p.noisy_cv
+
+
+def test_time_cap_stops_the_loop():
+    import time
+
+    p = Protocol(warmup=0, min_reps=3, max_reps=10_000, max_seconds=0.05, batch_reps=3)
+    rng = np.random.default_rng(2)
+
+    def once():
+        time.sleep(0.005)
+        return float(rng.lognormal(0, 1))
+
+    stats = run_protocol(once, p)
+    assert 3 <= stats.n < 100
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"min_reps": 2},
+        {"min_reps": 10, "max_reps": 5},
+        {"ci_target": 0},
+        {"trim": 0.5},
+        {"warmup": -1},
+        {"max_seconds": 0},
+        {"batch_reps": 0},
+    ],
+)
+def test_bad_protocols_are_rejected(kwargs):
+    with pytest.raises(ConfigError):
+        Protocol(**kwargs)
