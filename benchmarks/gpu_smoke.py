@@ -62,17 +62,31 @@ def main() -> None:
                 if args.device == "cpu" and mode == "eager":
                     continue
                 try:
-                    r = latency.measure(arch, batch_size=bs, backend="torch", device=args.device,
-                                        precision=prec, **opts)
+                    r = latency.measure(
+                        arch,
+                        batch_size=bs,
+                        backend="torch",
+                        device=args.device,
+                        precision=prec,
+                        **opts,
+                    )
                     row = {"space": space_name, "ref": ref, **r.to_dict()}
                 except Exception as exc:  # noqa: BLE001 - record and go on
-                    row = {"space": space_name, "ref": ref, "batch_size": bs, "mode": mode,
-                           "error": repr(exc)}
+                    row = {
+                        "space": space_name,
+                        "ref": ref,
+                        "batch_size": bs,
+                        "mode": mode,
+                        "error": repr(exc),
+                    }
                 info["results"].append(row)
                 out.write_text(json.dumps(info, indent=1))
-                print(f"{ref:20s} bs{bs:4d} {row.get('mode', mode):28s} "
-                      f"{row.get('median_ms', float('nan')):8.3f} ms cv {row.get('cv', float('nan')):.3f} "
-                      f"n {row.get('n', 0)} {row.get('error', '')}", flush=True)
+                print(
+                    f"{ref:20s} bs{bs:4d} {row.get('mode', mode):28s} "
+                    f"{row.get('median_ms', float('nan')):8.3f} ms cv {row.get('cv', float('nan')):.3f} "
+                    f"n {row.get('n', 0)} {row.get('error', '')}",
+                    flush=True,
+                )
 
 
 if __name__ == "__main__":

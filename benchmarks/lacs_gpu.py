@@ -233,6 +233,8 @@ def member_row(m) -> dict[str, Any]:
         "reward": m.reward,
         "params_m": m.params_m,
         "gflops": m.gflops,
+        "intensity_flop_per_byte": m.intensity,
+        "utilisation": m.utilisation,
         "resolution": m.arch.resolution,
         "depths": [s.depth for s in m.arch.stages],
         "arch": str(m.arch),
@@ -305,6 +307,18 @@ def run_base(spec: str, args, rec: Recorder, deadline: float) -> None:
         def cost(arch):
             return model_cost(space.build(arch, num_classes=1000), arch.resolution, arch.in_chans)
 
+        efficiency = None
+        try:
+            from accelsearch.objectives.roofline import efficiency_metrics
+
+            def efficiency(arch, result):
+                try:
+                    return efficiency_metrics(arch, result, num_classes=1000)
+                except (ValueError, TypeError, KeyError, RuntimeError) as exc:
+                    return {"efficiency_error": str(exc)}
+        except ImportError:  # roofline not in this checkout: intensity/utilisation stay empty
+            pass
+
         lacs = scaling.LACS(
             grid,
             latency=measure,
@@ -323,7 +337,7 @@ def run_base(spec: str, args, rec: Recorder, deadline: float) -> None:
         targets = scaling.resolve_targets(scaling.parse_targets(args.targets), base_ms)
         say(f"[bench] {spec}: base {base_ms:.3f} ms; targets {[round(t, 3) for t in targets]} ms")
         try:
-            family = lacs.run(base, targets, name=ref, cost=cost)
+            family = lacs.run(base, targets, name=ref, cost=cost, efficiency=efficiency)
         except TimeBudgetExceeded as exc:
             entry.update(status="stopped", error=str(exc), wall_s=time.perf_counter() - t0)
             entry["measurements"] = lacs.evals.stats()
@@ -353,7 +367,9 @@ def run_base(spec: str, args, rec: Recorder, deadline: float) -> None:
         rec.write()
         if args.compare_phi != "none":
             try:
-                other = lacs.compare(family, "efficientnet", args.compare_phi, cost=cost)
+                other = lacs.compare(
+                    family, "efficientnet", args.compare_phi, cost=cost, efficiency=efficiency
+                )
                 entry["efficientnet"] = {
                     "alpha_beta_gamma": [other.alpha, other.beta, other.gamma],
                     "phi_from": args.compare_phi,

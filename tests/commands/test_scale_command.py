@@ -58,6 +58,8 @@ def test_scale_from_an_arch_file_with_comparison_and_onnx(tmp_path, capsys):
     assert family["settings"]["space"] == "generic"
     assert len(family["grid"]) == 2
     assert family["baseline"]["settings"]["phi_from"] == "flops"
+    for m in family["members"]:  # the roofline fills intensity and utilisation
+        assert m["intensity"] > 0 and 0 < m["utilisation"] < 1
     assert family["comparison"][0]["target_ms"] == family["members"][1]["target_ms"]
     assert sorted(p.name for p in (run_dir / "onnx").iterdir()) == ["tiny-0.onnx", "tiny-1.onnx"]
     assert (run_dir / "family.png").exists() and "lacs vs efficientnet" in (
