@@ -58,7 +58,7 @@ def family_rows(family: Family) -> tuple[list[str], list[list[str]]]:
             _fmt(m.target_ms),
             _fmt(m.latency_ms),
             f"{100 * m.latency_error:+.1f}" + ("" if m.within_tolerance or m.phi == 0 else " !"),
-            _fmt(m.phi),
+            f"{m.phi:.4g}",
             _fmt(m.accuracy, 2),
             _fmt(m.reward),
             _fmt(m.params_m),

@@ -373,7 +373,7 @@ class LACS:
             self.print(
                 f"[lacs] grid {i + 1}/{len(pruned.kept)} (α,β,γ)={triple}: "
                 + (
-                    f"φ={gp.phi:.3f}, {gp.latency_ms:.3f} ms, acc {gp.accuracy:.2f}, "
+                    f"φ={gp.phi:.4g}, {gp.latency_ms:.3f} ms, acc {gp.accuracy:.2f}, "
                     f"reward {gp.reward:.3f}, {gp.n_measurements} measurements"
                     if gp.error is None
                     else f"skipped: {gp.error}"
@@ -588,7 +588,7 @@ class LACS:
             )
             self.print(
                 f"[lacs] {name}-{k}: target {t:.3f} ms -> {sol.value:.3f} ms "
-                f"({100 * sol.error:+.1f} %, {sol.reason}), φ={sol.phi:.3f}, "
+                f"({100 * sol.error:+.1f} %, {sol.reason}), φ={sol.phi:.4g}, "
                 + (f"acc {acc:.2f}, " if acc is not None else "")
                 + f"{sol.n_measurements} measurements"
             )

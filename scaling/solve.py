@@ -330,7 +330,7 @@ class PhiSolver:
         best = max(probes, key=lambda p: p.value)
         return UnreachableTargetError(
             f"{self.what} target {target:.4g} {self.unit} is unreachable: the largest "
-            f"reachable {self.what} measured is {best.value:.4g} {self.unit} (φ={best.phi:.3f}, "
+            f"reachable {self.what} measured is {best.value:.4g} {self.unit} (φ={best.phi:.4g}, "
             f"limit φ={phi_max:.3f}); lower the target or raise max_multiplier",
             largest=best.value,
             largest_phi=best.phi,
