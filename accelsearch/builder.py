@@ -28,18 +28,23 @@ BlockBuilder = Callable[[Stage, int, "BuildContext"], tuple[list[nn.Module], int
 BLOCKS: Registry[BlockBuilder] = Registry("block type")
 #: block types whose depth is structural (one op), so depth scaling leaves them alone
 FIXED_DEPTH_TYPES: set[str] = set()
+#: block types whose width cannot change (a whole timm model), so width scaling leaves them alone
+FIXED_WIDTH_TYPES: set[str] = set()
 
 
 def register_block(
-    name: str, *, fixed_depth: bool = False
+    name: str, *, fixed_depth: bool = False, fixed_width: bool = False
 ) -> Callable[[BlockBuilder], BlockBuilder]:
     """Register a builder for stages of ``type == name``.
 
     ``fixed_depth=True`` marks a block that is one structural op (space-to-depth, a
-    reduction cell): compound scaling never repeats it.
+    reduction cell): compound scaling never repeats it. ``fixed_width=True`` marks a block
+    whose channels are not its to choose (a whole timm model): compound scaling keeps them.
     """
     if fixed_depth:
         FIXED_DEPTH_TYPES.add(name)
+    if fixed_width:
+        FIXED_WIDTH_TYPES.add(name)
     return BLOCKS.register(name)
 
 

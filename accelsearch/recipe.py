@@ -208,23 +208,50 @@ class ScalingSpec(_Strict):
     """LACS: grid of (alpha, beta, gamma) and the family's latency targets.
 
     ``targets`` are multiples of the base model's measured latency; ``targets_ms`` absolute
-    milliseconds (give one of the two).
+    milliseconds (give one of the two). ``grid`` empty (the default) means the paper's
+    neighbourhood (each of alpha, beta, gamma in 1.0-1.4 by 0.05), pruned by the latency
+    ``predictor`` to ``max_triples``. ``compare: efficientnet`` also grows the base with
+    EfficientNet's accuracy-only coefficients, phi solved on latency (``compare_phi:
+    latency``, equal latency) or on the FLOPs budget the targets imply (``flops``).
+    ``resolution_multiple`` empty: the space's.
     """
 
     enabled: bool = True
-    grid: list[tuple[float, float, float]] = Field(
-        default_factory=lambda: [
-            (1.2, 1.1, 1.15),
-            (1.0, 1.1, 1.15),
-            (1.2, 1.0, 1.15),
-            (1.2, 1.1, 1.0),
-        ]
-    )
+    grid: list[tuple[float, float, float]] | None = None
     targets: list[float] | None = None
     targets_ms: list[float] | None = None
     tolerance: float = Field(0.02, gt=0, lt=1)
     max_measurements: int = Field(12, ge=2)
-    resolution_multiple: int | None = Field(None, ge=1)  # None: the space's own (8; GPUNet 32)
+    max_triples: int = Field(6, ge=1)
+    max_multiplier: float = Field(8.0, gt=1)
+    grid_target: int = 0
+    predictor: str = "flops"
+    compare: str | None = None
+    compare_phi: str = "latency"
+    resolution_multiple: int | None = Field(None, ge=1)
+
+    @field_validator("predictor")
+    @classmethod
+    def _predictor(cls, v: str) -> str:
+        from accelsearch.scaling.predict import PREDICTORS
+
+        if v not in PREDICTORS:
+            raise ValueError(f"unknown predictor {v!r}; valid choices: {choices_text(PREDICTORS)}")
+        return v
+
+    @field_validator("compare")
+    @classmethod
+    def _compare(cls, v: str | None) -> str | None:
+        if v not in (None, "efficientnet"):
+            raise ValueError(f"unknown comparison {v!r}; valid choices: 'efficientnet'")
+        return v
+
+    @field_validator("compare_phi")
+    @classmethod
+    def _compare_phi(cls, v: str) -> str:
+        if v not in ("latency", "flops"):
+            raise ValueError(f"compare_phi is {v!r}; valid choices: 'flops', 'latency'")
+        return v
 
     @model_validator(mode="after")
     def _targets(self) -> ScalingSpec:
@@ -240,7 +267,7 @@ class ScalingSpec(_Strict):
             )
         if self.targets_ms is not None and any(t <= 0 for t in self.targets_ms):
             raise ValueError(f"scaling.targets_ms must be positive, got {self.targets_ms}")
-        for triple in self.grid:
+        for triple in self.grid or []:
             bad = [v for v in triple if v < 1]
             if bad:
                 raise ValueError(

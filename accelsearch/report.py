@@ -35,6 +35,8 @@ def pareto_rows(result: SearchResult) -> tuple[list[str], list[list[str]]]:
 
 
 def family_rows(family: Family) -> tuple[list[str], list[list[str]]]:
+    """One row per member; intensity and utilisation columns when the roofline filled them."""
+    roofline = any(m.intensity is not None or m.utilisation is not None for m in family.members)
     head = [
         "member",
         "target ms",
@@ -47,22 +49,59 @@ def family_rows(family: Family) -> tuple[list[str], list[list[str]]]:
         "GFLOPs",
         "resolution",
         "measurements",
-    ]
-    rows = [
-        [
+        "solve",
+    ] + (["FLOP/B", "utilisation %"] if roofline else [])
+    rows = []
+    for m in family.members:
+        row = [
             m.name,
             _fmt(m.target_ms),
             _fmt(m.latency_ms),
-            f"{100 * m.latency_error:+.1f}" + ("" if m.within_tolerance else " !"),
-            _fmt(m.phi),
+            f"{100 * m.latency_error:+.1f}" + ("" if m.within_tolerance or m.phi == 0 else " !"),
+            f"{m.phi:.4g}",
             _fmt(m.accuracy, 2),
             _fmt(m.reward),
             _fmt(m.params_m),
             _fmt(m.gflops),
             str(m.arch.resolution),
             str(m.n_measurements),
+            m.solve or "-",
         ]
-        for m in family.members
+        if roofline:
+            util = None if m.utilisation is None else 100 * m.utilisation
+            row += [_fmt(m.intensity, 1), _fmt(util, 1)]
+        rows.append(row)
+    return head, rows
+
+
+def comparison_rows(family: Family) -> tuple[list[str], list[list[str]]]:
+    """Per target: this family against its baseline (latency, accuracy, reward)."""
+    other = family.baseline.method if family.baseline is not None else "baseline"
+    me = family.method
+    head = [
+        "target ms",
+        f"{me} ms",
+        f"{me} acc %",
+        f"{me} reward",
+        f"{other} ms",
+        f"{other} acc %",
+        f"{other} reward",
+        "Δacc",
+        f"{other}/{me} latency",
+    ]
+    rows = [
+        [
+            _fmt(r["target_ms"]),
+            _fmt(r.get(f"{me}_latency_ms")),
+            _fmt(r.get(f"{me}_accuracy"), 2),
+            _fmt(r.get(f"{me}_reward")),
+            _fmt(r.get(f"{other}_latency_ms")),
+            _fmt(r.get(f"{other}_accuracy"), 2),
+            _fmt(r.get(f"{other}_reward")),
+            _fmt(r.get("accuracy_delta"), 2),
+            _fmt(r.get("latency_ratio")),
+        ]
+        for r in family.comparison()
     ]
     return head, rows
 
@@ -97,6 +136,15 @@ def print_tables(result: SearchResult | None, family: Family | None) -> None:
                 *family_rows(family),
             )
         )
+        if family.baseline is not None:
+            b = family.baseline
+            console.print(
+                rich_table(
+                    f"{family.method} vs {b.method} (α, β, γ) = ({b.alpha}, {b.beta}, {b.gamma}), "
+                    f"φ from {b.settings.get('phi_from', 'latency')}",
+                    *comparison_rows(family),
+                )
+            )
 
 
 def family_plot(family: Family, result: SearchResult | None = None):
@@ -112,9 +160,19 @@ def family_plot(family: Family, result: SearchResult | None = None):
         ax.scatter(*zip(*pts), s=14, c="0.7", label="search trials")
         front = [(t.metrics["latency_ms"], t.metrics["accuracy"]) for t in result.pareto()]
         ax.plot(*zip(*front), "o--", c="tab:blue", ms=5, label="search Pareto set")
+    if family.baseline is not None:
+        b = family.baseline
+        pts = [(m.latency_ms, m.accuracy) for m in b.members if m.accuracy is not None]
+        if pts:
+            ax.plot(
+                *zip(*pts),
+                "^--",
+                c="tab:green",
+                label=f"{b.method} ({b.alpha}, {b.beta}, {b.gamma})",
+            )
     fam = [(m.latency_ms, m.accuracy) for m in family.members if m.accuracy is not None]
     if fam:
-        ax.plot(*zip(*fam), "s-", c="tab:red", label=f"family {family.name}")
+        ax.plot(*zip(*fam), "s-", c="tab:red", label=f"{family.method} {family.name}")
         for m in family.members:
             if m.accuracy is not None:
                 ax.annotate(
@@ -169,9 +227,19 @@ def summary_markdown(
             markdown_table(*family_rows(family)),
             "",
             "Members marked `!` missed the latency tolerance "
-            f"({100 * family.settings.get('tolerance', 0):.0f} %).",
+            f"({100 * family.settings.get('tolerance', 0):.0f} %): a rounding step "
+            "(`plateau`) or the measurement budget (`budget`).",
             "",
         ]
+        if family.baseline is not None:
+            b = family.baseline
+            parts += [
+                f"### {family.method} vs {b.method} (α, β, γ) = ({b.alpha}, {b.beta}, "
+                f"{b.gamma}), φ from {b.settings.get('phi_from', 'latency')}",
+                "",
+                markdown_table(*comparison_rows(family)),
+                "",
+            ]
     return "\n".join(parts)
 
 

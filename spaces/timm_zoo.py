@@ -75,7 +75,7 @@ class TimmFeatures(nn.Module):
         return y
 
 
-@register_block("timm", fixed_depth=True)
+@register_block("timm", fixed_depth=True, fixed_width=True)
 def _timm_stage(stage: Stage, in_chs: int, ctx: BuildContext) -> tuple[list[nn.Module], int]:
     if len(stage.ops) != 1:
         raise ArchError(

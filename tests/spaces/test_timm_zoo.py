@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 import timm
 import torch
@@ -54,7 +56,10 @@ def test_default_resolution_and_bad_archs():
     zoo = spaces.get("timm_zoo", pattern="test_*")
     assert zoo.decode({"model": "test_efficientnet"}).resolution == 160  # timm's input_size
     arch = zoo.decode({"model": "test_resnet"})
-    wide = scale(arch, width=2.0)
+    assert scale(arch, width=2.0) == arch  # scaling keeps a timm model's width (fixed_width)
+    wide = arch.replace(
+        stages=(dataclasses.replace(arch.stages[0], width=2 * arch.stages[0].width),)
+    )
     with pytest.raises(ArchError, match="width cannot change"):
         zoo.build(wide)
     bigger = scale(arch, resolution=1.2)
