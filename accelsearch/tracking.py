@@ -26,6 +26,8 @@ from typing import Any
 from accelsearch.errors import ConfigError
 
 KIND_TAG = "accelsearch.kind"
+#: MLflow 3's UI opens an experiment with this tag in its "Model training" (runs) views
+EXPERIMENT_TAGS = {"mlflow.experimentKind": "custom_model_development"}
 KINDS = ("search", "trial", "family", "member")
 
 
@@ -151,7 +153,7 @@ class Tracker:
             local = artifact_root and not is_remote(uri)
             location = Path(artifact_root).resolve().as_uri() if local else None
             self.experiment_id = self.client.create_experiment(
-                experiment, artifact_location=location
+                experiment, artifact_location=location, tags=EXPERIMENT_TAGS
             )
         else:
             self.experiment_id = exp.experiment_id

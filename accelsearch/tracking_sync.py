@@ -75,7 +75,7 @@ def sync_runs(
             printer(f"[sync] would copy {len(runs)} run(s) of experiment {exp.name!r}")
             continue
         if target_exp is None:
-            exp_id = dst.create_experiment(exp.name)
+            exp_id = dst.create_experiment(exp.name, tags=dict(exp.tags))
         elif target_exp.lifecycle_stage != "active":
             raise ConfigError(
                 f"experiment {exp.name!r} is deleted on {target_uri!r}; restore it there "

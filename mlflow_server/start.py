@@ -4,9 +4,10 @@
 Defaults: 127.0.0.1:5000, a SQLite backend store and a local artifact folder under
 ``--root`` (``./mlflow-data``), artifacts proxied through the server (``--serve-artifacts``),
 so clients need no access to the artifact folder. Options: a PostgreSQL backend store
-(``--backend-store-uri postgresql://user:pass@host:5432/db``, needs ``psycopg2-binary``) and
+(``--backend-store-uri postgresql://user:pass@host:5432/db``) and
 MLflow's basic-auth app (``--app-name basic-auth``; the admin password comes from
-``MLFLOW_AUTH_ADMIN_PASSWORD``), for a server a team shares.
+``MLFLOW_AUTH_ADMIN_PASSWORD``), for a server a team shares. ``postgresql://`` uses the psycopg 3
+driver (``pip install 'psycopg[binary]'``), ``postgresql+psycopg2://`` psycopg2.
 
     python mlflow_server/start.py                       # http://127.0.0.1:5000
     accelsearch run recipes/quickstart.yaml --tracking-uri http://127.0.0.1:5000
@@ -81,26 +82,63 @@ def sqlite_uri(path: Path) -> str:
     return f"sqlite:///{path.resolve()}"
 
 
+#: pip package of each SQLAlchemy database driver a store URI may need
+DRIVER_PACKAGES = {
+    "psycopg": "psycopg[binary]",
+    "psycopg2": "psycopg2-binary",
+    "pymysql": "pymysql",
+    "mysqldb": "mysqlclient",
+    "pymssql": "pymssql",
+}
+
+
 def check_backend_uri(uri: str) -> None:
-    """A PostgreSQL store needs its driver; say so before MLflow fails deep inside SQLAlchemy."""
-    scheme = uri.split(":", 1)[0].lower()
-    if scheme.startswith("postgres"):
-        driver = scheme.partition("+")[2] or "psycopg2"
-        module = {"psycopg2": "psycopg2", "psycopg": "psycopg", "pg8000": "pg8000"}.get(driver)
-        if module is None:
-            return
-        try:
-            __import__(module)
-        except ImportError:
-            raise StartError(
-                f"backend store {uri.split('@')[-1]!r} needs the {module} driver: "
-                f"pip install {'psycopg2-binary' if module == 'psycopg2' else module}"
-            ) from None
-    elif scheme not in ("sqlite", "mysql", "mssql", "file") and not scheme.startswith("mysql"):
+    """A database store needs its driver; say which, before MLflow fails deep inside
+    SQLAlchemy (``postgresql://`` uses psycopg 3, ``postgresql+psycopg2://`` psycopg2)."""
+    if uri.startswith("file:") or "://" not in uri:
+        return
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+
+    try:
+        dialect = make_url(uri).get_dialect()
+    except (ArgumentError, NoSuchModuleError, ValueError) as exc:
         raise StartError(
-            f"backend store URI {uri!r} has scheme {scheme!r}; use sqlite:///PATH, "
-            "postgresql://USER:PASSWORD@HOST:PORT/DB or another SQLAlchemy URI"
-        )
+            f"backend store URI {_hide_password(uri)!r} is not usable ({exc}); use "
+            "sqlite:///PATH or postgresql://USER:PASSWORD@HOST:PORT/DB"
+        ) from None
+    try:
+        dialect.import_dbapi()
+    except ImportError:
+        package = DRIVER_PACKAGES.get(dialect.driver, dialect.driver)
+        extra = " (or pip install -e '.[server]')" if dialect.driver == "psycopg" else ""
+        raise StartError(
+            f"backend store {_hide_password(uri)!r} needs the database driver "
+            f"{dialect.driver!r}: pip install '{package}'{extra}"
+        ) from None
+
+
+def _hide_password(uri: str) -> str:
+    head, sep, tail = uri.rpartition("@")
+    if not sep or ":" not in head.split("//", 1)[-1]:
+        return uri
+    scheme, _, cred = head.partition("//")
+    return f"{scheme}//{cred.split(':', 1)[0]}:***@{tail}"
+
+
+def secret_key(root: Path) -> str:
+    """basic-auth signs its CSRF tokens with MLFLOW_FLASK_SERVER_SECRET_KEY; without one set,
+    use a random key kept in ROOT (so that restarts keep accepting the same tokens)."""
+    import secrets
+
+    given = os.environ.get("MLFLOW_FLASK_SERVER_SECRET_KEY")
+    if given:
+        return given
+    path = root / "flask_secret_key"
+    if not path.exists():
+        path.write_text(secrets.token_hex(32))
+        path.chmod(0o600)
+    return path.read_text().strip()
 
 
 def check_port_free(host: str, port: int) -> None:
@@ -169,6 +207,7 @@ def plan(args: argparse.Namespace) -> tuple[list[str], dict[str, str]]:
         else:
             config = write_auth_config(root, db_uri, args.default_permission)
             env["MLFLOW_AUTH_CONFIG_PATH"] = str(config.resolve())
+            env["MLFLOW_FLASK_SERVER_SECRET_KEY"] = secret_key(root)
     return cmd, env
 
 
@@ -187,6 +226,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.dry_run:
         for k, v in env.items():
             print(f"{k}={shlex.quote(v)}")
+        if args.app_name == "basic-auth":
+            print("MLFLOW_FLASK_SERVER_SECRET_KEY=<from the environment or ROOT/flask_secret_key>")
         print(shown)
         return 0
     print(f"[mlflow] http://{args.host}:{args.port}  ({shown})", flush=True)
