@@ -91,16 +91,18 @@ def run_recipe(
     text = report.summary_markdown(recipe, result, family, _latency_note(result))
     report.write_summary(out / "summary.md", text)
     report.print_tables(result, family)
-    if is_remote(tracker.uri):
-        ui_hint = f"open {tracker.uri} in a browser"
-    else:
-        ui_hint = f"open the UI with: accelsearch ui --output {workspace}"
-        if offline:
-            ui_hint += f"; upload with: accelsearch sync --output {workspace}"
-            if not (workspace / "sync.json").exists():
-                ui_hint += " --tracking-uri http://HOST:PORT"
-    printer(f"[run] summary: {out / 'summary.md'}; {ui_hint}")
+    printer(f"[run] summary: {out / 'summary.md'}; {where_to_look(tracker.uri, workspace)}")
     return RunOutcome(out, result, family, tracker.uri, time.perf_counter() - t0)
+
+
+def where_to_look(tracking_uri: str, workspace: Path) -> str:
+    """Where the user finds the run in MLflow (and, for an offline run, how to upload it)."""
+    if is_remote(tracking_uri):
+        return f"open {tracking_uri} in a browser"
+    hint = f"open the UI with: accelsearch ui --output {workspace}"
+    if (workspace / "sync.json").exists():  # an --offline run meant for a server
+        hint += f"; upload it with: accelsearch sync --output {workspace}"
+    return hint
 
 
 def new_run_dir(workspace: Path, name: str) -> Path:

@@ -97,7 +97,7 @@ class LatencySpec(_Strict):
 
 
 #: option names that hold an input file or folder (also any name ending in one of PATH_SUFFIXES)
-PATH_OPTIONS = ("dataset", "val", "csv", "root", "path", "data_dir", "table_path")
+PATH_OPTIONS = ("dataset", "val", "val_dataset", "data_root", "csv", "root", "path", "data_dir")
 PATH_SUFFIXES = ("_path", "_dir", "_csv", "_file")
 
 

@@ -134,21 +134,63 @@ def _fmt(v: Any, digits: int = 3) -> str:
     return str(v)
 
 
+def _utilisation(metrics: dict[str, Any]) -> float | None:
+    """Achieved ÷ peak FLOP/s of a trial, in percent, when the trial reported it."""
+    for key in ("utilization", "utilisation"):
+        if isinstance(metrics.get(key), (int, float)):
+            return 100.0 * float(metrics[key])
+    return None
+
+
 def pareto_rows(result: SearchResult) -> tuple[list[str], list[list[str]]]:
-    head = ["trial", "accuracy %", "latency ms", "reward", "params M", "GFLOPs", "arch"]
-    rows = [
-        [
+    front = result.pareto()
+    util = any(_utilisation(t.metrics) is not None for t in front)
+    head = ["trial", "accuracy %", "latency ms", "reward", "params M", "GFLOPs"]
+    head += ["util %"] if util else []
+    rows = []
+    for t in front:
+        row = [
             t.trial_id,
             _fmt(t.metrics.get("accuracy"), 2),
             _fmt(t.metrics.get("latency_ms")),
             _fmt(t.metrics.get("reward")),
             _fmt(t.metrics.get("params_m")),
             _fmt(t.metrics.get("gflops")),
-            str(t.arch) if t.arch else "-",
         ]
-        for t in result.pareto()
-    ]
-    return head, rows
+        if util:
+            row.append(_fmt(_utilisation(t.metrics), 1))
+        rows.append([*row, str(t.arch) if t.arch else "-"])
+    return [*head, "arch"], rows
+
+
+def strategy_markdown(summary: dict[str, Any] | None) -> str:
+    """What the search strategy concluded (``SearchResult.summary``), for ``summary.md``:
+    a table of latency bins and their winners (``stratified``), or the summary as JSON."""
+    import json
+
+    if not summary:
+        return ""
+    bins = summary.get("bins")
+    if isinstance(bins, list) and bins:
+        metric = summary.get("metric", "accuracy")
+        unit = summary.get("predictor_unit", "ms")
+        head = [f"bin ({unit})", "candidates", "evaluated", metric, "latency ms", "arch"]
+        rows = []
+        for b in bins:
+            lo, hi = (b.get("range") or [None, None])[:2]
+            win = b.get("winner") or {}
+            rows.append(
+                [
+                    f"{_fmt(lo)}-{_fmt(hi)}",
+                    str(b.get("candidates", "-")),
+                    str(b.get("evaluated", "-")),
+                    _fmt(win.get(metric), 2),
+                    _fmt(win.get("latency_ms")),
+                    str(win.get("arch") or "-"),
+                ]
+            )
+        return markdown_table(head, rows)
+    return "```json\n" + json.dumps(summary, indent=2, default=str) + "\n```"
 
 
 def family_rows(family: Family) -> tuple[list[str], list[list[str]]]:
@@ -271,6 +313,10 @@ def summary_markdown(
             markdown_table(*pareto_rows(result)),
             "",
         ]
+        strategy = strategy_markdown(getattr(result, "summary", None))
+        if strategy:
+            parts += [f"### What `{result.strategy or recipe.search.strategy}` concluded", ""]
+            parts += [strategy, ""]
         if result.failed:
             parts += ["Failed trials:", ""]
             for t in result.failed:

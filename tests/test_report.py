@@ -118,3 +118,28 @@ def test_end_of_run_tables(archs, capsys):
     out = capsys.readouterr().out
     assert "Pareto set (accuracy ↑, latency ↓)" in out and "Family fam" in out
     assert "t1" in out and "fam-2" in out and "+15.0 !" in out
+
+
+def test_utilisation_column_and_strategy_conclusion(archs):
+    recipe = load_recipe(ROOT / "recipes" / "quickstart.yaml")
+    result = _result(archs)
+    result.trials[0].metrics["utilization"] = 0.125
+    head, rows = report.pareto_rows(result)
+    assert head[-2:] == ["util %", "arch"] and rows[0][-2] == "12.5"
+    assert "util %" not in report.pareto_rows(_result(archs))[0]  # only when reported
+    result.summary = {
+        "strategy": "stratified",
+        "metric": "accuracy",
+        "predictor_unit": "ms",
+        "bins": [
+            {"bin": 0, "range": [0.5, 0.8], "candidates": 40, "evaluated": 3,
+             "winner": {"accuracy": 71.25, "latency_ms": 0.61, "arch": "i224-x"}},
+            {"bin": 1, "range": [0.8, 1.2], "candidates": 40, "evaluated": 0},
+        ],
+    }  # fmt: skip
+    text = report.summary_markdown(recipe, result, None)
+    assert "### What `random` concluded" in text
+    assert "| 0.500-0.800 | 40 | 3 | 71.25 | 0.610 | i224-x |" in text
+    assert "| 0.800-1.200 | 40 | 0 | - | - | - |" in text
+    result.summary = {"strategy": "llr", "rounds": [{"center_accuracy": 70.0}]}
+    assert '"center_accuracy": 70.0' in report.summary_markdown(recipe, result, None)
