@@ -115,20 +115,26 @@ def looks_like_path(value: Any) -> bool:
 
 
 def check_input_paths(options: dict[str, Any]) -> dict[str, Any]:
-    """Fail, naming the option, when an input file or folder of ``options`` does not exist
-    (relative paths are relative to the working directory)."""
+    """Fail, naming the option, when an input file or folder of ``options`` does not exist;
+    else make it absolute. Relative paths start from the working directory, and become
+    absolute here because trials run elsewhere (Ray Tune starts each in its own folder)."""
     from pydantic_core import PydanticCustomError
 
+    out = dict(options)
     for key, value in options.items():
         named = key in PATH_OPTIONS or key.endswith(PATH_SUFFIXES)
-        if named and looks_like_path(value) and not Path(value).expanduser().exists():
+        if not (named and looks_like_path(value)):
+            continue
+        path = Path(value).expanduser()
+        if not path.exists():
             raise PydanticCustomError(
                 "path_missing",
                 "'{path}' does not exist (relative paths start from the working directory "
                 "{cwd}); fix the path, or override it with --set",
                 {"option": key, "path": value, "cwd": str(Path.cwd())},
             )
-    return options
+        out[key] = str(path.resolve())
+    return out
 
 
 class AccuracySpec(_Strict):
