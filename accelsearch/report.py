@@ -109,6 +109,11 @@ class LivePrinter:
             self._live.stop()
             self._live = None
 
+    def __reduce__(self):
+        # Ray Tune snapshots its callbacks (and so the printer they hold): a copy is a fresh
+        # printer on this process's terminal, not the live display (locks do not pickle)
+        return (LivePrinter, ())
+
     def __enter__(self) -> LivePrinter:
         return self
 

@@ -89,6 +89,9 @@ def test_live_printer_keeps_a_status_line_and_prints_the_last_one():
         report.show_progress(printer, report.SearchProgress(2, 1, 0, 3, 0.7, t0))
         assert printer._live is None  # finished: the live line is gone ...
     out = stream.getvalue()
+    import pickle
+
+    assert isinstance(pickle.loads(pickle.dumps(printer)), report.LivePrinter)  # Tune snapshots
     assert "[run] starting" in out
     assert "[search] 2/3 done, 1 failed, 0 running, best reward 0.700" in out  # ... and printed
 
