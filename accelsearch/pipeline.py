@@ -20,7 +20,7 @@ from accelsearch.errors import AccelSearchError
 from accelsearch.recipe import Recipe
 from accelsearch.scaling.family import Family
 from accelsearch.search.result import SearchResult
-from accelsearch.tracking import Tracker, default_tracking_uri
+from accelsearch.tracking import Tracker, default_tracking_uri, is_remote, write_sync_target
 
 
 @dataclass
@@ -32,8 +32,23 @@ class RunOutcome:
     wall_s: float
 
 
-def make_tracker(recipe: Recipe, output_dir: Path, tracking_uri: str | None) -> Tracker:
-    uri = tracking_uri or recipe.tracking.uri or default_tracking_uri(output_dir)
+def make_tracker(
+    recipe: Recipe, output_dir: Path, tracking_uri: str | None, offline: bool = False
+) -> Tracker:
+    """The run's MLflow tracker; a tracking server that cannot be reached fails here.
+
+    ``offline``: use the workspace's SQLite store whatever URI was given, and remember a
+    server URI in ``sync.json`` for ``accelsearch sync``.
+    """
+    wanted = tracking_uri or recipe.tracking.uri
+    uri = wanted or default_tracking_uri(output_dir)
+    if offline:
+        uri = default_tracking_uri(output_dir)
+        Path(output_dir).mkdir(parents=True, exist_ok=True)
+        if is_remote(wanted):
+            write_sync_target(output_dir, wanted)
+    elif not is_remote(uri):
+        Path(output_dir).mkdir(parents=True, exist_ok=True)
     return Tracker(uri, recipe.tracking.experiment or recipe.name, output_dir / "mlartifacts")
 
 
@@ -44,14 +59,19 @@ def run_recipe(
     address: str | None = None,
     printer=print,
     space=None,
+    offline: bool = False,
 ) -> RunOutcome:
-    """Search, then LACS; ``space`` overrides the recipe's (for spaces defined in Python)."""
+    """Search, then LACS; ``space`` overrides the recipe's (for spaces defined in Python).
+
+    ``offline=True`` keeps the MLflow runs in the workspace's SQLite store even when a
+    tracking URI is given (``accelsearch sync`` uploads them later).
+    """
     from accelsearch.search.driver import Search
 
     t0 = time.perf_counter()
     workspace = Path(output_dir).resolve()
+    tracker = make_tracker(recipe, workspace, tracking_uri, offline)  # fails before any work
     out = new_run_dir(workspace, recipe.name)
-    tracker = make_tracker(recipe, workspace, tracking_uri)
     (out / "recipe.json").write_text(recipe.model_dump_json(indent=2))
     printer(f"[run] {recipe.name}: output {out}, MLflow {tracker.uri}")
     space = space if space is not None else recipe.space.make()
@@ -132,10 +152,18 @@ def finish_run(
     text = report.summary_markdown(recipe, result, family, _latency_note(result))
     report.write_summary(out / "summary.md", text)
     report.print_tables(result, family)
-    printer(
-        f"[run] summary: {out / 'summary.md'}; open the UI with: accelsearch ui --output {workspace}"
-    )
+    printer(f"[run] summary: {out / 'summary.md'}; {where_to_look(tracker.uri, workspace)}")
     return RunOutcome(out, result, family, tracker.uri, time.perf_counter() - t0)
+
+
+def where_to_look(tracking_uri: str, workspace: Path) -> str:
+    """Where the user finds the run in MLflow (and, for an offline run, how to upload it)."""
+    if is_remote(tracking_uri):
+        return f"open {tracking_uri} in a browser"
+    hint = f"open the UI with: accelsearch ui --output {workspace}"
+    if (workspace / "sync.json").exists():  # an --offline run meant for a server
+        hint += f"; upload it with: accelsearch sync --output {workspace}"
+    return hint
 
 
 def new_run_dir(workspace: Path, name: str) -> Path:

@@ -96,11 +96,57 @@ class LatencySpec(_Strict):
         return v
 
 
+#: option names that hold an input file or folder (also any name ending in one of PATH_SUFFIXES)
+PATH_OPTIONS = ("dataset", "val", "val_dataset", "data_root", "csv", "root", "path", "data_dir")
+PATH_SUFFIXES = ("_path", "_dir", "_csv", "_file")
+
+
+def looks_like_path(value: Any) -> bool:
+    """A string option that names a file or folder (``data/x``, ``~/x``, ``x.csv``), not a
+    bundled name (``digits``, ``torchvision:CIFAR10``, ``nb201``) or a URL."""
+    if (
+        not isinstance(value, str)
+        or not value
+        or "://" in value
+        or value.startswith("torchvision:")
+    ):
+        return False
+    return "/" in value or "\\" in value or value.startswith("~") or bool(Path(value).suffix)
+
+
+def check_input_paths(options: dict[str, Any]) -> dict[str, Any]:
+    """Fail, naming the option, when an input file or folder of ``options`` does not exist;
+    else make it absolute. Relative paths start from the working directory, and become
+    absolute here because trials run elsewhere (Ray Tune starts each in its own folder)."""
+    from pydantic_core import PydanticCustomError
+
+    out = dict(options)
+    for key, value in options.items():
+        named = key in PATH_OPTIONS or key.endswith(PATH_SUFFIXES)
+        if not (named and looks_like_path(value)):
+            continue
+        path = Path(value).expanduser()
+        if not path.exists():
+            raise PydanticCustomError(
+                "path_missing",
+                "'{path}' does not exist (relative paths start from the working directory "
+                "{cwd}); fix the path, or override it with --set",
+                {"option": key, "path": value, "cwd": str(Path.cwd())},
+            )
+        out[key] = str(path.resolve())
+    return out
+
+
 class AccuracySpec(_Strict):
     """Which accuracy evaluator, and its options (e.g. dataset, epochs for ``train``)."""
 
     evaluator: str = "train"
     options: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("options")
+    @classmethod
+    def _paths(cls, v: dict[str, Any]) -> dict[str, Any]:
+        return check_input_paths(v)
 
     @field_validator("evaluator")
     @classmethod
@@ -351,6 +397,9 @@ def format_validation_error(exc: ValidationError, source: str) -> str:
     for err in exc.errors():
         loc = tuple(err.get("loc", ()))
         path = ".".join(str(p) for p in loc) or "(recipe)"
+        option = (err.get("ctx") or {}).get("option")
+        if option:  # an error about one entry of an ``options`` mapping
+            path = f"{path}.{option}"
         if err.get("type") == "extra_forbidden":
             valid = _valid_fields(Recipe, loc)
             lines.append(f"{source}: {path}: unknown field; valid fields here: {', '.join(valid)}")

@@ -7,7 +7,11 @@ trials are child runs of their search run and members child runs of their family
 ``gamma``, ``phi``, ``target_ms``; every trial and member logs ``arch.json``.
 
 The default store is SQLite in the run's output folder (``sqlite:///OUT/mlflow.db``) with
-artifacts in ``OUT/mlartifacts``; ``accelsearch ui --output OUT`` opens it.
+artifacts in ``OUT/mlartifacts``; ``accelsearch ui --output OUT`` opens it. With a tracking
+server (``--tracking-uri http://HOST:PORT``, see ``mlflow_server/``) the server stores the
+artifacts and serves them (``mlflow-artifacts:/``); a server that cannot be reached fails
+before anything runs. ``accelsearch run --offline`` keeps everything in the local store and
+``accelsearch sync`` (:mod:`accelsearch.tracking_sync`) uploads it later.
 """
 
 from __future__ import annotations
@@ -22,29 +26,113 @@ from typing import Any
 from accelsearch.errors import ConfigError
 
 KIND_TAG = "accelsearch.kind"
+#: MLflow 3's UI opens an experiment with this tag in its "Model training" (runs) views
+EXPERIMENT_TAGS = {"mlflow.experimentKind": "custom_model_development"}
 KINDS = ("search", "trial", "family", "member")
+
+
+REMOTE_SCHEMES = ("http", "https")
+SYNC_FILE = "sync.json"  # in an offline workspace: the server that `accelsearch sync` uploads to
 
 
 def default_tracking_uri(output_dir: str | Path) -> str:
     return f"sqlite:///{Path(output_dir).resolve() / 'mlflow.db'}"
 
 
-def check_reachable(uri: str, timeout: float = 5.0) -> None:
-    """Fail early, with the fix, when an http(s) tracking server does not answer."""
+def is_remote(uri: str | None) -> bool:
+    """True for a tracking server reached over HTTP (artifacts then go through the server)."""
+    return bool(uri) and urllib.parse.urlparse(uri).scheme in REMOTE_SCHEMES
+
+
+def check_reachable(uri: str, timeout: float = 5.0, hint: str | None = None) -> None:
+    """Fail early, with the fix, when an http(s) tracking server does not answer.
+
+    Called before a search starts: a TCP connection shows the server is up, and one small
+    authenticated request (``experiments/search``, with ``MLFLOW_TRACKING_USERNAME`` /
+    ``MLFLOW_TRACKING_PASSWORD`` when set) shows that it is MLflow and lets us in.
+    """
     parsed = urllib.parse.urlparse(uri)
-    if parsed.scheme not in ("http", "https"):
+    if parsed.scheme not in REMOTE_SCHEMES:
         return
     host = parsed.hostname or "127.0.0.1"
     port = parsed.port or (443 if parsed.scheme == "https" else 80)
+    offline_hint = hint or (
+        "start it with `python mlflow_server/start.py`, or run with --offline to keep the "
+        "results in the workspace's SQLite store and upload them later with `accelsearch sync`"
+    )
     try:
         with socket.create_connection((host, port), timeout=timeout):
             pass
     except OSError as exc:
         raise ConfigError(
-            f"MLflow tracking server {uri!r} cannot be reached ({exc}); start it with "
-            "`python mlflow_server/start.py`, or leave tracking.uri empty to use the local "
-            "SQLite store in the output folder"
+            f"MLflow tracking server {uri!r} cannot be reached ({exc}); {offline_hint}"
         ) from None
+    _check_api(uri, timeout, offline_hint)
+
+
+def _check_api(uri: str, timeout: float, offline_hint: str) -> None:
+    import base64
+    import os
+    import urllib.error
+    import urllib.request
+
+    url = uri.rstrip("/") + "/api/2.0/mlflow/experiments/search?max_results=1"
+    request = urllib.request.Request(url, headers={"Accept": "application/json"})
+    user = os.environ.get("MLFLOW_TRACKING_USERNAME")
+    password = os.environ.get("MLFLOW_TRACKING_PASSWORD")
+    if user and password:
+        token = base64.b64encode(f"{user}:{password}".encode()).decode()
+        request.add_header("Authorization", f"Basic {token}")
+    try:
+        with urllib.request.urlopen(request, timeout=max(timeout, 30.0)) as resp:
+            resp.read(1)
+    except urllib.error.HTTPError as exc:
+        if exc.code == 401:
+            who = f"user {user!r} was refused" if user else "no user name was given"
+            raise ConfigError(
+                f"MLflow tracking server {uri!r} asks for a user name and password ({who}); "
+                "export MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD"
+            ) from None
+        if exc.code == 403:
+            raise ConfigError(
+                f"MLflow tracking server {uri!r}: user {user!r} may not read experiments "
+                "(HTTP 403); ask the server's admin for permission"
+            ) from None
+        raise ConfigError(
+            f"{uri!r} answered HTTP {exc.code} to an MLflow API request: is it an MLflow "
+            f"tracking server (and the URI without a path)? {offline_hint}"
+        ) from None
+    except (urllib.error.URLError, OSError) as exc:
+        reason = getattr(exc, "reason", exc)
+        raise ConfigError(
+            f"MLflow tracking server {uri!r} does not answer ({reason}); {offline_hint}"
+        ) from None
+
+
+def quiet_mlflow() -> None:
+    """No per-run "View run at" links or artifact progress bars from MLflow's client: the
+    run prints its own progress (a user's explicit setting of these variables wins)."""
+    import os
+
+    os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+
+
+def write_sync_target(workspace: str | Path, uri: str) -> Path:
+    """Remember, in an offline workspace, the server its runs were meant for."""
+    path = Path(workspace) / SYNC_FILE
+    path.write_text(json.dumps({"tracking_uri": uri}, indent=2) + "\n")
+    return path
+
+
+def read_sync_target(workspace: str | Path) -> str | None:
+    path = Path(workspace) / SYNC_FILE
+    if not path.is_file():
+        return None
+    try:
+        return json.loads(path.read_text()).get("tracking_uri") or None
+    except (ValueError, AttributeError):
+        return None
 
 
 class Tracker:
@@ -55,14 +143,17 @@ class Tracker:
         from mlflow.tracking import MlflowClient
 
         check_reachable(uri)
+        quiet_mlflow()
         self.uri = uri
         mlflow.set_tracking_uri(uri)
         self.client = MlflowClient(tracking_uri=uri)
         exp = self.client.get_experiment_by_name(experiment)
         if exp is None:
-            location = Path(artifact_root).resolve().as_uri() if artifact_root else None
+            # a server keeps (and proxies) the artifacts itself; a local store gets a folder
+            local = artifact_root and not is_remote(uri)
+            location = Path(artifact_root).resolve().as_uri() if local else None
             self.experiment_id = self.client.create_experiment(
-                experiment, artifact_location=location
+                experiment, artifact_location=location, tags=EXPERIMENT_TAGS
             )
         else:
             self.experiment_id = exp.experiment_id

@@ -11,6 +11,12 @@ def register(sub) -> None:
     r.add_argument("recipe", help="recipe YAML file (see recipes/)")
     r.add_argument("--output", help="workspace folder (default: runs/<recipe name>)")
     r.add_argument("--tracking-uri", help="MLflow tracking URI (default: SQLite in the workspace)")
+    r.add_argument(
+        "--offline",
+        action="store_true",
+        help="log to the workspace's SQLite store even when a tracking URI is set; "
+        "upload later with `accelsearch sync --output DIR`",
+    )
     r.add_argument("--address", help="Ray cluster to join ('auto' or host:port); default: local")
     r.add_argument(
         "--set",
@@ -23,11 +29,23 @@ def register(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from accelsearch import report
     from accelsearch.pipeline import run_recipe
     from accelsearch.recipe import load_recipe
 
     recipe = load_recipe(args.recipe, args.set)
     output = args.output or os.path.join("runs", recipe.name)
-    outcome = run_recipe(recipe, output, tracking_uri=args.tracking_uri, address=args.address)
+    printer = report.console_printer()
+    try:
+        outcome = run_recipe(
+            recipe,
+            output,
+            tracking_uri=args.tracking_uri,
+            address=args.address,
+            offline=args.offline,
+            printer=printer,
+        )
+    finally:
+        getattr(printer, "close", lambda: None)()
     print(f"[run] finished in {outcome.wall_s:.0f} s")
     return 0

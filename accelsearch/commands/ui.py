@@ -12,6 +12,7 @@ def register(sub) -> None:
     u = sub.add_parser("ui", help="open the MLflow UI on a workspace's store (127.0.0.1)")
     u.add_argument("--output", default="runs", help="workspace folder (default: runs)")
     u.add_argument("--port", type=int, default=5000)
+    u.add_argument("--workers", type=int, default=1, help="server processes (default: 1)")
     u.set_defaults(fn=ui)
 
 
@@ -37,7 +38,7 @@ def find_store(output: str) -> Path:
     )
 
 
-def ui_command(store: Path, port: int) -> list[str]:
+def ui_command(store: Path, port: int, workers: int = 1) -> list[str]:
     return [
         sys.executable,
         "-m",
@@ -49,10 +50,12 @@ def ui_command(store: Path, port: int) -> list[str]:
         "127.0.0.1",
         "--port",
         str(port),
+        "--workers",
+        str(workers),
     ]
 
 
 def ui(args: argparse.Namespace) -> int:
     store = find_store(args.output)
     print(f"[ui] MLflow UI on http://127.0.0.1:{args.port} for {store}")
-    return subprocess.call(ui_command(store, args.port))
+    return subprocess.call(ui_command(store, args.port, args.workers))

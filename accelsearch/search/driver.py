@@ -190,14 +190,16 @@ class TrialLogger(Callback):
         return rec
 
     def _progress(self) -> None:
+        from accelsearch import report
+
         done = [r for r in self.records.values() if r.status == "ok"]
         failed = [r for r in self.records.values() if r.status == "failed"]
         best = max((r.metrics.get("reward", float("-inf")) for r in done), default=None)
-        best_txt = f"{best:.3f}" if best is not None else "-"
-        self.print(
-            f"[search] {len(done)}/{self.total} done, {len(failed)} failed, "
-            f"{len(self.running)} running, best reward {best_txt}, "
-            f"{time.perf_counter() - self.t0:.0f} s"
+        report.show_progress(
+            self.print,
+            report.SearchProgress(
+                len(done), len(failed), len(self.running), self.total, best, self.t0
+            ),
         )
 
     def _fail(self, rec: TrialRecord, text: str) -> None:
@@ -222,6 +224,7 @@ class TrialLogger(Callback):
     def on_trial_start(self, iteration, trials, trial, **info) -> None:
         rec = self._record(trial)
         self.running.add(trial.trial_id)
+        self._progress()
         tracker, parent = self.tracker, self.parent
 
         def write() -> None:

@@ -290,7 +290,9 @@ def test_space_with_a_distribution_strategies_cannot_search():
 
 
 def test_recipe_checks_strategy_against_space():
-    with pytest.raises(ConfigError, match=r"search.strategy: strategy .llr. steps stage depth and width"):
+    with pytest.raises(
+        ConfigError, match=r"search.strategy: strategy .llr. steps stage depth and width"
+    ):
         kit.tiny_recipe("llr", space="search_categorical", objectives=["accuracy"])
     with pytest.raises(ConfigError, match=r"'pymoo-smsemoa' is multi-objective"):
         kit.tiny_recipe("pymoo-smsemoa")  # default objective: reward alone
