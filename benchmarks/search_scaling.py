@@ -110,6 +110,12 @@ def main(argv=None) -> int:
     p.add_argument(
         "--quick", action="store_true", help="CPU: digits, 1 epoch, 1 and 2 trials at a time"
     )
+    p.add_argument(
+        "--no-warmup",
+        dest="warmup",
+        action="store_false",
+        help="skip the untimed warm-up search (Ray workers, data cache) before the timed ones",
+    )
     args = p.parse_args(argv)
     if args.quick:
         args.device = "cpu"
@@ -157,6 +163,24 @@ def main(argv=None) -> int:
         Path(args.out).write_text(json.dumps(summary, indent=2))
 
     work = Path(tempfile.mkdtemp(prefix="scaling-"))
+    if args.warmup:
+        # Untimed: Ray starts its worker processes (each imports torch), the dataset is decoded
+        # and cached; otherwise the first setting pays for it and the speed-ups are inflated.
+        c = max(x for x in levels if args.device == "cpu" or x <= max(n_gpus, 1)) or 1
+        gpt = 0.0 if args.device == "cpu" else min(1.0, max(n_gpus, 1) / c)
+        warm = argparse.Namespace(**{**vars(args), "trials_per_slot": 1, "epochs": 1})
+        recipe = recipe_for(warm, c, gpt, max(1, cpus // max(levels))).model_copy(
+            update={"name": "scaling_warmup"}
+        )
+        t0 = time.perf_counter()
+        Search(
+            recipe,
+            work / recipe.name,
+            tracker=make_tracker(recipe, work, None),
+            printer=lambda s: None,
+        ).run()
+        summary["warmup_s"] = time.perf_counter() - t0
+        print(f"[scaling] warm-up ({c} trials at a time, untimed): {summary['warmup_s']:.0f} s")
     base = None
     for c in levels:
         gpt = (
