@@ -15,7 +15,7 @@ Each graph is built once (the canonical cell in the benchmark's skeleton: C=16, 
 ``torch`` latency backend (CUDA-graph replay, channels_last, fp16 on a GPU; a fixed batch).
 Written:
 
-* ``--csv`` (default ``benchmarks/results/nb201_latency_<device>.csv``): one row per cell:
+* ``--csv`` (default ``benchmarks/results/nb201/nb201_latency_<device>.csv``): one row per cell:
   ``arch_string, index, graph, graph_id, representative, latency_ms, p10_ms, p90_ms, cv,
   n, flops, params, batch_size, precision, backend, mode, device`` (``flops`` per image =
   2 × multiply-adds; every cell of a graph carries the graph's numbers);
@@ -27,7 +27,7 @@ GPU (one H100/H200, 16 cores; ~0.2 s per graph at batch 256, so ~30 minutes for 
 
     python benchmarks/nb201_latency_table.py --nb201-csv DATA/nats_bench_tss.csv \\
         --device cuda --batch-size 256 --precision fp16 --time-budget-s 540 \\
-        --out benchmarks/results/nb201_latency_h100.json
+        --csv benchmarks/results/nb201/nb201_latency_h200.csv --resume --out benchmarks/results/nb201/nb201_latency_h200.json
 
 Here (CPU, a few graphs, to check it works and to estimate the rate)::
 
@@ -167,7 +167,7 @@ def main(argv=None) -> int:
     )
     p.add_argument("--out", required=True, help="JSON summary (written as the run goes)")
     p.add_argument(
-        "--csv", help="per-cell table (default: benchmarks/results/nb201_latency_<device>.csv)"
+        "--csv", help="per-cell table (default: benchmarks/results/nb201/nb201_latency_<device>.csv)"
     )
     p.add_argument("--device", default="cuda", choices=["cuda", "cpu"])
     p.add_argument("--batch-size", type=int, default=256)

@@ -23,7 +23,7 @@ the first trial worker (importing torch there takes seconds), a cost paid once p
 
 Run here (CPU)::
 
-    python benchmarks/orchestration_overhead.py --trials 200 --out benchmarks/results/orchestration_overhead_cpu.json
+    python benchmarks/orchestration_overhead.py --trials 200 --out benchmarks/results/search/orchestration_overhead_cpu.json
 """
 
 from __future__ import annotations

@@ -25,7 +25,7 @@ applicable (the error it raises before any trial).
 GPU machine (CPU work only once the latency table exists; 16 cores)::
 
     python benchmarks/search_efficiency_nb201.py --nb201-csv DATA/nats_bench_tss.csv \\
-        --latency-csv benchmarks/results/nb201_latency_<gpu>.csv --workers 14 \\
+        --latency-csv benchmarks/results/nb201/nb201_latency_h200_filled.csv --workers 14 \\
         --out benchmarks/results/search_efficiency_nb201.json
 
 Here::
@@ -108,11 +108,12 @@ def load_tables(nb201_csv: str, latency_csv: str | None) -> tuple[dict, dict, st
         for row in csv.DictReader(fh):
             acc[row["ArchitectureString"]] = float(row["CIFAR10TestAccuracy200Epochs"])
     if latency_csv:
-        lat = {}
+        lat, predicted = {}, 0
         with open(latency_csv, newline="") as fh:
             for row in csv.DictReader(fh):
                 if row.get("latency_ms"):
                     lat[row["arch_string"]] = float(row["latency_ms"])
+                    predicted += row.get("latency_source") == "predicted"
         missing = len(set(acc) - set(lat))
         if missing:
             raise SystemExit(
@@ -120,6 +121,11 @@ def load_tables(nb201_csv: str, latency_csv: str | None) -> tuple[dict, dict, st
                 "with nb201_latency_table.py --resume"
             )
         source = f"measured: {latency_csv}"
+        if predicted:  # a table completed by nb201_latency_fill.py
+            source = (
+                f"{latency_csv}: {len(lat) - predicted} cells measured, {predicted} predicted "
+                "by the additive per-edge model fitted on the measured graphs"
+            )
     else:
         lat = {cell: synthetic_latency(parse(cell)) for cell in acc}
         source = "synthetic (FLOPs + memory traffic of the live edges)"

@@ -36,7 +36,8 @@ from pathlib import Path
 from _common import ResultFile, environment, text_table
 
 DEFAULT_NB201 = "../shared/data/nb201/nats_bench_tss.csv"
-DEFAULT_LATENCY = "benchmarks/results/nb201_latency_*.csv"  # nb201_latency_table.py's output
+# nb201_latency_table.py's measurements completed by nb201_latency_fill.py; measured rows only
+DEFAULT_LATENCY = "benchmarks/results/nb201/nb201_latency_*_filled.csv"
 
 # NB201 skeleton (C=16, N=5, 32 px, 10 classes): multiply-adds of one image
 _BASE_MACS = 7.78e6  # stem, reduction blocks, classifier (a cell of only skip/none)
@@ -70,6 +71,11 @@ def parse_args(argv=None):
     p.add_argument("--batch-column", default="batch_size")
     p.add_argument("--flops-column", default="flops", help="FLOPs of one image (or gflops/macs)")
     p.add_argument("--batch-size", type=int, default=None, help="when the CSV has no batch column")
+    p.add_argument(
+        "--include-predicted",
+        action="store_true",
+        help="also use rows whose latency_source is 'predicted' (default: measured rows only)",
+    )
     args = p.parse_args(argv)
     if args.md is None:
         args.md = str(Path(args.out).with_suffix(".md"))
@@ -147,6 +153,8 @@ def read_latency_table(args) -> list[dict]:
         for row in reader:
             if not row.get(args.latency_column):
                 continue  # a cell that failed to measure
+            if row.get("latency_source") == "predicted" and not args.include_predicted:
+                continue  # nb201_latency_fill.py's model, not a measurement
             bs = (
                 int(row[args.batch_column])
                 if args.batch_column in cols and row.get(args.batch_column)
