@@ -167,7 +167,8 @@ def main(argv=None) -> int:
     )
     p.add_argument("--out", required=True, help="JSON summary (written as the run goes)")
     p.add_argument(
-        "--csv", help="per-cell table (default: benchmarks/results/nb201/nb201_latency_<device>.csv)"
+        "--csv",
+        help="per-cell table (default: benchmarks/results/nb201/nb201_latency_<device>.csv)",
     )
     p.add_argument("--device", default="cuda", choices=["cuda", "cpu"])
     p.add_argument("--batch-size", type=int, default=256)
