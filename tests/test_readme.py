@@ -5,6 +5,9 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
+from mlflow_kit import worktree_on_pythonpath
+
 ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text()
 
@@ -23,9 +26,24 @@ def test_readme_quickstart_command_uses_the_shipped_recipe():
     assert "pip install -e ." in quick and (ROOT / "recipes" / "quickstart.yaml").exists()
 
 
-def test_python_snippets_run(capsys):
-    namespace: dict = {}
-    for code in _blocks("python"):
-        exec(compile(code, "README.md", "exec"), namespace)  # noqa: S102 - the docs are the test
+@pytest.mark.slow
+def test_python_snippets_run(tmp_path, monkeypatch):
+    import ray
+
+    from accelsearch import spaces
+
+    monkeypatch.chdir(tmp_path)  # the search writes runs/readme-search
+    worktree_on_pythonpath(monkeypatch)  # Ray's workers import this checkout
+    blocks = _blocks("python")
+    if "readme_space" in spaces.list():  # registered by an earlier run in this process
+        blocks = [b.replace('@register_space("readme_space")\n', "") for b in blocks]
+    namespace: dict = {"__name__": "readme"}  # classes pickle by value for Ray, as in a script
+    try:
+        for code in blocks:
+            exec(compile(code, "README.md", "exec"), namespace)  # noqa: S102 - docs are the test
+    finally:
+        ray.shutdown()
     fam = namespace["family"]
     assert len(fam.members) == 3 and fam.members[-1].latency_ms > fam.members[0].latency_ms
+    result = namespace["result"]  # the custom space, searched
+    assert len(result.completed) == 2 and result.best("reward").arch.resolution == 32
