@@ -31,7 +31,7 @@ def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--nb201-csv", default=DEFAULT_CSV)
     p.add_argument("--cifar", default=DEFAULT_CIFAR, help="images for the real batch ('' = noise)")
-    p.add_argument("--out", default="benchmarks/results/zero_cost_nb201.json")
+    p.add_argument("--out", default="benchmarks/results/accuracy/zero_cost_nb201.json")
     p.add_argument("--md", default=None, help="markdown summary (default: --out with .md)")
     p.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     p.add_argument("--quick", action="store_true")
