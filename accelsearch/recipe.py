@@ -99,6 +99,9 @@ class LatencySpec(_Strict):
 #: option names that hold an input file or folder (also any name ending in one of PATH_SUFFIXES)
 PATH_OPTIONS = ("dataset", "val", "val_dataset", "data_root", "csv", "root", "path", "data_dir")
 PATH_SUFFIXES = ("_path", "_dir", "_csv", "_file")
+#: options named so are outputs (``log_path``, ``out_dir``, ``cache_dir``...): made absolute,
+#: never required to exist
+OUTPUT_PREFIXES = ("log", "out", "save", "cache", "checkpoint", "export")
 
 
 def looks_like_path(value: Any) -> bool:
@@ -126,6 +129,9 @@ def check_input_paths(options: dict[str, Any]) -> dict[str, Any]:
         if not (named and looks_like_path(value)):
             continue
         path = Path(value).expanduser()
+        if key.startswith(OUTPUT_PREFIXES):
+            out[key] = str(path.resolve())
+            continue
         if not path.exists():
             raise PydanticCustomError(
                 "path_missing",

@@ -185,6 +185,17 @@ def test_missing_data_is_named_before_anything_runs(path, tmp_path, monkeypatch)
     assert re.search(r"accuracy\.options\.(dataset|csv): '\.data/[^']+' does not exist", msg), msg
 
 
+def test_output_paths_need_not_exist_and_become_absolute(tmp_path, monkeypatch):
+    from accelsearch.recipe import check_input_paths
+
+    monkeypatch.chdir(tmp_path)
+    out = check_input_paths({"log_path": "logs/evals.jsonl", "cache_dir": "c/", "epochs": 2})
+    assert out["log_path"] == str(tmp_path / "logs" / "evals.jsonl") and out["epochs"] == 2
+    assert Path(out["cache_dir"]).is_absolute()
+    with pytest.raises(Exception, match="val_dataset.*does not exist|does not exist"):
+        check_input_paths({"val_dataset": "data/val.tar.gz"})
+
+
 @pytest.fixture(scope="module")
 def ray_session():
     import ray

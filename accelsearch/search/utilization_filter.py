@@ -89,6 +89,17 @@ class _Screening:
         self.queue: list[dict[str, Any]] | None = None  # configs still to suggest
         self.suggested: dict[str, dict[str, Any]] = {}
 
+    def __getstate__(self) -> dict[str, Any]:
+        # Tune pickles its searcher; the printer (often the builtin print, which Ray's tqdm
+        # support replaces in builtins) does not travel - a copy prints with print
+        state = self.__dict__.copy()
+        state["print"] = None
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self.print = print
+
     # -- Ray Tune ------------------------------------------------------------------------
     def set_search_properties(self, metric, mode, config, **spec) -> bool:
         if metric is not None:

@@ -114,6 +114,21 @@ def test_searcher_screens_then_suggests_the_kept_and_finishes(tmp_path):
     assert fresh.suggest("again") is Searcher.FINISHED
 
 
+def test_searcher_pickles_when_builtins_print_was_replaced(monkeypatch):
+    """Ray's tqdm support swaps ``builtins.print``; Tune still pickles the searcher."""
+    import builtins
+
+    import ray.cloudpickle as cloudpickle
+
+    searcher, _ = strategy.make(
+        "utilization-filter", TinySpace(), strategy.Objective(), 0, {"latency": LATENCY}
+    )
+    original = builtins.print
+    monkeypatch.setattr(builtins, "print", lambda *a, **k: original(*a, **k))
+    copy = cloudpickle.loads(cloudpickle.dumps(searcher))
+    assert copy.num_candidates == searcher.num_candidates and callable(copy.print)
+
+
 def test_bad_options_name_the_strategy():
     with pytest.raises(ConfigError, match="utilization-filter"):
         strategy.make("utilization-filter", TinySpace(), strategy.Objective(), 0, {"bogus": 1})
