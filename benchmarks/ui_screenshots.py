@@ -204,7 +204,8 @@ def pages(url: str, chosen: dict) -> list[dict]:
             "name": "members_charts",
             "what": "the same runs as charts (one chart per metric, runs coloured)",
             "url": f"{url}/#/experiments/{exp_id}/runs?{query}&compareRunsMode=CHART",
-            "expect": ["latency_ms", "accuracy"],
+            "expect": ["accuracy", "latency_ms"],
+            "scroll": True,
         },
         {
             "name": "compare_members",
@@ -243,9 +244,7 @@ def shoot(args: argparse.Namespace, url: str, chosen: dict, out: Path) -> list[d
                 found, missing = [], []
                 for text in spec["expect"]:
                     try:
-                        page.get_by_text(text, exact=False).first.wait_for(
-                            state="visible", timeout=args.timeout_s * 1000
-                        )
+                        _wait_for_text(page, text, args.timeout_s, spec.get("scroll", False))
                         found.append(text)
                     except PlaywrightTimeout:
                         missing.append(text)
@@ -280,6 +279,29 @@ def shoot(args: argparse.Namespace, url: str, chosen: dict, out: Path) -> list[d
     finally:
         shutil.rmtree(profile, ignore_errors=True)
     return results
+
+
+def _wait_for_text(page, text: str, timeout_s: float, scroll: bool) -> None:
+    """Wait until ``text`` shows. With ``scroll``, wheel down while waiting: MLflow draws a
+    chart only when it scrolls into view, and members log more metrics than fit a screen."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    where = page.get_by_text(text, exact=False).first
+    if not scroll:
+        where.wait_for(state="visible", timeout=timeout_s * 1000)
+        return
+    size = page.viewport_size or {"width": 1600, "height": 1000}
+    page.mouse.move(size["width"] / 2, size["height"] * 0.7)
+    deadline = time.perf_counter() + timeout_s
+    while True:
+        try:
+            where.wait_for(state="visible", timeout=2000)
+            where.scroll_into_view_if_needed(timeout=2000)
+            return
+        except PlaywrightTimeout:
+            if time.perf_counter() > deadline:
+                raise
+            page.mouse.wheel(0, size["height"] * 0.6)
 
 
 def _expand_groups(page) -> None:
