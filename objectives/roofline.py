@@ -27,7 +27,7 @@ import json
 import math
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -169,7 +169,7 @@ def calibrate(
 
     GPU: an 8192³ matmul (fp16/bf16; fp32 with TF32 as PyTorch's convolutions use it;
     int8 through ``torch._int_mm``) and a 1 GiB device-to-device copy, each the median of
-    repeated CUDA-event timings, under the device's measurement lock. CPU: a 1024³ fp32
+    repeated CUDA-event timings, under the device's measurement lock. CPU: a 2048³ fp32
     matmul and a 64 MiB copy with ``threads`` threads (default PyTorch's). ``quick`` uses
     small sizes (tests).
     """
@@ -191,7 +191,9 @@ def calibrate(
     return Peaks(device_name(device, threads), precision, flops, bw, "calibrated")
 
 
-def _median_time(fn, reps: int, sync) -> float:
+def _best_time(fn, reps: int, sync) -> float:
+    """The fastest of ``reps`` timings: a peak is what the device can do, and on a shared
+    machine the median of a busy moment understates it."""
     fn()
     sync()
     times = []
@@ -200,18 +202,18 @@ def _median_time(fn, reps: int, sync) -> float:
         fn()
         sync()
         times.append(time.perf_counter() - t)
-    return float(np.median(times))
+    return float(np.min(times))
 
 
 def _calibrate_cpu(quick: bool) -> tuple[float, float]:
-    n = 256 if quick else 1024
+    n = 256 if quick else 2048
     a, b = torch.randn(n, n), torch.randn(n, n)
-    t = _median_time(lambda: a @ b, 3 if quick else 10, lambda: None)
+    t = _best_time(lambda: a @ b, 3 if quick else 10, lambda: None)
     flops = 2 * n**3 / t
     size = (4 if quick else 64) << 20
     src = torch.randn(size // 4)
     dst = torch.empty_like(src)
-    t = _median_time(lambda: dst.copy_(src), 3 if quick else 10, lambda: None)
+    t = _best_time(lambda: dst.copy_(src), 3 if quick else 10, lambda: None)
     return flops, 2 * size / t
 
 
@@ -231,7 +233,7 @@ def _calibrate_cuda(dev: torch.device, precision: str, quick: bool) -> tuple[flo
             end.record()
             end.synchronize()
             times.append(start.elapsed_time(end) / 1000.0)
-        return float(np.median(times))
+        return float(np.min(times))  # the peak, as on the CPU
 
     with torch.cuda.device(dev):
         if precision == "int8":
@@ -427,6 +429,12 @@ def efficiency_metrics(
             )
     if peaks is None:
         peaks = peaks_for(result.device_name, result.precision, device=result.device)
+        achieved = stats.flops / (result.median_ms / 1e3) if result.median_ms else 0.0
+        if achieved > peaks.flops and peaks.source.startswith("calibrated"):
+            # a calibration taken while the machine was busy: the peak is at least what a
+            # network just achieved; keep the higher value for every later measurement
+            peaks = replace(peaks, flops=achieved, source="calibrated, raised to an achieved rate")
+            _write_peaks(peaks)
     roof = analyze(stats, peaks, latency_ms=result.median_ms)
     net = roof.network
     return {

@@ -152,3 +152,18 @@ def test_roofline_plot(tmp_path):
     pts = [("a", 5.0, 10e12), ("b", 500.0, 400e12)]
     path = roofline.plot_roofline(pts, H100, tmp_path / "r.png", color_values=[1, 2])
     assert path.exists() and path.stat().st_size > 1000
+
+
+def test_a_calibrated_peak_below_an_achieved_rate_is_raised(arch):
+    """A calibration taken on a busy machine understates the peak; utilisation never
+    exceeds 1, and the raised peak is kept for later measurements."""
+    stats = arch_stats(arch, batch_size=8, precision="fp16")
+    achieved = stats.flops / 1.5e-3
+    low = Peaks("Busy GPU", "fp16", achieved / 3, 1e12, "calibrated")
+    roofline._write_peaks(low)
+    m = roofline.efficiency_metrics(arch, _result(ms=1.5, batch=8, device_name="Busy GPU"))
+    assert m["utilisation"] == pytest.approx(1.0)
+    assert m["peaks_source"] == "calibrated, raised to an achieved rate"
+    assert roofline.peaks_for("Busy GPU", "fp16").flops == pytest.approx(achieved)
+    slower = roofline.efficiency_metrics(arch, _result(ms=3.0, batch=8, device_name="Busy GPU"))
+    assert slower["utilisation"] == pytest.approx(0.5)
