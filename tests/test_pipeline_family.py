@@ -12,27 +12,15 @@ from accelsearch.accounting import arch_cost
 from accelsearch.arch import Arch
 from accelsearch.pipeline import log_family
 from accelsearch.recipe import recipe_from_dict
-from accelsearch.scaling import EFFICIENTNET_COEFFICIENTS, LACS
 from accelsearch.search.result import SearchResult, TrialRecord
 from accelsearch.tracking import KIND_TAG, Tracker, default_tracking_uri
 
 sys.path.insert(0, str(Path(__file__).parent / "scaling"))
-from lacs_synthetic import small_base, synthetic_ms  # noqa: E402
+from lacs_synthetic import compared_family  # noqa: E402
 
 
 def _family():
-    base = small_base(resolution=32)
-    lacs = LACS(
-        grid=[(1.4, 1.0, 1.0), EFFICIENTNET_COEFFICIENTS],
-        latency=synthetic_ms,
-        accuracy=lambda arch: 50.0 + sum(s.depth for s in arch.stages),
-        printer=lambda s: None,
-    )
-    ms = synthetic_ms(base)
-    cost = lambda arch: arch_cost(arch, num_classes=10)  # noqa: E731
-    family = lacs.run(base, [ms * 1.5, ms * 2.5], name="fam", cost=cost)
-    lacs.compare(family, cost=cost)
-    return family
+    return compared_family(cost=lambda arch: arch_cost(arch, num_classes=10))
 
 
 def _search() -> SearchResult:

@@ -7,29 +7,14 @@ from pathlib import Path
 
 from accelsearch import report
 from accelsearch.recipe import recipe_from_dict
-from accelsearch.scaling import EFFICIENTNET_COEFFICIENTS, LACS
 from accelsearch.search.result import SearchResult, TrialRecord
 
 sys.path.insert(0, str(Path(__file__).parent / "scaling"))
-from lacs_synthetic import small_base, synthetic_ms  # noqa: E402
-
-
-def _family():
-    base = small_base(resolution=32)
-    lacs = LACS(
-        grid=[(1.4, 1.0, 1.0), EFFICIENTNET_COEFFICIENTS],
-        latency=synthetic_ms,
-        accuracy=lambda arch: 50.0 + sum(s.depth for s in arch.stages),
-        printer=lambda s: None,
-    )
-    ms = synthetic_ms(base)
-    family = lacs.run(base, [ms * 1.5, ms * 2.5], name="fam")
-    lacs.compare(family)
-    return family
+from lacs_synthetic import compared_family  # noqa: E402
 
 
 def test_family_and_comparison_tables():
-    family = _family()
+    family = compared_family()
     head, rows = report.family_rows(family)
     assert "intensity" not in " ".join(head) and "FLOP/B" not in head
     assert [r[0] for r in rows] == ["fam-0", "fam-1", "fam-2"]
@@ -47,7 +32,7 @@ def test_family_and_comparison_tables():
 
 
 def test_plot_has_the_family_curve_the_baseline_and_the_pareto_set():
-    family = _family()
+    family = compared_family()
     trials = [
         TrialRecord(f"t{i}", {}, "ok", metrics={"accuracy": a, "latency_ms": lat})
         for i, (a, lat) in enumerate([(50, 0.1), (55, 0.3), (52, 0.4)])
@@ -67,7 +52,7 @@ def test_plot_has_the_family_curve_the_baseline_and_the_pareto_set():
 
 
 def test_summary_mentions_the_comparison():
-    family = _family()
+    family = compared_family()
     recipe = recipe_from_dict(
         {"name": "fam", "space": {"name": "efficientnet_x"}, "reward": {"target_ms": 1.0}}
     )

@@ -51,3 +51,21 @@ def noisy(eps: float):
         return synthetic_ms(arch) * jitter(arch, eps)
 
     return fn
+
+
+def compared_family(cost=None):
+    """A two-target LACS family of ``small_base`` on synthetic latency (accuracy grows with
+    depth), with its EfficientNet-coefficient comparison; ``cost`` as ``LACS.run`` takes it."""
+    from accelsearch.scaling import EFFICIENTNET_COEFFICIENTS, LACS
+
+    base = small_base(resolution=32)
+    lacs = LACS(
+        grid=[(1.4, 1.0, 1.0), EFFICIENTNET_COEFFICIENTS],
+        latency=synthetic_ms,
+        accuracy=lambda arch: 50.0 + sum(s.depth for s in arch.stages),
+        printer=lambda s: None,
+    )
+    ms = synthetic_ms(base)
+    family = lacs.run(base, [ms * 1.5, ms * 2.5], name="fam", cost=cost)
+    lacs.compare(family, cost=cost)
+    return family
