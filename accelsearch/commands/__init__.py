@@ -17,3 +17,14 @@ def command_modules() -> list:
         for info in sorted(pkgutil.iter_modules(__path__), key=lambda i: i.name)
         if not info.name.startswith("_")
     ]
+
+
+def add_set_option(parser) -> None:
+    """``--set KEY=VALUE`` (repeatable): the recipe overrides every recipe-taking command has."""
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a recipe field, e.g. --set search.num_samples=2",
+    )

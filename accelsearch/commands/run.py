@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import os
 
+from accelsearch.commands import add_set_option
+
 
 def register(sub) -> None:
     r = sub.add_parser("run", help="search a space, then grow the best model into a family")
@@ -18,13 +20,7 @@ def register(sub) -> None:
         "upload later with `accelsearch sync --output DIR`",
     )
     r.add_argument("--address", help="Ray cluster to join ('auto' or host:port); default: local")
-    r.add_argument(
-        "--set",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override a recipe field, e.g. --set search.num_samples=2",
-    )
+    add_set_option(r)
     r.set_defaults(fn=run)
 
 

@@ -24,6 +24,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from accelsearch.commands import add_set_option
 from accelsearch.errors import ConfigError
 
 
@@ -43,7 +44,7 @@ def register(sub) -> None:
     )
     s.add_argument("--targets", required=True, help="e.g. 1.0,2.0,4.0 (ms) or x1.5,x2,x3")
     s.add_argument("--recipe", help="recipe YAML for latency/accuracy/reward/scaling settings")
-    s.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    add_set_option(s)
     s.add_argument("--space", help="registered space of the base (rounding, building)")
     s.add_argument("--name", help="family name (default: the recipe's name or 'scale')")
     g = s.add_argument_group("latency")

@@ -19,6 +19,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+from accelsearch.commands import add_set_option
+
 RECIPE_NAME = "accelsearch-recipe.yaml"
 
 
@@ -35,13 +37,7 @@ def register(sub) -> None:
         help="workspace folder on the cluster (default: $HOME/accelsearch-runs/<recipe name>)",
     )
     s.add_argument("--tracking-uri", help="MLflow tracking URI the job logs to")
-    s.add_argument(
-        "--set",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override a recipe field, e.g. --set search.num_samples=2",
-    )
+    add_set_option(s)
     s.add_argument(
         "--working-dir", help="local folder uploaded with the job (your spaces, data lists)"
     )

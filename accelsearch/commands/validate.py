@@ -5,11 +5,13 @@ from __future__ import annotations
 import argparse
 import sys
 
+from accelsearch.commands import add_set_option
+
 
 def register(sub) -> None:
     v = sub.add_parser("validate", help="check recipes without running them")
     v.add_argument("recipes", nargs="+")
-    v.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    add_set_option(v)
     v.set_defaults(fn=validate)
 
 
