@@ -178,24 +178,31 @@ def _init(nb201_csv, latency_csv, focus) -> None:
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     acc, lat, _ = load_tables(nb201_csv, latency_csv)
-    _STATE.update(acc=acc, lat=lat, scorer=Scorer(acc, lat, focus))
+    _STATE.update(acc=acc, lat=lat, scorer=Scorer(acc, lat, focus), flops=_flops(latency_csv))
 
 
-def _screen_from_table(alg, space, lat: dict) -> None:
+def _flops(latency_csv: str | None) -> dict[str, float]:
+    """FLOPs per image of each cell, from the latency table (empty without one)."""
+    if not latency_csv:
+        return {}
+    with open(latency_csv, newline="") as fh:
+        return {r["arch_string"]: float(r["flops"]) for r in csv.DictReader(fh) if r.get("flops")}
+
+
+def _screen_from_table(alg, space, lat: dict, flops: dict) -> None:
     """The utilization-filter strategy screens candidates by measuring them with the recipe's
-    latency backend; here its measurement is the GPU table's (batch 256), so that every
-    strategy sees the same latencies. FLOPs are still counted on the built network."""
-    from accelsearch.accounting import model_cost
+    latency backend; here its latency is the GPU table's (batch 256) and its FLOPs the
+    table's (counted by ``torch.utils.flop_counter`` when the table was made), so that every
+    strategy sees the same numbers."""
     from accelsearch.objectives.filtering import CheapMetrics
 
     batch = 256
 
     def cheap_metrics(backend, config):
-        arch = space.decode(config)
-        ms = lat[space.to_string(arch)]
-        cost = model_cost(space.build(arch, num_classes=10), arch.resolution, arch.in_chans)
+        cell = space.to_string(space.decode(config))
+        ms = lat[cell]
         return CheapMetrics(
-            throughput=batch * 1000.0 / ms, flops=cost.gflops * 1e9, latency_ms=ms, batch_size=batch
+            throughput=batch * 1000.0 / ms, flops=flops[cell], latency_ms=ms, batch_size=batch
         )
 
     alg.cheap_metrics = cheap_metrics
@@ -230,7 +237,9 @@ def run_one(job: tuple[str, int, list[int]]) -> dict:
     except Exception as exc:  # noqa: BLE001 - reported as "not applicable", with the reason
         return {"strategy": name, "seed": seed, "error": f"{type(exc).__name__}: {exc}"}
     if name == "utilization-filter":
-        _screen_from_table(alg, space, lat)
+        if not _STATE["flops"]:
+            return {"strategy": name, "seed": seed, "error": "needs a latency table with flops"}
+        _screen_from_table(alg, space, lat, _STATE["flops"])
     target = max(checkpoints)
     seen: dict[str, dict] = {}
     order: list[str] = []
