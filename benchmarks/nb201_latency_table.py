@@ -102,14 +102,19 @@ def read_cells(csv_path: str) -> list[str]:
 _SPACE = None
 
 
-def _init_worker() -> None:
+def _load_space() -> None:
     global _SPACE
-    import torch
-
-    torch.set_num_threads(1)
     from accelsearch import spaces
 
     _SPACE = spaces.get("nb201")
+
+
+def _init_worker() -> None:
+    """A pool worker: one thread each, the space loaded once."""
+    import torch
+
+    torch.set_num_threads(1)
+    _load_space()
 
 
 def build(graph: str):
@@ -280,9 +285,7 @@ def main(argv=None) -> int:
             built = pool.imap(build, todo, chunksize=2)
         else:
             pool = None
-            threads = torch.get_num_threads()
-            _init_worker()
-            torch.set_num_threads(threads)
+            _load_space()
             built = map(build, todo)
         try:
             for graph, model, flops, params, build_s in built:
