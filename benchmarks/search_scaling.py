@@ -166,7 +166,7 @@ def main(argv=None) -> int:
     if args.warmup:
         # Untimed: Ray starts its worker processes (each imports torch), the dataset is decoded
         # and cached; otherwise the first setting pays for it and the speed-ups are inflated.
-        c = max(x for x in levels if args.device == "cpu" or x <= max(n_gpus, 1)) or 1
+        c = max((x for x in levels if args.device == "cpu" or x <= max(n_gpus, 1)), default=1)
         gpt = 0.0 if args.device == "cpu" else min(1.0, max(n_gpus, 1) / c)
         warm = argparse.Namespace(**{**vars(args), "trials_per_slot": 1, "epochs": 1})
         recipe = recipe_for(warm, c, gpt, max(1, cpus // max(levels))).model_copy(
