@@ -1,5 +1,5 @@
 """Helpers shared by the benchmark scripts: environment record, JSON written as it goes,
-Kendall's tau, a plain-text table."""
+Kendall's tau, a plain-text table, one process per GPU."""
 
 from __future__ import annotations
 
@@ -7,7 +7,9 @@ import datetime as _dt
 import json
 import os
 import platform
+import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +40,42 @@ def environment(device: str, **extra: Any) -> dict[str, Any]:
         env["device_name"] = platform.processor() or platform.machine()
     env.update(extra)
     return env
+
+
+def gpu_ids(count: int) -> list[str]:
+    """The ids of ``count`` GPUs to give child processes: the first ``count`` entries of
+    ``CUDA_VISIBLE_DEVICES`` when it is set, else ``0..count-1``."""
+    visible = [v for v in os.environ.get("CUDA_VISIBLE_DEVICES", "").split(",") if v.strip()]
+    ids = visible or [str(i) for i in range(count)]
+    if count > len(ids):
+        raise SystemExit(f"--gpus {count}: only {len(ids)} GPUs are visible ({ids})")
+    return ids[:count]
+
+
+def run_on_gpus(jobs: list[list[str]], gpus: int) -> list[int]:
+    """Run each job (an argv) as a process that sees one GPU (``CUDA_VISIBLE_DEVICES``),
+    at most one job per GPU at a time, and return the exit codes in job order.
+
+    Why: a benchmark's timings must not share a GPU with another process's, and one process
+    per GPU uses a multi-GPU host fully. Children inherit stdout, so their lines interleave.
+    """
+    ids = gpu_ids(gpus)
+    pending = list(enumerate(jobs))
+    running: dict[str, tuple[int, subprocess.Popen]] = {}
+    codes: list[int] = [0] * len(jobs)
+    while pending or running:
+        for gpu in ids:
+            if gpu not in running and pending:
+                i, argv = pending.pop(0)
+                env = {**os.environ, "CUDA_VISIBLE_DEVICES": gpu, "PYTHONUNBUFFERED": "1"}
+                print(f"[gpus] job {i} on GPU {gpu}: {' '.join(argv[1:])}", flush=True)
+                running[gpu] = (i, subprocess.Popen(argv, env=env))
+        for gpu, (i, proc) in list(running.items()):
+            if proc.poll() is not None:
+                codes[i] = proc.returncode
+                del running[gpu]
+        time.sleep(0.2)
+    return codes
 
 
 class ResultFile:

@@ -47,12 +47,21 @@ def parse() -> argparse.Namespace:
     p.add_argument("--compile", action="store_true", help="add torch.compile (5-15 s a model)")
     p.add_argument("--no-onnxruntime", action="store_true")
     p.add_argument(
+        "--variants",
+        default=None,
+        help="only these variants (comma list of the labels in the results, e.g. "
+        "onnxruntime-cuda); default all that apply",
+    )
+    p.add_argument(
         "--oom-batch",
         type=int,
         default=None,
         help="batch for the out-of-memory check (default 4096 on CUDA at 600 px; 0 skips)",
     )
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--stem", default="latency_backends", help="result file names: <out>/<stem>.json and .md"
+    )
     return p.parse_args()
 
 
@@ -100,8 +109,21 @@ def variants(args, cuda: bool):
         threads = {"threads": 1} if args.quick else {}
         out.append(("torch-cpu-eager", "torch", "cpu", "fp32", threads, batches))
     if not args.no_onnxruntime:
+        if cuda and _ort_cuda():
+            out.append(("onnxruntime-cuda", "onnxruntime", dev, prec, {}, batches))
         out.append(("onnxruntime-cpu", "onnxruntime", "cpu", "fp32", {}, ort_batches))
+    if args.variants:
+        keep = {v.strip() for v in args.variants.split(",")}
+        out = [v for v in out if v[0] in keep]
     return out
+
+
+def _ort_cuda() -> bool:
+    try:
+        import onnxruntime as ort
+    except ImportError:
+        return False
+    return "CUDAExecutionProvider" in ort.get_available_providers()
 
 
 def oom_check(args, protocol) -> dict:
@@ -156,7 +178,7 @@ def main() -> None:
     out = Path(args.out)
     protocol = Protocol(max_seconds=2.0) if args.quick else Protocol()
     res = Results(
-        out / "latency_backends.json",
+        out / f"{args.stem}.json",
         {
             "benchmark": "latency_backends",
             "env": environment(args.device),
@@ -226,7 +248,7 @@ def main() -> None:
             "mean_latency_ms"]  # fmt: skip
     text = table(summary, cols)
     env = res.data["meta"]["env"]
-    (out / "latency_backends.md").write_text(
+    (out / f"{args.stem}.md").write_text(
         f"# Latency backends: noise and cost per candidate\n\n{env['device_name']}, torch "
         f"{env['torch']}, {env['date']}; {args.repeats} repeats of each of {len(cands)} "
         f"candidates, fresh backend and no cache each time.\n\n{text}\n\n"

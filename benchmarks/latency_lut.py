@@ -26,6 +26,9 @@ with a budget gets ~40-120 archs per pair and a second call resumes:
         --out benchmarks/results/latency --spaces efficientnet_x,gpunet --batch-sizes 1,128 \\
         --archs 200 --fit 20 --time-budget 420 --sobol 1000000
 
+On a machine of several GPUs, ``--gpus N`` runs the (space, batch) pairs at once, one
+process per GPU, each with the whole ``--time-budget``.
+
 CPU check (~2 min): ``python benchmarks/latency_lut.py --quick --device cpu --out /tmp/lut``.
 """
 
@@ -64,6 +67,22 @@ def parse() -> argparse.Namespace:
     p.add_argument("--network-max-seconds", type=float, default=3.0)
     p.add_argument("--sobol", type=int, default=1_000_000, help="0 skips the CPU timing")
     p.add_argument("--threads", type=int, default=None, help="torch threads (CPU device)")
+    p.add_argument(
+        "--gpus",
+        type=int,
+        default=1,
+        help="run the (space, batch) pairs at once, one process per GPU (each pair then gets "
+        "the whole --time-budget); this process then gathers the figures",
+    )
+    p.add_argument(
+        "--shards-per-pair",
+        type=int,
+        default=1,
+        help="with --gpus: split each pair's archs over this many processes (a slow pair, "
+        "gpunet at batch 128, then takes several GPUs)",
+    )
+    p.add_argument("--summary", default="latency_lut.json", help=argparse.SUPPRESS)
+    p.add_argument("--arch-shard", default=None, help=argparse.SUPPRESS)  # "k/K", by --gpus
     p.add_argument(
         "--device-name",
         default=None,
@@ -154,12 +173,13 @@ def run_space_batch(args, name, space, batch, precision, out, res, deadline) -> 
         network_protocol=Protocol(max_seconds=args.network_max_seconds),
     )
     points = sobol_points(space, args.archs, args.seed)
+    shard, shards = (int(x) for x in (args.arch_shard or "0/1").split("/"))
     layer_s = net_s = 0.0
     new = 0
     stopped = None
-    with open(path, "a") as fh:
+    with open(path, "a") as fh:  # shards append whole lines to the same file
         for i, u in enumerate(points):
-            if i in done:
+            if i in done or i % shards != shard:
                 continue
             if time.perf_counter() > deadline:
                 stopped = "time budget"
@@ -280,10 +300,42 @@ def _merge(old: list[dict[str, Any]], new: list[dict[str, Any]]) -> list[dict[st
     return [r for r in old if (r.get("space"), r.get("batch")) not in fresh] + new
 
 
+def run_pairs_on_gpus(args, names: list[str], batches: list[int]) -> list[int]:
+    """``--gpus N``: one child process per (space, batch) and shard, N at a time (in the
+    order of ``--spaces`` and ``--batch-sizes``: slowest first), each on its own GPU writing
+    its own summary file; the tables (SQLite, safe for concurrent writers) and the
+    per-arch JSON lines are shared with this process, which reads them afterwards."""
+    import sys
+
+    from _common import run_on_gpus
+
+    jobs = []
+    for name in names:
+        for batch in batches:
+            for k in range(args.shards_per_pair):
+                argv = [sys.executable, str(Path(__file__).resolve()), "--out", args.out,
+                    "--device", args.device, "--spaces", name, "--batch-sizes", str(batch),
+                    "--archs", str(args.archs), "--fit", str(args.fit), "--seed", str(args.seed),
+                    "--time-budget", str(args.time_budget), "--sobol", "0",
+                    "--network-max-seconds", str(args.network_max_seconds),
+                    "--summary", f"latency_lut.{name}_b{batch}.{k}.json",
+                    "--arch-shard", f"{k}/{args.shards_per_pair}"]  # fmt: skip
+                if args.precision:
+                    argv += ["--precision", args.precision]
+                if args.space_options:
+                    argv += ["--space-options", args.space_options]
+                if args.quick:
+                    argv += ["--quick"]
+                jobs.append(argv)
+    return run_on_gpus(jobs, args.gpus)
+
+
 def main() -> None:
     args = parse()
     if args.quick:
-        args.batch_sizes, args.archs, args.fit = "1,2", min(args.archs, 8), 3
+        args.archs, args.fit = min(args.archs, 8), 3
+        if args.summary == "latency_lut.json":  # a --gpus child keeps its one batch size
+            args.batch_sizes = "1,2"
         args.sobol = min(args.sobol, 20_000)
         args.threads = args.threads or 1
     out = Path(args.out)
@@ -296,16 +348,25 @@ def main() -> None:
     opts = QUICK_OPTIONS if args.quick else {}
     if args.space_options:
         opts = {**opts, **json.loads(args.space_options)}
-    previous = _previous(out / "latency_lut.json")
+    child = args.summary != "latency_lut.json"
+    previous = {} if child else _previous(out / "latency_lut.json")
     res = Results(
-        out / "latency_lut.json",
+        out / args.summary,
         {"benchmark": "latency_lut", "env": environment(args.device), "args": vars(args)},
     )
-    start = time.perf_counter()
+    begin = start = time.perf_counter()
     deadline = start + args.time_budget
     figures, sobol = [], []
     batches = [int(b) for b in args.batch_sizes.split(",")]
     names = [s for s in args.spaces.split(",") if s]
+    if args.gpus > 1 and args.archs:
+        codes = run_pairs_on_gpus(args, names, batches)
+        res.summary("gpus", {"count": args.gpus, "exit_codes": codes})
+        for name in names:
+            for batch in batches:
+                for k in range(args.shards_per_pair):
+                    Path(out / f"latency_lut.{name}_b{batch}.{k}.json").unlink(missing_ok=True)
+        start = deadline = time.perf_counter()  # measured: only gather the figures now
     pairs = len(names) * len(batches)
     pair = 0
     for name in names:
@@ -343,7 +404,9 @@ def main() -> None:
     sobol = _merge(previous.get("sobol", []), sobol)
     res.summary("accuracy", figures)
     res.summary("sobol", sobol)
-    res.summary("total_s", time.perf_counter() - start)
+    res.summary("total_s", time.perf_counter() - begin)
+    if child:
+        return
     cols = ["space", "batch", "archs", "test_archs", "mape_sum_pct", "mape_corrected_pct",
             "mae_sum_us", "mae_corrected_us", "kendall_tau_sum", "table_layers", "stopped"]  # fmt: skip
     text = table(figures, cols)
@@ -360,7 +423,7 @@ def main() -> None:
     print(text)
     print()
     print(stext)
-    print(f"\n[latency_lut] {time.perf_counter() - start:.0f} s -> {out}")
+    print(f"\n[latency_lut] {time.perf_counter() - begin:.0f} s -> {out}")
 
 
 if __name__ == "__main__":

@@ -23,10 +23,11 @@ Written:
   run cut short keeps them; ``--resume`` measures only the missing graphs);
 * ``--out`` JSON: device, versions, date, settings, counts, wall time and rate.
 
-GPU (one H100/H200, 16 cores; ~0.2 s per graph at batch 256, so ~30 minutes for all 9,445 graphs; --resume continues)::
+GPU (one H100/H200, 16 cores; ~0.17 s per graph at batch 256, so ~27 minutes for all 9,445
+graphs on one GPU; ``--gpus 4`` on a 4-GPU machine; --resume continues)::
 
     python benchmarks/nb201_latency_table.py --nb201-csv DATA/nats_bench_tss.csv \\
-        --device cuda --batch-size 256 --precision fp16 --time-budget-s 540 \\
+        --device cuda --batch-size 256 --precision fp16 --time-budget-s 540 --gpus 4 \\
         --csv benchmarks/results/nb201/nb201_latency_h200.csv --resume --out benchmarks/results/nb201/nb201_latency_h200.json
 
 Here (CPU, a few graphs, to check it works and to estimate the rate)::
@@ -42,14 +43,16 @@ import csv
 import datetime as dt
 import json
 import multiprocessing as mp
+import os
 import platform
 import sys
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+for _path in (ROOT, Path(__file__).resolve().parent):  # the package, and benchmarks/_common
+    if str(_path) not in sys.path:
+        sys.path.insert(0, str(_path))
 
 OPS = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
 EDGES = ((1, 0), (2, 0), (2, 1), (3, 0), (3, 1), (3, 2))  # (to, from), string order
@@ -143,6 +146,7 @@ GRAPH_FIELDS = [
     "backend",
     "mode",
     "device",
+    "gpu",
     "build_s",
     "measure_s",
 ]
@@ -163,7 +167,7 @@ def versions() -> dict:
     return v
 
 
-def main(argv=None) -> int:
+def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -186,6 +190,14 @@ def main(argv=None) -> int:
         "~0.04 s against ~0.15 s to measure, and a spawned pool stalled on an H200 run)",
     )
     p.add_argument(
+        "--gpus",
+        type=int,
+        default=1,
+        help="measure on this many GPUs of the machine at once, one process each, every "
+        "process taking every N-th graph still to measure (the rows say which GPU)",
+    )
+    p.add_argument("--shard", default=None, help=argparse.SUPPRESS)  # "i/N", set by --gpus
+    p.add_argument(
         "--seed",
         type=int,
         default=0,
@@ -205,11 +217,168 @@ def main(argv=None) -> int:
         args.batch_size = 1
         args.workers = min(args.workers, 2)
         args.warmup, args.reps, args.max_reps = 1, 3, 3
-    precision = args.precision or ("fp16" if args.device == "cuda" else "fp32")
+    args.precision = args.precision or ("fp16" if args.device == "cuda" else "fp32")
+    if args.gpus < 1 or (args.gpus > 1 and args.device != "cuda"):
+        p.error(f"--gpus {args.gpus}: use 1, or several with --device cuda")
+    return args
+
+
+def read_graph_rows(*paths: Path) -> dict[str, dict]:
+    """Measured graphs from one or more ``.graphs.csv`` files (a later file wins)."""
+    rows: dict[str, dict] = {}
+    for path in paths:
+        if path.exists():
+            with open(path, newline="") as fh:
+                rows.update({row["graph"]: row for row in csv.DictReader(fh)})
+    return rows
+
+
+def append_rows(path: Path, rows: list[dict], fresh: bool = False) -> None:
+    """Append measured graphs (a header first in a new file; a file written before a column
+    was added is rewritten with today's columns, its rows kept)."""
+    new_file = fresh or not path.exists()
+    if not new_file:
+        with open(path, newline="") as fh:
+            header = next(csv.reader(fh), [])
+        if header != GRAPH_FIELDS:
+            rows = [*read_graph_rows(path).values(), *rows]
+            new_file = True
+    with open(path, "w" if new_file else "a", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=GRAPH_FIELDS, restval="")
+        if new_file:
+            writer.writeheader()
+        writer.writerows(rows)
+
+
+def measure_graphs(args, todo: list[str], graphs_csv: Path, on_progress) -> tuple[int, bool]:
+    """Build and time ``todo`` in order, appending a row per graph to ``graphs_csv``;
+    returns (graphs measured, stopped by the time budget)."""
+    from accelsearch.objectives.latency import get_backend
+
+    protocol = {
+        "warmup": args.warmup,
+        "min_reps": max(3, args.reps),
+        "max_reps": max(args.reps, args.max_reps),
+        "batch_reps": max(1, min(10, args.reps)),
+        "max_seconds": 2.0,
+        "ci_target": 0.02,
+    }
+    append_rows(graphs_csv, [])  # the header, where the file is new or old
+    fh = open(graphs_csv, "a", newline="")  # noqa: SIM115
+    writer = csv.DictWriter(fh, fieldnames=GRAPH_FIELDS, restval="")
+    t0 = time.perf_counter()
+    measured, stopped = 0, False
+    ctx = mp.get_context("spawn")
+    with get_backend(
+        "torch", device=args.device, precision=args.precision, protocol=protocol
+    ) as backend:
+        if args.workers > 0:
+            pool = ctx.Pool(args.workers, initializer=_init_worker)
+            built = pool.imap(build, todo, chunksize=2)
+        else:
+            pool = None
+            _load_space()
+            built = map(build, todo)
+        try:
+            for graph, model, flops, params, build_s in built:
+                m0 = time.perf_counter()
+                r = backend.measure(model, args.batch_size, 32)
+                writer.writerow(
+                    {
+                        "graph": graph,
+                        "latency_ms": r.median_ms,
+                        "p10_ms": r.p10_ms,
+                        "p90_ms": r.p90_ms,
+                        "cv": r.cv,
+                        "n": r.n,
+                        "flops": flops,
+                        "params": params,
+                        "batch_size": args.batch_size,
+                        "precision": args.precision,
+                        "backend": r.backend,
+                        "mode": r.mode,
+                        "device": r.device_name,
+                        "gpu": gpu_label(args.device),
+                        "build_s": round(build_s, 4),
+                        "measure_s": round(time.perf_counter() - m0, 4),
+                    }
+                )
+                measured += 1
+                if measured % 50 == 0 or measured == len(todo):
+                    fh.flush()
+                    on_progress(measured, time.perf_counter() - t0)
+                if time.perf_counter() - t0 > args.time_budget_s:
+                    stopped = True
+                    break
+        finally:
+            if pool is not None:
+                pool.terminate()
+            fh.close()
+    return measured, stopped
+
+
+def gpu_label(device: str) -> str:
+    """Which GPU measured a row: its index among all the machine's GPUs where known."""
+    if device != "cuda":
+        return ""
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES", "")
+    return visible.split(",")[0] if visible else "0"
+
+
+def run_shards(args, argv: list[str], graphs_csv: Path) -> tuple[int, bool, list[dict]]:
+    """``--gpus N``: N child processes, one per GPU, each measuring every N-th graph still
+    to measure into its own ``.shardI.csv``; their rows are then appended to ``graphs_csv``."""
+    from _common import run_on_gpus
+
+    base = [a for a in argv if a != "--resume"]
+    if "--gpus" in base:
+        i = base.index("--gpus")
+        del base[i : i + 2]
+    base = [a for a in base if not a.startswith("--gpus=")]
+    jobs, shard_files, shard_outs = [], [], []
+    for i in range(args.gpus):
+        shard_csv = graphs_csv.with_name(graphs_csv.name.replace(".graphs.csv", f".shard{i}.csv"))
+        shard_out = Path(f"{args.out}.shard{i}.json")
+        shard_files.append(shard_csv.with_suffix(".graphs.csv"))
+        shard_outs.append(shard_out)
+        shard_files[-1].unlink(missing_ok=True)
+        jobs.append(
+            [sys.executable, str(Path(__file__).resolve()), *base, "--resume",
+             "--shard", f"{i}/{args.gpus}", "--done-csv", str(graphs_csv),
+             "--csv", str(shard_csv), "--out", str(shard_out)]  # fmt: skip
+        )
+    codes = run_on_gpus(jobs, args.gpus)
+    measured, stopped, shards = 0, False, []
+    for i, (path, out) in enumerate(zip(shard_files, shard_outs)):
+        rows = list(read_graph_rows(path).values())
+        append_rows(graphs_csv, rows)
+        info = json.loads(out.read_text()) if out.exists() else {}
+        shards.append(
+            {"shard": i, "exit_code": codes[i], "measured": len(rows),
+             "wall_s": info.get("wall_s"), "status": info.get("status")}  # fmt: skip
+        )
+        measured += len(rows)
+        stopped = stopped or info.get("status", "").startswith("stopped")
+        path.unlink(missing_ok=True)
+        out.unlink(missing_ok=True)
+        path.with_name(path.name.replace(".graphs.csv", ".csv")).unlink(missing_ok=True)
+    if any(codes):
+        print(f"[nb201] shard exit codes {codes}: see their output above", flush=True)
+    return measured, stopped, shards
+
+
+def main(argv=None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if "--done-csv" in argv:  # a shard: graphs measured before, in the parent's table
+        i = argv.index("--done-csv")
+        done_csv = Path(argv[i + 1])
+        del argv[i : i + 2]
+    else:
+        done_csv = None
+    args = parse_args(argv)
 
     import torch
 
-    from accelsearch.objectives import latency
     from accelsearch.objectives.latency.base import device_name
 
     if args.device == "cuda":
@@ -229,11 +398,13 @@ def main(argv=None) -> int:
 
     shuffled = list(order)
     random.Random(args.seed).shuffle(shuffled)
-    done: dict[str, dict] = {}
-    if args.resume and graphs_csv.exists():
-        with open(graphs_csv, newline="") as fh:
-            done = {row["graph"]: row for row in csv.DictReader(fh)}
+    if not args.resume:
+        append_rows(graphs_csv, [], fresh=True)
+    done = read_graph_rows(graphs_csv, *([done_csv] if done_csv else []))
     todo = [g for g in shuffled if g not in done]
+    if args.shard:
+        k, n = (int(x) for x in args.shard.split("/"))
+        todo = todo[k::n]
     if args.limit is not None:
         todo = todo[: args.limit]
 
@@ -241,9 +412,10 @@ def main(argv=None) -> int:
         "benchmark": "nb201_latency_table",
         "date": dt.datetime.now().isoformat(timespec="seconds"),
         "device": dev_name,
+        "gpus": args.gpus,
         "versions": versions(),
         "backend": "torch",
-        "precision": precision,
+        "precision": args.precision,
         "batch_size": args.batch_size,
         "resolution": 32,
         "skeleton": "NB201 CIFAR: C=16, N=5, 10 classes",
@@ -260,77 +432,47 @@ def main(argv=None) -> int:
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
         Path(args.out).write_text(json.dumps(summary, indent=2))
 
-    write_summary(status="running")
-    protocol = {
-        "warmup": args.warmup,
-        "min_reps": max(3, args.reps),
-        "max_reps": max(args.reps, args.max_reps),
-        "batch_reps": max(1, min(10, args.reps)),
-        "max_seconds": 2.0,
-        "ci_target": 0.02,
-    }
-    new_file = not graphs_csv.exists() or not args.resume
-    fh = open(graphs_csv, "w" if new_file else "a", newline="")  # noqa: SIM115
-    writer = csv.DictWriter(fh, fieldnames=GRAPH_FIELDS)
-    if new_file:
-        writer.writeheader()
-    t0 = time.perf_counter()
-    measured, stopped = 0, False
-    ctx = mp.get_context("spawn")
-    with latency.get_backend(
-        "torch", device=args.device, precision=precision, protocol=protocol
-    ) as backend:
-        if args.workers > 0:
-            pool = ctx.Pool(args.workers, initializer=_init_worker)
-            built = pool.imap(build, todo, chunksize=2)
-        else:
-            pool = None
-            _load_space()
-            built = map(build, todo)
-        try:
-            for graph, model, flops, params, build_s in built:
-                m0 = time.perf_counter()
-                r = backend.measure(model, args.batch_size, 32)
-                row = {
-                    "graph": graph,
-                    "latency_ms": r.median_ms,
-                    "p10_ms": r.p10_ms,
-                    "p90_ms": r.p90_ms,
-                    "cv": r.cv,
-                    "n": r.n,
-                    "flops": flops,
-                    "params": params,
-                    "batch_size": args.batch_size,
-                    "precision": precision,
-                    "backend": r.backend,
-                    "mode": r.mode,
-                    "device": r.device_name,
-                    "build_s": round(build_s, 4),
-                    "measure_s": round(time.perf_counter() - m0, 4),
-                }
-                writer.writerow(row)
-                done[graph] = row
-                measured += 1
-                if measured % 50 == 0 or measured == len(todo):
-                    fh.flush()
-                    wall = time.perf_counter() - t0
-                    write_summary(measured=measured, wall_s=wall, graphs_per_s=measured / wall)
-                    print(
-                        f"[nb201] {measured}/{len(todo)} graphs, {measured / wall:.1f}/s",
-                        flush=True,
-                    )
-                if time.perf_counter() - t0 > args.time_budget_s:
-                    stopped = True
-                    break
-        finally:
-            if pool is not None:
-                pool.terminate()
-    fh.close()
-    wall = time.perf_counter() - t0
+    def progress(measured: int, wall: float) -> None:
+        write_summary(measured=measured, wall_s=wall, graphs_per_s=measured / wall)
+        print(f"[nb201] {args.shard or ''} {measured}/{len(todo)} graphs, {measured / wall:.1f}/s")
 
-    # the per-cell table (cells of graphs not measured yet get empty numbers)
-    with open(graphs_csv, newline="") as gfh:
-        rows = {row["graph"]: row for row in csv.DictReader(gfh)}
+    write_summary(status="running")
+    t0 = time.perf_counter()
+    if args.gpus > 1:
+        measured, stopped, shards = run_shards(args, argv, graphs_csv)
+        summary["shards"] = shards
+    else:
+        measured, stopped = measure_graphs(args, todo, graphs_csv, progress)
+    wall = time.perf_counter() - t0
+    status = "stopped at the time budget" if stopped else "done"
+    if args.shard:  # the parent writes the table
+        write_summary(status=status, measured=measured, wall_s=wall)
+        return 0
+    rows = read_graph_rows(graphs_csv)
+    write_table(cells, order, rows, out_csv)
+    complete = sum(1 for g in order if g in rows)
+    write_summary(
+        status=status,
+        measured=measured,
+        wall_s=wall,
+        graphs_per_s=measured / wall if wall else None,
+        graphs_measured_total=complete,
+        cells_with_latency=sum(len(groups[g]) for g in order if g in rows),
+    )
+    print(
+        f"[nb201] {measured} graphs in {wall:.0f} s ({measured / max(wall, 1e-9):.1f}/s); "
+        f"{complete}/{len(order)} graphs, table: {out_csv}"
+    )
+    lat = sorted(float(r["latency_ms"]) for r in rows.values())
+    if lat:
+        print(
+            f"[nb201] latency ms: min {lat[0]:.4f}, median {lat[len(lat) // 2]:.4f}, max {lat[-1]:.4f}"
+        )
+    return 0
+
+
+def write_table(cells: list[str], order: list[str], rows: dict[str, dict], out_csv: Path) -> None:
+    """The per-cell table (cells of graphs not measured yet get empty numbers)."""
     from accelsearch import spaces
 
     space = spaces.get("nb201")
@@ -359,25 +501,6 @@ def main(argv=None) -> int:
                     **{f: m.get(f, "") for f in fields[5:]},
                 }
             )
-    complete = sum(1 for g in order if g in rows)
-    write_summary(
-        status="stopped at the time budget" if stopped else "done",
-        measured=measured,
-        wall_s=wall,
-        graphs_per_s=measured / wall if wall else None,
-        graphs_measured_total=complete,
-        cells_with_latency=sum(len(groups[g]) for g in order if g in rows),
-    )
-    print(
-        f"[nb201] {measured} graphs in {wall:.0f} s ({measured / max(wall, 1e-9):.1f}/s); "
-        f"{complete}/{len(order)} graphs, table: {out_csv}"
-    )
-    lat = sorted(float(r["latency_ms"]) for r in rows.values())
-    if lat:
-        print(
-            f"[nb201] latency ms: min {lat[0]:.4f}, median {lat[len(lat) // 2]:.4f}, max {lat[-1]:.4f}"
-        )
-    return 0
 
 
 if __name__ == "__main__":

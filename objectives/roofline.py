@@ -174,11 +174,10 @@ def calibrate(
     small sizes (tests).
     """
     from accelsearch.objectives.latency.base import device_name, normalize_device
-    from accelsearch.objectives.latency.lock import device_lock
+    from accelsearch.objectives.latency.lock import device_lock, lock_key
 
     device = normalize_device(device)
-    key = "cpu" if device == "cpu" else "cuda" + device.split(":")[1]
-    with device_lock(key):
+    with device_lock(lock_key(device)):
         if device == "cpu":
             old = torch.get_num_threads()
             torch.set_num_threads(threads or old)

@@ -233,7 +233,9 @@ class LatencyBackend(ABC):
     # -- public ------------------------------------------------------------------------
     @property
     def device_key(self) -> str:
-        return "cpu" if self.device == "cpu" else "cuda" + self.device.split(":")[1]
+        from accelsearch.objectives.latency.lock import lock_key
+
+        return lock_key(self.device)
 
     @property
     def device_name(self) -> str:

@@ -1,8 +1,11 @@
 """One measurement at a time per device, across processes and threads.
 
 Concurrent Ray trials on one GPU would otherwise time each other's kernels. The lock is an
-``fcntl`` file lock in the system temp folder keyed by device (``cuda0``, ``cpu``), so any
-process on the machine that measures through accelsearch waits its turn. Inside one
+``fcntl`` file lock in the system temp folder keyed by device (:func:`lock_key`: ``cpu``, or
+the GPU's UUID), so any process on the machine that measures through accelsearch waits its
+turn. The key is the physical GPU, not its index: Ray gives each GPU trial its own
+``CUDA_VISIBLE_DEVICES``, so every trial sees its GPU as ``cuda:0``; keyed by index, trials
+on four different GPUs would wait for each other. Inside one
 process a per-device re-entrant thread lock goes in front of it: threads take turns too,
 and a thread that already holds a device's lock may take it again (the LUT backend fills
 its table through another backend, which locks the same device) without deadlocking on
@@ -27,6 +30,28 @@ from accelsearch.errors import MeasurementError
 _guard = threading.Lock()
 _thread_locks: dict[str, threading.RLock] = {}
 _held: dict[str, list] = {}  # device key -> [open file, depth]
+
+
+def lock_key(device: str) -> str:
+    """The lock key of a normalised device (``cpu``, ``cuda:N``): ``cpu``, or ``gpu-`` and
+    the GPU's UUID; where PyTorch gives no UUID, ``cudaN`` with N the index among all the
+    machine's GPUs (``CUDA_VISIBLE_DEVICES`` mapped back when it lists plain indices)."""
+    if device == "cpu":
+        return "cpu"
+    index = int(device.split(":")[1])
+    import torch
+
+    try:
+        uuid = str(torch.cuda.get_device_properties(index).uuid)
+    except (AttributeError, RuntimeError, AssertionError):
+        uuid = ""
+    uuid = "".join(c for c in uuid if c.isalnum())
+    if uuid:
+        return "gpu-" + uuid[:48]
+    visible = [v.strip() for v in os.environ.get("CUDA_VISIBLE_DEVICES", "").split(",")]
+    if index < len(visible) and visible[index].isdigit():
+        return f"cuda{visible[index]}"
+    return f"cuda{index}"
 
 
 def lock_path(device_key: str) -> str:

@@ -75,6 +75,13 @@ class OnnxRuntimeBackend(LatencyBackend):
             raise ConfigError(
                 f"onnxruntime option graph_optimization={level!r}; valid choices: {_OPT_LEVELS}"
             )
+        if self.device != "cpu" and hasattr(ort, "preload_dlls"):
+            # the CUDA provider links CUDA/cuDNN by soname; load them from the nvidia-* wheels
+            # PyTorch installed, where the system has none (ONNX Runtime >= 1.21)
+            try:
+                ort.preload_dlls()
+            except Exception:  # noqa: BLE001 - the session below then reports the missing library
+                pass
         if self.device != "cpu" and "CUDAExecutionProvider" not in ort.get_available_providers():
             raise BackendUnavailableError(
                 "ONNX Runtime here has no CUDA execution provider (available: "

@@ -75,3 +75,38 @@ def test_reentrant_in_one_thread_and_exclusive_between_threads():
     for i in range(0, 6, 2):
         assert order[i][0] == order[i + 1][0]
         assert (order[i][1], order[i + 1][1]) == ("in", "out")
+
+
+def test_lock_key_is_the_physical_gpu_not_its_index(monkeypatch):
+    """Ray trials each see their GPU as cuda:0: the key must tell the GPUs apart."""
+    import types
+
+    import torch
+
+    from accelsearch.objectives.latency.lock import lock_key
+
+    uuids = {0: "GPU-1a2b3c4d-0000-1111-2222-333344445555"}
+    monkeypatch.setattr(
+        torch.cuda, "get_device_properties", lambda i: types.SimpleNamespace(uuid=uuids[i])
+    )
+    assert lock_key("cpu") == "cpu"
+    assert lock_key("cuda:0") == "gpu-GPU1a2b3c4d000011112222333344445555"
+    uuids[0] = "GPU-ffff"
+    assert lock_key("cuda:0") == "gpu-GPUffff"  # another process, another GPU, same index
+
+
+def test_lock_key_without_uuid_maps_visible_devices(monkeypatch):
+    import torch
+
+    from accelsearch.objectives.latency.lock import lock_key
+
+    def no_props(i):
+        raise RuntimeError("no CUDA")
+
+    monkeypatch.setattr(torch.cuda, "get_device_properties", no_props)
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "2,3")
+    assert lock_key("cuda:1") == "cuda3"
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "GPU-aaaa")
+    assert lock_key("cuda:0") == "cuda0"
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES")
+    assert lock_key("cuda:2") == "cuda2"
