@@ -343,9 +343,20 @@ def run_shards(args, argv: list[str], graphs_csv: Path) -> tuple[int, bool, list
         shard_outs.append(shard_out)
         shard_files[-1].unlink(missing_ok=True)
         jobs.append(
-            [sys.executable, str(Path(__file__).resolve()), *base, "--resume",
-             "--shard", f"{i}/{args.gpus}", "--done-csv", str(graphs_csv),
-             "--csv", str(shard_csv), "--out", str(shard_out)]  # fmt: skip
+            [
+                sys.executable,
+                str(Path(__file__).resolve()),
+                *base,
+                "--resume",
+                "--shard",
+                f"{i}/{args.gpus}",
+                "--done-csv",
+                str(graphs_csv),
+                "--csv",
+                str(shard_csv),
+                "--out",
+                str(shard_out),
+            ]  # fmt: skip
         )
     codes = run_on_gpus(jobs, args.gpus)
     measured, stopped, shards = 0, False, []
@@ -354,8 +365,13 @@ def run_shards(args, argv: list[str], graphs_csv: Path) -> tuple[int, bool, list
         append_rows(graphs_csv, rows)
         info = json.loads(out.read_text()) if out.exists() else {}
         shards.append(
-            {"shard": i, "exit_code": codes[i], "measured": len(rows),
-             "wall_s": info.get("wall_s"), "status": info.get("status")}  # fmt: skip
+            {
+                "shard": i,
+                "exit_code": codes[i],
+                "measured": len(rows),
+                "wall_s": info.get("wall_s"),
+                "status": info.get("status"),
+            }  # fmt: skip
         )
         measured += len(rows)
         stopped = stopped or info.get("status", "").startswith("stopped")
