@@ -81,6 +81,13 @@ def parse() -> argparse.Namespace:
         help="with --gpus: split each pair's archs over this many processes (a slow pair, "
         "gpunet at batch 128, then takes several GPUs)",
     )
+    p.add_argument(
+        "--gather",
+        action="store_true",
+        help="measure nothing: refit the corrections and write the figures from the per-arch "
+        "lines in --out (with --device-name, on a machine without the GPU, e.g. after a "
+        "multi-GPU run was cut short)",
+    )
     p.add_argument("--summary", default="latency_lut.json", help=argparse.SUPPRESS)
     p.add_argument("--arch-shard", default=None, help=argparse.SUPPRESS)  # "k/K", by --gpus
     p.add_argument(
@@ -166,6 +173,7 @@ def run_space_batch(args, name, space, batch, precision, out, res, deadline) -> 
         batch_size=batch,
         precision=precision,
         device=args.device,
+        device_name=args.device_name if args.gather else None,
         store=LUTStore(out / "lut.sqlite"),
         space=space,
         options=options,
@@ -173,6 +181,10 @@ def run_space_batch(args, name, space, batch, precision, out, res, deadline) -> 
         network_protocol=Protocol(max_seconds=args.network_max_seconds),
     )
     points = sobol_points(space, args.archs, args.seed)
+    if args.gather:
+        points = points[:0]
+        missing = args.archs - sum(1 for i in done if i < args.archs)
+        stopped_note = f"{missing} of {args.archs} archs not measured" if missing else None
     shard, shards = (int(x) for x in (args.arch_shard or "0/1").split("/"))
     layer_s = net_s = 0.0
     new = 0
@@ -218,6 +230,8 @@ def run_space_batch(args, name, space, batch, precision, out, res, deadline) -> 
                     f"{rec['measured_ms']:.3f} ms ({rec['new_layers']} new layers, "
                     f"{rec['layer_s'] + rec['network_s']:.1f} s)"
                 )
+    if args.gather:
+        stopped = stopped_note
     corr, figures = evaluate(list(done.values()), min(args.fit, max(2, len(done) // 3)))
     if corr is not None:
         predictor.store.put_correction(predictor.table_id, predictor.scope, corr)
@@ -300,6 +314,24 @@ def _merge(old: list[dict[str, Any]], new: list[dict[str, Any]]) -> list[dict[st
     return [r for r in old if (r.get("space"), r.get("batch")) not in fresh] + new
 
 
+def _measuring_env(out: Path) -> dict[str, Any] | None:
+    """The environment of the processes that measured (their summary files, else the last
+    gathered summary), for --gather; the children's files are removed once read."""
+    env = None
+    for path in sorted(out.glob("latency_lut.*.json")):
+        try:
+            env = env or json.loads(path.read_text())["meta"]["env"]
+        except (OSError, ValueError, KeyError):
+            continue
+        path.unlink()
+    if env is None:
+        try:
+            env = json.loads((out / "latency_lut.json").read_text())["meta"]["env"]
+        except (OSError, ValueError, KeyError):
+            pass
+    return env
+
+
 def run_pairs_on_gpus(args, names: list[str], batches: list[int]) -> list[int]:
     """``--gpus N``: one child process per (space, batch) and shard, N at a time (in the
     order of ``--spaces`` and ``--batch-sizes``: slowest first), each on its own GPU writing
@@ -350,10 +382,14 @@ def main() -> None:
         opts = {**opts, **json.loads(args.space_options)}
     child = args.summary != "latency_lut.json"
     previous = {} if child else _previous(out / "latency_lut.json")
-    res = Results(
-        out / args.summary,
-        {"benchmark": "latency_lut", "env": environment(args.device), "args": vars(args)},
-    )
+    if args.gather:
+        if not args.device_name:
+            raise SystemExit("--gather needs --device-name (the GPU whose table to read)")
+        env = _measuring_env(out) or {"device_name": args.device_name, "torch": "?", "date": "?"}
+        meta = {"env": env, "gathered_on": environment("cpu")}
+    else:
+        meta = {"env": environment(args.device)}
+    res = Results(out / args.summary, {"benchmark": "latency_lut", **meta, "args": vars(args)})
     begin = start = time.perf_counter()
     deadline = start + args.time_budget
     figures, sobol = [], []
