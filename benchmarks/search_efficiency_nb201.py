@@ -25,8 +25,8 @@ applicable (the error it raises before any trial).
 GPU machine (CPU work only once the latency table exists; 16 cores)::
 
     python benchmarks/search_efficiency_nb201.py --nb201-csv DATA/nats_bench_tss.csv \\
-        --latency-csv benchmarks/results/nb201/nb201_latency_h200_filled.csv --workers 14 \\
-        --out benchmarks/results/search_efficiency_nb201.json
+        --latency-csv benchmarks/results/nb201/nb201_latency_h200.csv --workers 14 \\
+        --out benchmarks/results/search/search_efficiency_nb201_h200.json
 
 Here::
 
