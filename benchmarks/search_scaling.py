@@ -89,13 +89,30 @@ def recipe_for(args, concurrency: int, gpus_per_trial: float, cpus_per_trial: in
     )
 
 
+def speedups(rows: dict[str, dict]) -> None:
+    """Speed-up of each level against the lowest concurrency measured so far, whatever the
+    order the levels ran in (``--concurrency 4,2,1`` measures the rarest level first)."""
+    done = [r for r in rows.values() if r.get("completed")]
+    if not done:
+        return
+    base = min(done, key=lambda r: r["concurrency"])
+    for r in done:
+        r["speedup"] = r["trials_per_hour"] / base["trials_per_hour"]
+        r["speedup_against"] = base["concurrency"]
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     p.add_argument("--out", required=True)
     p.add_argument("--device", default="cuda", choices=["cuda", "cpu"])
-    p.add_argument("--concurrency", default="1,2,4")
+    p.add_argument(
+        "--concurrency",
+        default="1,2,4",
+        help="trials at a time, one level after another in this order (4,1,2 measures the "
+        "4-GPU level first, where GPU time may run out)",
+    )
     p.add_argument("--trials-per-slot", type=int, default=4)
     p.add_argument("--gpus-per-trial", type=float, default=1.0)
     p.add_argument("--share-one-gpu", action="store_true", help="gpus per trial = 1/concurrency")
@@ -181,7 +198,6 @@ def main(argv=None) -> int:
         ).run()
         summary["warmup_s"] = time.perf_counter() - t0
         print(f"[scaling] warm-up ({c} trials at a time, untimed): {summary['warmup_s']:.0f} s")
-    base = None
     for c in levels:
         gpt = (
             0.0
@@ -212,10 +228,8 @@ def main(argv=None) -> int:
             "trials_per_hour": 3600 * done / wall,
             "mean_trial_s": sum(inside) / len(inside) if inside else None,
         }
-        if base is None and done:
-            base = row["trials_per_hour"]
-        row["speedup"] = row["trials_per_hour"] / base if base else None
         summary["levels"][str(c)] = row
+        speedups(summary["levels"])
         write()
         print(
             f"[scaling] {c} at a time: {done} trials in {wall:.0f} s, {row['trials_per_hour']:.0f}/h",
@@ -228,7 +242,7 @@ def main(argv=None) -> int:
             print(f"{c:>10s}  skipped: {r['skipped']}")
         else:
             print(
-                f"{c:>10s}{r['trials_per_hour']:>12.0f}{r['speedup'] or 0:>10.2f}{r['mean_trial_s'] or 0:>10.1f}"
+                f"{c:>10s}{r['trials_per_hour']:>12.0f}{r.get('speedup') or 0:>10.2f}{r['mean_trial_s'] or 0:>10.1f}"
             )
     return 0
 
