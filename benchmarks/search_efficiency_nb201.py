@@ -103,18 +103,24 @@ def synthetic_latency(ops: tuple[str, ...], batch: int = 256) -> float:
     return 0.05 + total_flops / 200e12 * 1e3 + total_bytes / 2e12 * 1e3 + 0.004 * 15 * n_live
 
 
-def load_tables(nb201_csv: str, latency_csv: str | None) -> tuple[dict, dict, str]:
+def load_tables(nb201_csv: str, latency_csv: str | None) -> tuple[dict, dict, str, dict]:
+    """Accuracy and latency per cell, where the latency came from, and what the latency
+    table says beside it (``flops`` per cell and the ``batch`` it was timed at; empty for
+    synthetic latency) for the utilization-filter's screening."""
     acc = {}
     with open(nb201_csv, newline="") as fh:
         for row in csv.DictReader(fh):
             acc[row["ArchitectureString"]] = float(row["CIFAR10TestAccuracy200Epochs"])
     if latency_csv:
-        lat, predicted = {}, 0
+        lat, predicted, table = {}, 0, {"flops": {}}
         with open(latency_csv, newline="") as fh:
             for row in csv.DictReader(fh):
                 if row.get("latency_ms"):
                     lat[row["arch_string"]] = float(row["latency_ms"])
                     predicted += row.get("latency_source") == "predicted"
+                    if row.get("flops"):
+                        table["flops"][row["arch_string"]] = float(row["flops"])
+                        table["batch"] = int(row["batch_size"])
         missing = len(set(acc) - set(lat))
         if missing:
             raise SystemExit(
@@ -130,7 +136,8 @@ def load_tables(nb201_csv: str, latency_csv: str | None) -> tuple[dict, dict, st
     else:
         lat = {cell: synthetic_latency(parse(cell)) for cell in acc}
         source = "synthetic (FLOPs + memory traffic of the live edges)"
-    return acc, lat, source
+        table = {"flops": {}}
+    return acc, lat, source, table
 
 
 # -- scoring ---------------------------------------------------------------------------------
@@ -177,26 +184,18 @@ def _init(nb201_csv, latency_csv, focus) -> None:
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    acc, lat, _ = load_tables(nb201_csv, latency_csv)
-    _STATE.update(acc=acc, lat=lat, scorer=Scorer(acc, lat, focus), flops=_flops(latency_csv))
+    acc, lat, _, table = load_tables(nb201_csv, latency_csv)
+    _STATE.update(acc=acc, lat=lat, scorer=Scorer(acc, lat, focus), table=table)
 
 
-def _flops(latency_csv: str | None) -> dict[str, float]:
-    """FLOPs per image of each cell, from the latency table (empty without one)."""
-    if not latency_csv:
-        return {}
-    with open(latency_csv, newline="") as fh:
-        return {r["arch_string"]: float(r["flops"]) for r in csv.DictReader(fh) if r.get("flops")}
-
-
-def _screen_from_table(alg, space, lat: dict, flops: dict) -> None:
+def _screen_from_table(alg, space, lat: dict, table: dict) -> None:
     """The utilization-filter strategy screens candidates by measuring them with the recipe's
-    latency backend; here its latency is the GPU table's (batch 256) and its FLOPs the
-    table's (counted by ``torch.utils.flop_counter`` when the table was made), so that every
-    strategy sees the same numbers."""
+    latency backend; here its latency is the GPU table's (at the table's batch) and its FLOPs
+    the table's (counted by ``torch.utils.flop_counter`` when the table was made), so that
+    every strategy sees the same numbers."""
     from accelsearch.objectives.filtering import CheapMetrics
 
-    batch = 256
+    flops, batch = table["flops"], table["batch"]
 
     def cheap_metrics(backend, config):
         cell = space.to_string(space.decode(config))
@@ -237,9 +236,9 @@ def run_one(job: tuple[str, int, list[int]]) -> dict:
     except Exception as exc:  # noqa: BLE001 - reported as "not applicable", with the reason
         return {"strategy": name, "seed": seed, "error": f"{type(exc).__name__}: {exc}"}
     if name == "utilization-filter":
-        if not _STATE["flops"]:
+        if not _STATE["table"]["flops"]:
             return {"strategy": name, "seed": seed, "error": "needs a latency table with flops"}
-        _screen_from_table(alg, space, lat, _STATE["flops"])
+        _screen_from_table(alg, space, lat, _STATE["table"])
     target = max(checkpoints)
     seen: dict[str, dict] = {}
     order: list[str] = []
@@ -312,7 +311,7 @@ def main(argv=None) -> int:
     from accelsearch import search
 
     names = args.strategies.split(",") if args.strategies else search.strategies()
-    acc, lat, source = load_tables(
+    acc, lat, source, _ = load_tables(
         args.nb201_csv, None if args.synthetic_latency else args.latency_csv
     )
     scorer = Scorer(acc, lat, args.focus_accuracy)

@@ -36,7 +36,7 @@ from pathlib import Path
 from _common import ResultFile, environment, text_table
 
 DEFAULT_NB201 = "../shared/data/nb201/nats_bench_tss.csv"
-# nb201_latency_table.py's measurements completed by nb201_latency_fill.py; measured rows only
+# nb201_latency_table.py's per-cell table (rows a fill model predicted are skipped by default)
 DEFAULT_LATENCY = "benchmarks/results/nb201/nb201_latency_h200.csv"
 
 # NB201 skeleton (C=16, N=5, 32 px, 10 classes): multiply-adds of one image
