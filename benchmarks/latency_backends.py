@@ -58,6 +58,12 @@ def parse() -> argparse.Namespace:
         default=None,
         help="batch for the out-of-memory check (default 4096 on CUDA at 600 px; 0 skips)",
     )
+    p.add_argument(
+        "--models",
+        default=None,
+        help="only these candidates (comma list of their names, e.g. effx-2,resnet50), to "
+        "complete a run that was cut short; the others are still drawn, so names keep their archs",
+    )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument(
         "--stem", default="latency_backends", help="result file names: <out>/<stem>.json and .md"
@@ -86,6 +92,14 @@ def candidates(args):
         model = timm.create_model(name)
         size = res or int(model.pretrained_cfg.get("input_size", (3, 224, 224))[-1])
         out.append((name, model, size))
+    if args.models:
+        keep = {m.strip() for m in args.models.split(",")}
+        unknown = keep - {name for name, _, _ in out}
+        if unknown:
+            raise SystemExit(
+                f"--models {sorted(unknown)}: not among the candidates {[n for n, _, _ in out]}"
+            )
+        out = [c for c in out if c[0] in keep]
     return out
 
 
