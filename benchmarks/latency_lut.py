@@ -180,11 +180,7 @@ def run_space_batch(args, name, space, batch, precision, out, res, deadline) -> 
         protocol=quick_proto if args.quick else None,
         network_protocol=Protocol(max_seconds=args.network_max_seconds),
     )
-    points = sobol_points(space, args.archs, args.seed)
-    if args.gather:
-        points = points[:0]
-        missing = args.archs - sum(1 for i in done if i < args.archs)
-        stopped_note = f"{missing} of {args.archs} archs not measured" if missing else None
+    points = sobol_points(space, args.archs, args.seed)[: 0 if args.gather else None]
     shard, shards = (int(x) for x in (args.arch_shard or "0/1").split("/"))
     layer_s = net_s = 0.0
     new = 0
@@ -231,7 +227,8 @@ def run_space_batch(args, name, space, batch, precision, out, res, deadline) -> 
                     f"{rec['layer_s'] + rec['network_s']:.1f} s)"
                 )
     if args.gather:
-        stopped = stopped_note
+        missing = args.archs - sum(1 for i in done if i < args.archs)
+        stopped = f"{missing} of {args.archs} archs not measured" if missing else None
     corr, figures = evaluate(list(done.values()), min(args.fit, max(2, len(done) // 3)))
     if corr is not None:
         predictor.store.put_correction(predictor.table_id, predictor.scope, corr)
@@ -398,10 +395,8 @@ def main() -> None:
     if args.gpus > 1 and args.archs:
         codes = run_pairs_on_gpus(args, names, batches)
         res.summary("gpus", {"count": args.gpus, "exit_codes": codes})
-        for name in names:
-            for batch in batches:
-                for k in range(args.shards_per_pair):
-                    Path(out / f"latency_lut.{name}_b{batch}.{k}.json").unlink(missing_ok=True)
+        for path in out.glob("latency_lut.*.json"):  # the children's summaries
+            path.unlink()
         start = deadline = time.perf_counter()  # measured: only gather the figures now
     pairs = len(names) * len(batches)
     pair = 0

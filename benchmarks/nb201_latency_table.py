@@ -197,6 +197,8 @@ def parse_args(argv=None) -> argparse.Namespace:
         "process taking every N-th graph still to measure (the rows say which GPU)",
     )
     p.add_argument("--shard", default=None, help=argparse.SUPPRESS)  # "i/N", set by --gpus
+    # a shard's parent table: graphs measured before are skipped
+    p.add_argument("--done-csv", type=Path, default=None, help=argparse.SUPPRESS)
     p.add_argument(
         "--seed",
         type=int,
@@ -377,7 +379,6 @@ def run_shards(args, argv: list[str], graphs_csv: Path) -> tuple[int, bool, list
         stopped = stopped or info.get("status", "").startswith("stopped")
         path.unlink(missing_ok=True)
         out.unlink(missing_ok=True)
-        path.with_name(path.name.replace(".graphs.csv", ".csv")).unlink(missing_ok=True)
     if any(codes):
         print(f"[nb201] shard exit codes {codes}: see their output above", flush=True)
     return measured, stopped, shards
@@ -385,12 +386,6 @@ def run_shards(args, argv: list[str], graphs_csv: Path) -> tuple[int, bool, list
 
 def main(argv=None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    if "--done-csv" in argv:  # a shard: graphs measured before, in the parent's table
-        i = argv.index("--done-csv")
-        done_csv = Path(argv[i + 1])
-        del argv[i : i + 2]
-    else:
-        done_csv = None
     args = parse_args(argv)
 
     import torch
@@ -416,7 +411,7 @@ def main(argv=None) -> int:
     random.Random(args.seed).shuffle(shuffled)
     if not args.resume:
         append_rows(graphs_csv, [], fresh=True)
-    done = read_graph_rows(graphs_csv, *([done_csv] if done_csv else []))
+    done = read_graph_rows(graphs_csv, *([args.done_csv] if args.done_csv else []))
     todo = [g for g in shuffled if g not in done]
     if args.shard:
         k, n = (int(x) for x in args.shard.split("/"))

@@ -75,9 +75,8 @@ class OnnxRuntimeBackend(LatencyBackend):
             raise ConfigError(
                 f"onnxruntime option graph_optimization={level!r}; valid choices: {_OPT_LEVELS}"
             )
-        ort.set_default_logger_severity(
-            3
-        )  # errors only: 1.31 warns per CUDA session about plugin EPs
+        # errors only: ONNX Runtime 1.31 warns about plugin providers at every CUDA session
+        ort.set_default_logger_severity(3)
         if self.device != "cpu" and hasattr(ort, "preload_dlls"):
             # the CUDA provider links CUDA/cuDNN by soname; load them from the nvidia-* wheels
             # PyTorch installed, where the system has none (ONNX Runtime >= 1.21)
