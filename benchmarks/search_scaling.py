@@ -7,7 +7,8 @@ measures its latency on its GPU (CUDA graphs, fp16) and trains it for ``--epochs
 trials, one GPU per trial (``--gpus-per-trial``; give a fraction such as 0.5 to share one
 GPU between trials on a single-GPU machine). MLflow logs to a temporary SQLite store.
 Result per setting: wall seconds, completed trials, trials per hour, speed-up over one
-trial at a time, mean seconds inside a trial.
+trial at a time, mean seconds inside a trial. Each level writes its completed-trial count
+as trials finish (``progress``), so a level cut short still leaves its rate so far.
 
 Latency measurements hold a per-GPU lock (one measurement at a time on one GPU), training
 does not; on a shared GPU concurrent trials therefore slow each other's training.
@@ -87,6 +88,30 @@ def recipe_for(args, concurrency: int, gpus_per_trial: float, cpus_per_trial: in
             },
         }
     )
+
+
+class LevelProgress:
+    """The search's printer for one level: keeps each change of the completed-trial count
+    (with seconds since the level started) in the level's row and writes the JSON at once,
+    so a level cut short by a time limit still leaves its trials per hour so far."""
+
+    def __init__(self, row: dict, write) -> None:
+        self.row, self.write = row, write
+        self.row.setdefault("progress", [])
+        self.t0 = time.perf_counter()
+
+    def __call__(self, message: str) -> None:  # plain messages: not needed here
+        pass
+
+    def progress(self, p) -> None:
+        steps = self.row["progress"]
+        if steps and (steps[-1]["completed"], steps[-1]["failed"]) == (p.done, p.failed):
+            return
+        elapsed = time.perf_counter() - self.t0
+        steps.append({"completed": p.done, "failed": p.failed, "elapsed_s": round(elapsed, 2)})
+        if p.done:
+            self.row["trials_per_hour_so_far"] = 3600 * p.done / elapsed
+        self.write()
 
 
 def speedups(rows: dict[str, dict]) -> None:
@@ -212,8 +237,11 @@ def main(argv=None) -> int:
         cpt = max(1, cpus // max(levels))
         recipe = recipe_for(args, c, gpt, cpt)
         tracker = make_tracker(recipe, work, None)
+        partial = {"concurrency": c, "partial": "level still running (or cut short)"}
+        summary["levels"][str(c)] = partial
+        printer = LevelProgress(partial, write)
         t0 = time.perf_counter()
-        res = Search(recipe, work / recipe.name, tracker=tracker, printer=lambda s: None).run()
+        res = Search(recipe, work / recipe.name, tracker=tracker, printer=printer).run()
         wall = time.perf_counter() - t0
         done = len(res.completed)
         inside = [t.metrics.get("eval_s", 0.0) for t in res.completed]
@@ -227,6 +255,7 @@ def main(argv=None) -> int:
             "wall_s": wall,
             "trials_per_hour": 3600 * done / wall,
             "mean_trial_s": sum(inside) / len(inside) if inside else None,
+            "progress": partial["progress"],
         }
         summary["levels"][str(c)] = row
         speedups(summary["levels"])
@@ -238,7 +267,9 @@ def main(argv=None) -> int:
     ray.shutdown()
     print(f"\n{'at a time':>10s}{'trials/h':>12s}{'speed-up':>10s}{'s/trial':>10s}")
     for c, r in summary["levels"].items():
-        if "skipped" in r:
+        if "partial" in r:
+            print(f"{c:>10s}  cut short: {r.get('trials_per_hour_so_far') or 0:.0f}/h so far")
+        elif "skipped" in r:
             print(f"{c:>10s}  skipped: {r['skipped']}")
         else:
             print(

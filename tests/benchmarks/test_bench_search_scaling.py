@@ -28,3 +28,25 @@ def test_speedups_against_the_lowest_concurrency_whatever_the_order():
     assert rows["4"]["speedup"] == 600 / 160 and rows["4"]["speedup_against"] == 1
     assert rows["1"]["speedup"] == 1.0
     assert "speedup" not in rows["2"]
+
+
+def test_a_level_cut_short_leaves_its_progress_in_the_json(tmp_path):
+    import json
+    import time
+
+    from accelsearch.report import SearchProgress
+
+    mod = _module()
+    out = tmp_path / "scaling.json"
+    summary = {"levels": {"4": {"concurrency": 4, "partial": "running"}}}
+    row = summary["levels"]["4"]
+    printer = mod.LevelProgress(row, lambda: out.write_text(json.dumps(summary)))
+    printer("[search] a plain message is ignored")
+    t0 = time.perf_counter()
+    for done in (0, 0, 1, 2):  # the driver reports each event; a repeat adds nothing
+        printer.progress(SearchProgress(done, 0, 4, 20, None, t0))
+    saved = json.loads(out.read_text())["levels"]["4"]
+    assert [s["completed"] for s in saved["progress"]] == [0, 1, 2]
+    assert saved["trials_per_hour_so_far"] > 0 and "partial" in saved
+    mod.speedups(summary["levels"])  # a partial level is not a baseline
+    assert "speedup" not in summary["levels"]["4"]
