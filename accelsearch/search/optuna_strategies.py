@@ -10,6 +10,7 @@ objectives). The GP sampler needs ``scipy`` and ``torch`` (both are dependencies
 from __future__ import annotations
 
 import inspect
+import threading
 import warnings
 from typing import Any
 
@@ -46,6 +47,49 @@ SAMPLERS: dict[str, tuple[str, dict[str, Any], bool, str]] = {
 }
 
 
+class _FreshLockOnUnpickle:
+    """Mixin for a sampler that holds a ``threading.Lock`` in ``_thread_lock`` (Optuna 5.1's
+    genetic samplers, NSGA-II and NSGA-III): pickle refuses a lock, and Ray Tune pickles the
+    searcher with its sampler when the Tuner starts and in every experiment snapshot (resume).
+    The lock is left out of the pickled state and a new one made when unpickled."""
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        state.pop("_thread_lock", None)
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._thread_lock = threading.Lock()
+
+
+_PICKLABLE: dict[str, type] = {}
+
+
+def _picklable_class(cls_name: str) -> type:
+    """``Picklable<cls_name>``: Optuna's sampler class with :class:`_FreshLockOnUnpickle`,
+    made once and findable as an attribute of this module (see ``__getattr__``), so pickle
+    stores it by reference and a fresh process finds it again."""
+    import optuna
+
+    if cls_name not in _PICKLABLE:
+        qualname = f"Picklable{cls_name}"
+        base = getattr(optuna.samplers, cls_name)
+        _PICKLABLE[cls_name] = type(
+            qualname,
+            (_FreshLockOnUnpickle, base),
+            {"__module__": __name__, "__qualname__": qualname},
+        )
+    return _PICKLABLE[cls_name]
+
+
+def __getattr__(name: str) -> type:  # PEP 562: unpickling Picklable<Sampler> in a new process
+    base = name.removeprefix("Picklable")
+    if base != name and base in {s[0] for s in SAMPLERS.values()}:
+        return _picklable_class(base)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 def make_sampler(name: str, seed: int, options: dict[str, Any]):
     """The Optuna sampler of strategy ``name`` with ``options`` (checked)."""
     import optuna
@@ -63,9 +107,12 @@ def make_sampler(name: str, seed: int, options: dict[str, Any]):
     try:
         with warnings.catch_warnings():  # NSGA-III and others are marked experimental
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            return cls(seed=seed, **kwargs)
+            sampler = cls(seed=seed, **kwargs)
+            if "_thread_lock" in vars(sampler):  # Optuna >= 5.1's GA samplers: see the mixin
+                sampler = _picklable_class(cls_name)(seed=seed, **kwargs)
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"search.options for strategy {name!r}: {exc}") from None
+    return sampler
 
 
 def _register(name: str) -> None:

@@ -143,7 +143,9 @@ def test_random_is_seeded():
     assert a == b and a != c
 
 
-@pytest.mark.parametrize("name", ["pymoo-nsga2", "optuna-tpe", "sobol", "stratified"])
+@pytest.mark.parametrize(
+    "name", ["pymoo-nsga2", "optuna-tpe", "optuna-nsga2", "optuna-nsga3", "sobol", "stratified"]
+)
 def test_searcher_state_survives_save_and_restore(tmp_path, name):
     """What Ray Tune does on resume: save mid-search, restore into a fresh object, go on
     with the same suggestions the original would have made."""
@@ -306,11 +308,17 @@ def test_objective_values_are_minimised_and_failures_are_none():
     assert obj.values(None) is None
 
 
-def test_tune_searcher_pickles():
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_tune_searcher_pickles(name):
+    """Ray Tune pickles the searcher when the Tuner starts and in every snapshot (Optuna
+    5.1's NSGA-II/III samplers hold a thread lock, which pickle refuses: they must still)."""
+    from ray import cloudpickle
+
     space = spaces.get("search_tiny")
-    alg, _ = strategy.make("pymoo-nsga2", space, MULTI, 0, {"pop_size": 4})
+    obj = SINGLE if name in ("stratified", "llr") else MULTI
+    alg, _ = strategy.make(name, space, obj, 0, FAST_OPTIONS.get(name, {}))
     drive(alg, space, 3)
-    again = pickle.loads(pickle.dumps(alg))
+    again = pickle.loads(cloudpickle.dumps(alg))
     assert again.suggest("x") == alg.suggest("x")
 
 
