@@ -22,13 +22,15 @@ FAST = dict(dataset="digits", batch_size=64, lr=0.1, threads=1)
 
 def test_training_on_digits_learns_and_reports_every_epoch(arch):
     seen = []
-    ev = TrainEvaluator(epochs=3, warmup_epochs=0.5, label_smoothing=0.1, **FAST)
+    # 5 epochs: after 3 this tiny net is at 40-68 % depending on torch's kernels and the
+    # seed (torch 2.14: 39.6 % with seed 0), after 5 at 74-77 %, far from the bound below
+    ev = TrainEvaluator(epochs=5, warmup_epochs=0.5, label_smoothing=0.1, **FAST)
     acc = ev.evaluate(arch, lambda epoch, a: seen.append((epoch, a)))
-    assert [e for e, _ in seen] == [1, 2, 3]
+    assert [e for e, _ in seen] == [1, 2, 3, 4, 5]
     assert acc == seen[-1][1]
     assert acc > 40  # 10 classes: chance is 10 %
     run = ev.last_run
-    assert run["images"] > 0 and run["images_per_s"] > 0 and len(run["train_loss"]) == 3
+    assert run["images"] > 0 and run["images_per_s"] > 0 and len(run["train_loss"]) == 5
     assert run["train_loss"][-1] < run["train_loss"][0]
 
 
