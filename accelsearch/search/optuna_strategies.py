@@ -48,19 +48,22 @@ SAMPLERS: dict[str, tuple[str, dict[str, Any], bool, str]] = {
 
 
 class _FreshLockOnUnpickle:
-    """Mixin for a sampler that holds a ``threading.Lock`` in ``_thread_lock`` (Optuna 5.1's
-    genetic samplers, NSGA-II and NSGA-III): pickle refuses a lock, and Ray Tune pickles the
+    """Mixin for Optuna's samplers: a sampler that holds a ``threading.Lock`` in
+    ``_thread_lock`` (Optuna 5.1's genetic samplers, NSGA-II and NSGA-III) pickles without it
+    and gets a new one when unpickled. Pickle refuses a lock, and Ray Tune pickles the
     searcher with its sampler when the Tuner starts and in every experiment snapshot (resume).
-    The lock is left out of the pickled state and a new one made when unpickled."""
+    Samplers without a lock pickle exactly as before."""
 
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
-        state.pop("_thread_lock", None)
+        if "_thread_lock" in state:
+            state["_thread_lock"] = None  # made again by __setstate__
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
-        self._thread_lock = threading.Lock()
+        if "_thread_lock" in state:
+            self._thread_lock = threading.Lock()
 
 
 _PICKLABLE: dict[str, type] = {}
@@ -95,7 +98,7 @@ def make_sampler(name: str, seed: int, options: dict[str, Any]):
     import optuna
 
     cls_name, defaults, _, _ = SAMPLERS[name]
-    cls = getattr(optuna.samplers, cls_name)
+    cls = _picklable_class(cls_name)
     valid = [p for p in inspect.signature(cls.__init__).parameters if p not in ("self", "seed")]
     kwargs = {**defaults, **options}
     unknown = sorted(set(kwargs) - set(valid))
@@ -107,12 +110,9 @@ def make_sampler(name: str, seed: int, options: dict[str, Any]):
     try:
         with warnings.catch_warnings():  # NSGA-III and others are marked experimental
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            sampler = cls(seed=seed, **kwargs)
-            if "_thread_lock" in vars(sampler):  # Optuna >= 5.1's GA samplers: see the mixin
-                sampler = _picklable_class(cls_name)(seed=seed, **kwargs)
+            return cls(seed=seed, **kwargs)
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"search.options for strategy {name!r}: {exc}") from None
-    return sampler
 
 
 def _register(name: str) -> None:
