@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import importlib.util
+import json
+import time
 from pathlib import Path
+
+from accelsearch.report import SearchProgress
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -31,11 +35,6 @@ def test_speedups_against_the_lowest_concurrency_whatever_the_order():
 
 
 def test_a_level_cut_short_leaves_its_progress_in_the_json(tmp_path):
-    import json
-    import time
-
-    from accelsearch.report import SearchProgress
-
     mod = _module()
     out = tmp_path / "scaling.json"
     summary = {"levels": {"4": {"concurrency": 4, "partial": "running"}}}
