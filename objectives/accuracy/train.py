@@ -75,7 +75,9 @@ class TrainConfig:
     clip_grad: float | None = None
     zero_init_head: bool = True  # start the classifier at zero (logits 0, loss ln(classes))
     augment: Sequence[str] = field(default_factory=lambda: ("crop", "flip"))
-    resolution: int | None = None  # None: the arch's own resolution
+    resolution: int | None = None  # None: the arch's own resolution (or resolution_scale)
+    resolution_scale: float | None = None  # train at this fraction of each arch's resolution
+    resolution_multiple: int = 4  # resolution_scale rounds to a multiple of this (and the arch's)
     max_stride: int | None = None  # cap on the candidate's total downsampling
     data_fraction: float = 1.0
     val_fraction: float = 0.2
@@ -133,6 +135,21 @@ class TrainConfig:
             f"accuracy.resolution must be >= 8 or None, got {self.resolution}",
         )
         need(
+            self.resolution_scale is None
+            or (math.isfinite(self.resolution_scale) and 0 < self.resolution_scale <= 4),
+            f"accuracy.resolution_scale must be in (0, 4] or None, got {self.resolution_scale}",
+        )
+        need(
+            self.resolution is None or self.resolution_scale is None,
+            "accuracy.resolution and accuracy.resolution_scale are both set; a fixed resolution "
+            f"({self.resolution}) or one that follows each arch's ({self.resolution_scale}), "
+            "not both: drop one of them",
+        )
+        need(
+            self.resolution_multiple >= 1,
+            f"accuracy.resolution_multiple must be >= 1, got {self.resolution_multiple}",
+        )
+        need(
             self.max_stride is None or self.max_stride >= 1,
             f"accuracy.max_stride must be >= 1 or None, got {self.max_stride}",
         )
@@ -170,6 +187,42 @@ class TrainConfig:
         check_source(self.dataset)
         if self.val_dataset is not None:
             check_source(self.val_dataset, "validation dataset")
+
+
+def train_resolution(arch: Arch, config: TrainConfig) -> int:
+    """The resolution ``arch`` is proxy-trained at under ``config``.
+
+    ``resolution`` fixes it for every arch; ``resolution_scale`` makes it follow the arch's
+    own (``round(arch.resolution × scale)``), so a member grown in resolution is trained on
+    larger images, as it would be on the full task. The result is a multiple of
+    ``resolution_multiple`` and of what the arch's structure needs (an n×n stride-n
+    space-to-depth conv needs its input divisible by n), and at least 8 px.
+    """
+    if config.resolution is not None:
+        return config.resolution
+    if config.resolution_scale is None:
+        return arch.resolution
+    step = math.lcm(config.resolution_multiple, required_multiple(arch))
+    res = max(1, round(arch.resolution * config.resolution_scale / step)) * step
+    while res < 8:
+        res += step
+    return res
+
+
+def required_multiple(arch: Arch) -> int:
+    """Input sizes ``arch`` accepts are multiples of this (1 for most archs).
+
+    An unpadded space-to-depth conv (type ``s2d``, kernel = stride = n) needs its input map
+    divisible by n, i.e. the image divisible by n × the strides before it.
+    """
+    need, before = 1, 1
+    units = ([arch.stem] if arch.stem is not None else []) + list(arch.stages)
+    for st in units:
+        if st.type in _FIXED_STRIDE_TYPES and st.depth > 0:
+            need = math.lcm(need, before * st.stride)
+        if st.depth > 0:
+            before *= st.stride
+    return need
 
 
 def cap_stride(arch: Arch, max_stride: int | None) -> Arch:
@@ -289,7 +342,8 @@ class TrainEvaluator(AccuracyEvaluator):
         """Train ``arch`` (or the given ``model`` of it) and return final val accuracy (%)."""
         c = self.config
         data = self.data()
-        train_arch = cap_stride(arch, c.max_stride)
+        # built at the resolution it trains at (a timm model of fixed input size needs it)
+        train_arch = cap_stride(arch, c.max_stride).replace(resolution=train_resolution(arch, c))
         device = self.device()
         threads_before = torch.get_num_threads()
         np_state = np.random.get_state()
@@ -324,7 +378,7 @@ class TrainEvaluator(AccuracyEvaluator):
 
         c = self.config
         t = self._tensors(device)
-        res = c.resolution or arch.resolution
+        res = arch.resolution  # the train arch is already at its training resolution
         if data.in_chans not in (arch.in_chans, 1):
             raise EvaluationError(
                 f"dataset images have {data.in_chans} channel(s) but the arch takes "
