@@ -5,7 +5,9 @@ holds the MLflow store shared by every run made in it (``mlflow.db`` + ``mlartif
 so families of several runs can be compared in one UI) and one folder per run
 (``<name>-<YYYYmmdd-HHMMSS>/``, with ``latest`` pointing at the newest) holding
 ``search.json`` (every trial), ``family.json``, ``summary.md``, ``family.png`` and Ray
-Tune's own folder (``ray/``).
+Tune's own folder (``ray/``); with a ``baselines`` section also ``baselines.json`` and
+``family_vs_baselines.png`` (published models measured like the members, see
+:mod:`accelsearch.baselines`).
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from accelsearch import report
+from accelsearch.baselines.preflight import PlannedBaseline, plan_baselines
+from accelsearch.baselines.step import run_baselines
 from accelsearch.errors import AccelSearchError
 from accelsearch.recipe import Recipe
 from accelsearch.scaling.family import Family
@@ -71,6 +75,7 @@ def run_recipe(
     t0 = time.perf_counter()
     workspace = Path(output_dir).resolve()
     tracker = make_tracker(recipe, workspace, tracking_uri, offline)  # fails before any work
+    planned = check_baselines(recipe, printer)  # a bad baseline fails before the search
     out = new_run_dir(workspace, recipe.name)
     (out / "recipe.json").write_text(recipe.model_dump_json(indent=2))
     printer(f"[run] {recipe.name}: output {out}, MLflow {tracker.uri}")
@@ -78,7 +83,7 @@ def run_recipe(
     result = Search(
         recipe, out, tracker=tracker, address=address, printer=printer, space=space
     ).run()
-    return finish_run(recipe, out, tracker, result, printer, space, t0)
+    return finish_run(recipe, out, tracker, result, printer, space, t0, planned)
 
 
 def resume_run(
@@ -113,6 +118,7 @@ def resume_run(
     state_path = out / STATE_FILE
     state = json.loads(state_path.read_text()) if state_path.exists() else {}
     tracker = make_tracker(recipe, out.parent, tracking_uri or state.get("tracking_uri"))
+    planned = check_baselines(recipe, printer)
     space = space if space is not None else recipe.space.make()
     if (out / "search.json").exists():
         printer(f"[resume] {out}: the search had finished; going on from its results")
@@ -122,7 +128,7 @@ def resume_run(
         result = Search(
             recipe, out, tracker=tracker, address=address, printer=printer, space=space
         ).resume()
-    return finish_run(recipe, out, tracker, result, printer, space, t0)
+    return finish_run(recipe, out, tracker, result, printer, space, t0, planned)
 
 
 def finish_run(
@@ -133,8 +139,10 @@ def finish_run(
     printer=print,
     space=None,
     t0: float | None = None,
+    planned: list[PlannedBaseline] | None = None,
 ) -> RunOutcome:
-    """What follows the search: ``search.json``, LACS (if enabled), summary and tables."""
+    """What follows the search: ``search.json``, LACS (if enabled), the baselines (if the
+    recipe names some), summary and tables."""
     t0 = time.perf_counter() if t0 is None else t0
     workspace = out.parent
     result.save(out / "search.json")
@@ -149,11 +157,39 @@ def finish_run(
         )
         family.save(out / "family.json")
         log_family(tracker, family, recipe, result, out)
+        family.save(out / "family.json")  # again, now holding its MLflow run id
     text = report.summary_markdown(recipe, result, family, _latency_note(result))
+    if family is not None and recipe.baselines.enabled:
+        outcome = run_baselines(
+            recipe,
+            recipe.baselines,
+            out,
+            family,
+            result=result,
+            tracker=tracker,
+            family_run_id=family.mlflow_run_id,
+            printer=printer,
+            planned=planned,
+        )
+        text = text.rstrip("\n") + "\n\n" + outcome.section + "\n"
     report.write_summary(out / "summary.md", text)
     report.print_tables(result, family)
     printer(f"[run] summary: {out / 'summary.md'}; {where_to_look(tracker.uri, workspace)}")
     return RunOutcome(out, result, family, tracker.uri, time.perf_counter() - t0)
+
+
+def check_baselines(recipe: Recipe, printer=print) -> list[PlannedBaseline] | None:
+    """The recipe's baselines, checked on the CPU before any search or training (names,
+    resolutions the proxy trains them at); None when the recipe names none."""
+    if not recipe.baselines.enabled:
+        return None
+    t0 = time.perf_counter()
+    planned = plan_baselines(recipe.baselines, recipe)
+    printer(
+        f"[run] {len(planned)} baseline(s) checked in {time.perf_counter() - t0:.1f} s: "
+        + ", ".join(f"{p.model} ({p.arch.resolution} px)" for p in planned)
+    )
+    return planned
 
 
 def where_to_look(tracking_uri: str, workspace: Path) -> str:

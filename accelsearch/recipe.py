@@ -13,6 +13,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from accelsearch.baselines.spec import BaselinesSpec
 from accelsearch.errors import AccelSearchError, ConfigError, choices_text
 
 
@@ -349,7 +350,18 @@ class Recipe(_Strict):
     reward: RewardSpec
     search: SearchSpec = Field(default_factory=SearchSpec)
     scaling: ScalingSpec = Field(default_factory=lambda: ScalingSpec(enabled=False))
+    baselines: BaselinesSpec = Field(default_factory=BaselinesSpec)
     tracking: TrackingSpec = Field(default_factory=TrackingSpec)
+
+    @model_validator(mode="after")
+    def _baselines_need_a_family(self) -> Recipe:
+        if self.baselines.enabled and not self.scaling.enabled:
+            raise ValueError(
+                "baselines: the models are compared with the run's family, but scaling is "
+                "disabled (no family is grown); enable scaling (scaling.targets) or drop "
+                "the baselines section"
+            )
+        return self
 
     @model_validator(mode="after")
     def _strategy_fits_space(self) -> Recipe:

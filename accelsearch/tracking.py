@@ -1,7 +1,8 @@
 """MLflow tracking: the run schema users filter on.
 
-Runs carry the tag ``accelsearch.kind`` ∈ {``search``, ``trial``, ``family``, ``member``};
-trials are child runs of their search run and members child runs of their family run
+Runs carry the tag ``accelsearch.kind`` ∈ {``search``, ``trial``, ``family``, ``member``,
+``baseline``}; trials are child runs of their search run, members and baselines (published
+models measured alike, :mod:`accelsearch.baselines`) child runs of their family run
 (MLflow's ``mlflow.parentRunId``). Trial and member metrics: ``accuracy``, ``latency_ms``,
 ``reward``, ``params_m``, ``gflops`` (and ``gmacs``); member params: ``alpha``, ``beta``,
 ``gamma``, ``phi``, ``target_ms``; every trial and member logs ``arch.json``.
@@ -28,7 +29,7 @@ from accelsearch.errors import ConfigError
 KIND_TAG = "accelsearch.kind"
 #: MLflow 3's UI opens an experiment with this tag in its "Model training" (runs) views
 EXPERIMENT_TAGS = {"mlflow.experimentKind": "custom_model_development"}
-KINDS = ("search", "trial", "family", "member")
+KINDS = ("search", "trial", "family", "member", "baseline")
 
 
 REMOTE_SCHEMES = ("http", "https")
