@@ -82,8 +82,9 @@ def comparison_doc(recipe, spec: BaselinesSpec, family: Family, entries) -> dict
     curve = Curve.of((m.latency_ms, m.accuracy) for m in family.members)
     ok = [e for e in entries if e.get("status") == "ok"]
     points, lines = compare_lines(curve, ok) if spec.accuracy else ([], [])
-    if not spec.accuracy:
-        lines = []
+    notes = conditions(recipe, spec, family, entries)
+    if spec.accuracy and not curve:
+        notes.append("no comparison: the family's members have no proxy accuracy")
     return {
         "updated_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "family": {
@@ -98,7 +99,7 @@ def comparison_doc(recipe, spec: BaselinesSpec, family: Family, entries) -> dict
             "baselines": spec.model_dump(mode="json"),
             "fingerprint": fingerprint(recipe, spec),
         },
-        "conditions": conditions(recipe, spec, family, entries),
+        "conditions": notes,
         "points": [p.to_dict() for p in points],
         "lines": [s.to_dict() for s in lines],
     }

@@ -65,19 +65,19 @@ def test_unpack_trim_and_pack(tool, tmp_path):
     _wheel(wheels, "ray", {
         "ray/__init__.py": b"", "ray/tune/__init__.py": b"", "ray/rllib/big.py": b"x" * 1000,
         "ray/data/__init__.py": b"", "ray/dashboard/client/build/app.js": b"js",
+        "ray/serve/__init__.py": b"",
         "ray/tune/tests/test_x.py": b"", "ray/_raylet.pyx": b"cython",
     })  # fmt: skip
     _wheel(wheels, "numpy", {"numpy/__init__.py": b""})
     _wheel(wheels, "nvidia_cublas", {"nvidia/cublas.so": b""})
-    _wheel(wheels, "mlflow_skinny", {"mlflow/__init__.py": b"", "mlflow/genai/x.py": b""})
+    _wheel(wheels, "mlflow_skinny", {"mlflow/__init__.py": b"", "mlflow/server/x.py": b""})
     site = tmp_path / "site"
     kept = tool.unpack(sorted(wheels.glob("*.whl")), site, node={"numpy"})
     assert sorted(k.split("-")[0] for k in kept) == ["mlflow_skinny", "ray"]
     assert not (site / "numpy").exists() and not (site / "nvidia").exists()
     removed = tool.trim(site)
-    assert {"ray/rllib/", "ray/data/", "ray/dashboard/client/build/", "mlflow/genai/"} <= set(
-        removed
-    )
+    assert {"ray/rllib/", "ray/serve/", "ray/dashboard/client/", "mlflow/server/"} <= set(removed)
+    assert (site / "ray" / "data" / "__init__.py").exists()  # Tune imports Ray Data
     assert (site / "ray" / "tune" / "__init__.py").exists()
     assert not (site / "ray" / "tune" / "tests").exists()
     assert not (site / "ray" / "_raylet.pyx").exists()
