@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from accelsearch import report
+from accelsearch.baselines.measure import measured_models
 from accelsearch.baselines.preflight import PlannedBaseline, plan_baselines
 from accelsearch.baselines.step import run_baselines
 from accelsearch.errors import AccelSearchError
@@ -118,7 +119,7 @@ def resume_run(
     state_path = out / STATE_FILE
     state = json.loads(state_path.read_text()) if state_path.exists() else {}
     tracker = make_tracker(recipe, out.parent, tracking_uri or state.get("tracking_uri"))
-    planned = check_baselines(recipe, printer)
+    planned = check_baselines(recipe, printer, out)
     space = space if space is not None else recipe.space.make()
     if (out / "search.json").exists():
         printer(f"[resume] {out}: the search had finished; going on from its results")
@@ -178,13 +179,17 @@ def finish_run(
     return RunOutcome(out, result, family, tracker.uri, time.perf_counter() - t0)
 
 
-def check_baselines(recipe: Recipe, printer=print) -> list[PlannedBaseline] | None:
+def check_baselines(
+    recipe: Recipe, printer=print, run_dir: Path | None = None
+) -> list[PlannedBaseline] | None:
     """The recipe's baselines, checked on the CPU before any search or training (names,
-    resolutions the proxy trains them at); None when the recipe names none."""
+    resolutions the proxy trains them at); None when the recipe names none. Those that
+    ``run_dir`` has measured already are not checked again."""
     if not recipe.baselines.enabled:
         return None
     t0 = time.perf_counter()
-    planned = plan_baselines(recipe.baselines, recipe)
+    done = measured_models(run_dir, recipe, recipe.baselines) if run_dir else set()
+    planned = plan_baselines(recipe.baselines, recipe, done)
     printer(
         f"[run] {len(planned)} baseline(s) checked in {time.perf_counter() - t0:.1f} s: "
         + ", ".join(f"{p.model} ({p.arch.resolution} px)" for p in planned)

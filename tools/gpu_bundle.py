@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import lzma
 import os
 import re
 import shutil
@@ -228,14 +229,14 @@ def strip_binaries(site: Path) -> int:
 
 
 def pack(site: Path, out: Path) -> int:
-    """``site`` as ``out`` (tar, xz -9); the ``xz`` program when there is one (all cores)."""
+    """``site`` as ``out`` (tar, xz -9e); the ``xz`` program when there is one (all cores)."""
     xz = shutil.which("xz")
     if xz is None:
-        with tarfile.open(out, "w:xz", preset=9) as tar:
+        with tarfile.open(out, "w:xz", preset=9 | lzma.PRESET_EXTREME) as tar:
             _add_all(tar, site)
         return out.stat().st_size
     with out.open("wb") as fh:
-        proc = subprocess.Popen([xz, "-T0", "-9", "-c"], stdin=subprocess.PIPE, stdout=fh)
+        proc = subprocess.Popen([xz, "-T0", "-9e", "-c"], stdin=subprocess.PIPE, stdout=fh)
         with tarfile.open(fileobj=proc.stdin, mode="w|") as tar:
             _add_all(tar, site)
         proc.stdin.close()

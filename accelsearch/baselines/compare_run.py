@@ -15,6 +15,7 @@ from pathlib import Path
 from mlflow.exceptions import MlflowException
 from pydantic import ValidationError
 
+from accelsearch.baselines.measure import measured_models
 from accelsearch.baselines.output import put_section
 from accelsearch.baselines.preflight import plan_baselines
 from accelsearch.baselines.spec import BaselinesSpec, check_names, spec_from_options
@@ -101,7 +102,8 @@ def compare_run(
     )
     family = load_family(out, recipe)
     spec = baselines_spec(recipe, models, accuracy, resolution)
-    planned = plan_baselines(spec, recipe)  # every check before anything is measured
+    # every check before anything is measured (not again for models measured before)
+    planned = plan_baselines(spec, recipe, measured_models(out, recipe, spec))
     result = SearchResult.load(out / "search.json") if (out / "search.json").exists() else None
     state_path = out / STATE_FILE
     state = json.loads(state_path.read_text()) if state_path.exists() else {}

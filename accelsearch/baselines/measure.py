@@ -122,6 +122,23 @@ class BaselineStore:
         os.replace(tmp, self.path)  # a kill mid-write leaves the previous file whole
 
 
+def measured_models(run_dir: str | Path, recipe, spec: BaselinesSpec) -> set[str]:
+    """Models of ``spec`` that ``run_dir``'s ``baselines.json`` holds, measured under the
+    recipe's settings (at ``spec.resolution`` when one is set)."""
+    path = Path(run_dir) / BASELINES_FILE
+    if not path.exists():
+        return set()
+    fp = fingerprint(recipe, spec)
+    return {
+        e["model"]
+        for e in BaselineStore(path).entries
+        if e.get("fingerprint") == fp
+        and e.get("status") == "ok"
+        and e.get("model") in spec.names
+        and (spec.resolution is None or e.get("resolution") == spec.resolution)
+    }
+
+
 def measure_baselines(
     planned: list[PlannedBaseline],
     recipe,

@@ -14,6 +14,7 @@ coarser map than the members it is compared with).
 from __future__ import annotations
 
 import math
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
@@ -41,9 +42,13 @@ class PlannedBaseline:
     resolution_rule: str  # how the training resolution follows from the proxy
 
 
-def plan_baselines(spec: BaselinesSpec, recipe) -> list[PlannedBaseline]:
+def plan_baselines(
+    spec: BaselinesSpec, recipe, measured: Collection[str] = ()
+) -> list[PlannedBaseline]:
     """Every baseline of ``spec``, checked against ``recipe``'s proxy; one ``ConfigError``
-    listing every problem (each with its fix) when any fails."""
+    listing every problem (each with its fix) when any fails. Models in ``measured`` (already
+    measured under these settings, see :func:`~accelsearch.baselines.measure.measured_models`)
+    are not built again: a resumed piece does not pay for their checks."""
     check_names(spec.names)
     evaluator = recipe.accuracy.make() if spec.accuracy else None
     config = evaluator.config if isinstance(evaluator, TrainEvaluator) else None
@@ -52,7 +57,8 @@ def plan_baselines(spec: BaselinesSpec, recipe) -> list[PlannedBaseline]:
     for line, names in spec.lines().items():
         for name in names:
             try:
-                planned.append(_plan_one(name, line, spec, config, evaluator, num_classes))
+                built = name not in measured
+                planned.append(_plan_one(name, line, spec, config, evaluator, num_classes, built))
             except ConfigError as exc:
                 problems.append(str(exc))
     if problems:
@@ -63,7 +69,7 @@ def plan_baselines(spec: BaselinesSpec, recipe) -> list[PlannedBaseline]:
     return planned
 
 
-def _plan_one(name, line, spec, config: TrainConfig | None, evaluator, num_classes):
+def _plan_one(name, line, spec, config: TrainConfig | None, evaluator, num_classes, built=True):
     try:
         arch = timm_arch(name, spec.resolution)
     except (AccelSearchError, RuntimeError, TypeError, ValueError) as exc:
@@ -75,7 +81,7 @@ def _plan_one(name, line, spec, config: TrainConfig | None, evaluator, num_class
     timed = f"baselines.resolution {spec.resolution}, the size it is timed at"
     moved = spec.resolution is not None and spec.resolution != own
     if evaluator is None or config is None:
-        if moved:
+        if moved and built:
             _run_at(name, arch, arch.resolution, num_classes, None, timed, own)
         if evaluator is None:
             return PlannedBaseline(
@@ -85,9 +91,10 @@ def _plan_one(name, line, spec, config: TrainConfig | None, evaluator, num_class
         rule = f"evaluated by {evaluator.name} at {arch.resolution} px"
         return PlannedBaseline(name, line, arch, arch.resolution, rule)
     res, rule = proxy_resolution(arch, config), _rule(arch, config)
-    if moved and res != arch.resolution:
+    if built and moved and res != arch.resolution:
         _run_at(name, arch, arch.resolution, num_classes, None, timed, own)
-    _run_at(name, arch, res, num_classes, config.max_stride, rule, own)
+    if built:
+        _run_at(name, arch, res, num_classes, config.max_stride, rule, own)
     return PlannedBaseline(name, line, arch, res, rule)
 
 

@@ -10,7 +10,7 @@ import json
 
 import pytest
 
-from accelsearch.baselines import measure
+from accelsearch.baselines import measure, preflight
 from accelsearch.baselines.compare_run import compare_run
 from accelsearch.cli import main
 from accelsearch.errors import ConfigError
@@ -126,8 +126,14 @@ def test_compare_measures_only_what_is_missing(run, monkeypatch):
         "evaluate_arch",
         lambda ctx, arch, **kw: measured.append(str(arch)) or real(ctx, arch, **kw),
     )
+    built = []
+    real_run_at = preflight._run_at
+    monkeypatch.setattr(
+        preflight, "_run_at", lambda name, *a: built.append(name) or real_run_at(name, *a)
+    )
     outcome = compare_run(out, models=BASELINES, resolution=32)
     assert outcome.measured == 1 and len(measured) == 1 and "mobilenetv3_small_050" in measured[0]
+    assert built == ["mobilenetv3_small_050"]  # the measured model is not checked again
     assert outcome.logged == 1  # resnet10t was logged by the run already
     entries = {e["model"]: e for e in outcome.entries}
     assert entries["resnet10t"]["measured_at"] == before["measured_at"]
