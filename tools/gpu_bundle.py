@@ -45,45 +45,23 @@ MIB = 1024 * 1024
 CARRY_LIMIT_MIB = 64
 #: the accelsearch dependencies whose lighter variant serves a run
 LIGHTER = {"mlflow": "mlflow-skinny", "ray": "ray[tune]"}
-#: never bundled: the node's image brings its own CUDA builds
-NEVER = ("torch", "triton", "nvidia-")
+#: never bundled: the node's image brings its own CUDA builds (and ``nvidia-*``)
+NEVER = ("torch", "triton")
 #: installed with --no-deps (their own dependencies are listed beside them), so that pip
 #: does not fetch torch for them
 NO_DEPS = {"timm": ["huggingface-hub", "safetensors", "pyyaml"], "torchvision": ["pillow"]}
 
-#: parts of the unpacked site a run never reads. Found by tracing: every file of an untrimmed
-#: bundle was given an old access time, then ``check --smoke random pymoo-nsga2 optuna-tpe``
-#: ran (imports, three search-LACS-baselines jobs, Ray workers included); these trees were
-#: never read (docs/gpu.md). Ray's Java jars, RLlib, Serve, LLM and the dashboard's web client;
-#: MLflow's server, assistant, pyfunc and LangChain flavour; the Databricks SDK (only the
-#: namespace package's ``__init__`` is probed); Google auth, GitPython, ASN.1, cffi (the
-#: cryptography wheel that MLflow's SQL store loads needs none of them); CMA-ES (pymoo's
-#: optional dependency), uvicorn, tensorboardX and SQLAlchemy's test suite. Ray Data, MLflow
-#: GenAI, FastAPI and Starlette *are* read by a run (Tune and MLflow import them) and stay.
+#: trees a run never reads, found by a trace (docs/gpu.md): Ray's jars, RLlib, Serve, LLM and
+#: web client; MLflow's server, assistant, pyfunc, LangChain; the Databricks SDK (only the
+#: namespace ``__init__`` is probed), Google auth, GitPython, ASN.1, cffi, CMA-ES, uvicorn,
+#: tensorboardX, SQLAlchemy's tests. Ray Data, MLflow GenAI, FastAPI, Starlette and
+#: cryptography are read by a run and stay.
 DROP = (
-    "ray/jars",
-    "ray/rllib",
-    "ray/serve",
-    "ray/llm",
-    "ray/dashboard/client",
-    "mlflow/server",
-    "mlflow/assistant",
-    "mlflow/pyfunc",
-    "mlflow/langchain",
-    "databricks/sdk",
-    "google",
-    "git",
-    "gitdb",
-    "smmap",
-    "pyasn1",
-    "pyasn1_modules",
-    "cffi",
-    "pycparser",
-    "cma",
-    "uvicorn",
-    "tensorboardX",
-    "sqlalchemy/testing",
-)
+    "ray/jars", "ray/rllib", "ray/serve", "ray/llm", "ray/dashboard/client",
+    "mlflow/server", "mlflow/assistant", "mlflow/pyfunc", "mlflow/langchain",
+    "databricks/sdk", "google", "git", "gitdb", "smmap", "pyasn1", "pyasn1_modules",
+    "cffi", "pycparser", "cma", "uvicorn", "tensorboardX", "sqlalchemy/testing",
+)  # fmt: skip
 #: file suffixes never imported (sources of compiled extensions, type stubs)
 DROP_SUFFIXES = (".pyx", ".pxd", ".cpp", ".c", ".h", ".hpp", ".pyi")
 
@@ -92,6 +70,10 @@ DROP_SUFFIXES = (".pyx", ".pxd", ".cpp", ".c", ".h", ".hpp", ".pyi")
 def normalise(name: str) -> str:
     """A distribution name as pip compares them (PEP 503)."""
     return re.sub(r"[-_.]+", "-", name).lower().strip()
+
+
+def never(name: str) -> bool:
+    return name in NEVER or name.startswith("nvidia-")
 
 
 def requirement_name(req: str) -> str:
@@ -128,7 +110,7 @@ def wanted(requirements: list[str], node: set[str]) -> tuple[list[str], list[str
     with_deps, without = [], []
     for req in requirements:
         name = requirement_name(req)
-        if name in node or name.startswith(NEVER):
+        if name in node or never(name):
             continue
         if name in NO_DEPS:
             without.append(req)
@@ -174,7 +156,7 @@ def unpack(wheels: list[Path], site: Path, node: set[str]) -> list[str]:
     kept = []
     for whl in sorted(wheels):
         name = wheel_name(whl)
-        if name in node or name.startswith(NEVER):
+        if name in node or never(name):
             continue
         with zipfile.ZipFile(whl) as zf:
             for info in zf.infolist():
@@ -300,16 +282,11 @@ def build(args: argparse.Namespace) -> int:
           f"{unpacked_mib:.0f} MiB unpacked before trimming; {stripped / MIB:.0f} MiB of "
           f"symbols stripped; {len(removed)} parts dropped)")  # fmt: skip
     print("[bundle] largest parts (MiB unpacked): " + ", ".join(f"{n} {s:.1f}" for n, s in top))
-    budget(size, [Path(p) for p in args.data])
-    return 0
-
-
-def budget(bundle_bytes: int, data: list[Path]) -> None:
-    """Print what a device call would carry: the bundle, the data, the limit."""
-    parts = [("bundle", bundle_bytes)] + [(str(p), p.stat().st_size) for p in data]
-    total = sum(s for _, s in parts)
+    parts = [("bundle", size)] + [(str(p), Path(p).stat().st_size) for p in args.data]
+    total = sum(s for _, s in parts) / MIB
     print("[bundle] to carry: " + ", ".join(f"{n} {s / MIB:.1f} MiB" for n, s in parts)
-          + f" = {total / MIB:.1f} MiB of {CARRY_LIMIT_MIB} MiB")  # fmt: skip
+          + f" = {total:.1f} MiB of {CARRY_LIMIT_MIB} MiB")  # fmt: skip
+    return 0
 
 
 # -- check ----------------------------------------------------------------------------------
