@@ -42,20 +42,18 @@ Needs torch, timm, numpy and PyYAML (for ``--recipe``); no Ray, MLflow or pydant
 from __future__ import annotations
 
 import argparse
-import concurrent.futures as cf
 import json
 import math
-import multiprocessing as mp
 import os
 import re
 import sys
 import time
-import traceback
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import ROOT, ResultFile, environment, kendall_tau  # noqa: E402
+from _proxy_pool import run_pool, warm_data  # noqa: E402
 
 DEFAULT_MODELS = (
     "efficientnet_b0,efficientnet_b1,efficientnet_b2,efficientnet_b3,"
@@ -169,45 +167,6 @@ def _default_checkpoint(name: str) -> str:
     return f"{name}.{tag}" if tag else name
 
 
-# -- one training (in a worker process) --------------------------------------------------------
-def train_one(task: dict[str, Any]) -> dict[str, Any]:
-    import torch
-
-    from accelsearch.objectives.accuracy.train import TrainEvaluator, train_resolution
-
-    torch.set_num_threads(2)
-    t0 = time.perf_counter()
-    rec = {k: task[k] for k in ("variant", "model", "seed")}
-    try:
-        arch = model_arch(task["model"])
-        ev = TrainEvaluator(**task["options"], seed=task["seed"])
-        rec["train_resolution"] = train_resolution(arch, ev.config)
-        rec["arch_resolution"] = arch.resolution
-        if task["device"].startswith("cuda"):
-            torch.cuda.reset_peak_memory_stats()
-        rec["accuracy"] = ev.evaluate(arch)
-        run = ev.last_run
-        rec.update(
-            accuracy_per_epoch=run["accuracy"], train_loss=run["train_loss"],
-            val_loss=run["val_loss"], train_s=run["train_s"], eval_s=run["eval_s"],
-            images_per_s=run["images_per_s"],
-        )  # fmt: skip
-        if task["device"].startswith("cuda"):
-            rec["peak_mem_gb"] = torch.cuda.max_memory_allocated() / 2**30
-    except Exception as exc:  # a failed training is recorded with its reason; the run goes on
-        rec["error"] = f"{type(exc).__name__}: {exc}"
-        rec["traceback"] = traceback.format_exc(limit=6)
-    rec["wall_s"] = time.perf_counter() - t0
-    return rec
-
-
-def _warm_worker(options: dict[str, Any]) -> None:
-    """Decode/cache the dataset once in the parent so workers read the cached tensors."""
-    from accelsearch.objectives.accuracy.train import TrainEvaluator
-
-    TrainEvaluator(**options).data()
-
-
 # -- phases --------------------------------------------------------------------------------------
 def variant_options(args, name: str) -> dict[str, Any]:
     if name == "recipe":
@@ -242,21 +201,19 @@ def run_phase(args, variant, seed, models, jsonl, phases) -> None:
     todo = [m for m in models if m not in done]
     if not todo:
         return
-    _warm_worker(opts)
+    warm_data(opts)
     # longest first (larger resolution × more blocks), so the phase does not end on one job
     todo.sort(key=lambda m: -_cost_hint(m))
-    tasks = [dict(variant=variant, model=m, seed=seed, options=opts, device=args.device)
-             for m in todo]  # fmt: skip
-    t0 = time.perf_counter()
-    ctx = mp.get_context("spawn")
-    with cf.ProcessPoolExecutor(max_workers=args.workers, mp_context=ctx) as pool:
-        for fut in cf.as_completed([pool.submit(train_one, t) for t in tasks]):
-            rec = fut.result()
-            with open(jsonl, "a") as fh:
-                fh.write(json.dumps(rec) + "\n")
-            what = rec.get("error") or f"{rec['accuracy']:.2f} % at {rec['train_resolution']} px"
-            print(f"[{variant} s{seed}] {rec['model']}: {what} ({rec['wall_s']:.1f} s)", flush=True)
-    wall = time.perf_counter() - t0
+    tasks = [dict(variant=variant, model=m, seed=seed, options=opts, device=args.device,
+                  arch=model_arch(m).to_json()) for m in todo]  # fmt: skip
+
+    def record(rec: dict[str, Any]) -> None:
+        with open(jsonl, "a") as fh:
+            fh.write(json.dumps(rec) + "\n")
+        what = rec.get("error") or f"{rec['accuracy']:.2f} % at {rec['train_resolution']} px"
+        print(f"[{variant} s{seed}] {rec['model']}: {what} ({rec['wall_s']:.1f} s)", flush=True)
+
+    wall = run_pool(tasks, args.workers, record)
     phases.append(dict(variant=variant, seed=seed, models=len(todo), wall_s=wall,
                        workers=args.workers))  # fmt: skip
 
