@@ -71,6 +71,9 @@ PRESETS: dict[str, dict[str, Any]] = {
     "scale29": dict(GPU_PROXY, resolution_scale=0.286, epochs=8),
     "scale57q": dict(GPU_PROXY, resolution_scale=0.571, epochs=8, data_fraction=0.25),
     "scale29e16": dict(GPU_PROXY, resolution_scale=0.286, epochs=16),
+    # the linear-scaling-rule lr (0.1 per 256 images) and a longer warm-up: at lr 0.4 the
+    # bottleneck nets (ResNet-50/101, GENet) overshot in epoch 1 (train loss above ln 10)
+    "scale29s": dict(GPU_PROXY, resolution_scale=0.286, epochs=8, lr=0.2, warmup_epochs=2),
 }
 _PROJECT = "accelsearch:"
 _SCORES = ("accuracy", "neg_val_loss", "neg_train_loss")
