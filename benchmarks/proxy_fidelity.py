@@ -88,6 +88,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--primary", default=None, help="variant reported at the top (default: 1st)")
     p.add_argument("--seeds", default="0,1")
     p.add_argument("--workers", type=int, default=4, help="trainings sharing the GPU at once")
+    p.add_argument(
+        "--pack-seeds", action="store_true", help="all seeds of a variant in one GPU batch"
+    )
     p.add_argument("--device", default="cuda")
     p.add_argument("--train", help="CIFAR-10 train archive or folder (ImageFolder layout)")
     p.add_argument("--val", help="CIFAR-10 test archive or folder")
@@ -197,28 +200,30 @@ def load_done(jsonl: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in jsonl.read_text().splitlines() if line.strip()]
 
 
-def run_phase(args, variant, seed, models, jsonl, phases) -> None:
+def run_phase(args, variant, seeds, models, jsonl, phases) -> None:
+    """Train every model for every seed in ``seeds`` as one batch on the GPU."""
     opts = variant_options(args, variant)
-    done = {(r["model"]) for r in load_done(jsonl)
-            if r["variant"] == variant and r["seed"] == seed and "error" not in r}  # fmt: skip
-    todo = [m for m in models if m not in done]
+    done = {(r["model"], r["seed"]) for r in load_done(jsonl)
+            if r["variant"] == variant and "error" not in r}  # fmt: skip
+    todo = [(m, s) for m in models for s in seeds if (m, s) not in done]
     if not todo:
         return
     warm_data(opts)
     # longest first (larger resolution × more blocks), so the phase does not end on one job
-    todo.sort(key=lambda m: -_cost_hint(m))
-    tasks = [dict(variant=variant, model=m, seed=seed, options=opts, device=args.device,
-                  arch=model_arch(m).to_json()) for m in todo]  # fmt: skip
+    todo.sort(key=lambda ms: -_cost_hint(ms[0]))
+    tasks = [dict(variant=variant, model=m, seed=s, options=opts, device=args.device,
+                  arch=model_arch(m).to_json()) for m, s in todo]  # fmt: skip
 
     def record(rec: dict[str, Any]) -> None:
         with open(jsonl, "a") as fh:
             fh.write(json.dumps(rec) + "\n")
         what = rec.get("error") or f"{rec['accuracy']:.2f} % at {rec['train_resolution']} px"
-        print(f"[{variant} s{seed}] {rec['model']}: {what} ({rec['wall_s']:.1f} s)", flush=True)
+        print(f"[{variant} s{rec['seed']}] {rec['model']}: {what} ({rec['wall_s']:.1f} s)",
+              flush=True)  # fmt: skip
 
     wall = run_pool(tasks, args.workers, record)
-    phases.append(dict(variant=variant, seed=seed, models=len(todo), wall_s=wall,
-                       workers=args.workers))  # fmt: skip
+    phases.append(dict(variant=variant, seeds=sorted({s for _, s in todo}), trainings=len(todo),
+                       models=len({m for m, _ in todo}), wall_s=wall, workers=args.workers))  # fmt: skip
 
 
 def _cost_hint(name: str) -> float:
@@ -267,12 +272,14 @@ def _gpu_seconds(phases, variant) -> dict[str, Any]:
     mine = [p for p in phases if p["variant"] == variant]
     if not mine:
         return {}
-    per_seed = [p["wall_s"] / p["models"] for p in mine]
-    seeds = len({p["seed"] for p in mine})
+    # a phase trained `trainings` (model, seed) pairs; older phases held one seed each
+    trainings = sum(p.get("trainings", p["models"]) for p in mine)
+    wall = sum(p["wall_s"] for p in mine)
+    seeds = len({s for p in mine for s in p.get("seeds", [p.get("seed")])})
     return {
         "phases": mine,
-        "per_model_per_seed": _mean(per_seed),
-        "per_model_all_seeds": _mean(per_seed) * seeds,
+        "per_training": wall / trainings,
+        "per_model_all_seeds": wall / trainings * seeds,
     }
 
 
@@ -374,13 +381,14 @@ def main(argv=None) -> int:
     env = json.loads(env_file.read_text())
     start = time.time()
     if not args.summarize:
-        for seed in seeds:
-            for variant in variants:
-                if time.time() - start > args.time_budget_s:
-                    print(f"time budget spent; {variant} seed {seed} not started", flush=True)
-                    continue
-                run_phase(args, variant, seed, models, jsonl, phases)
-                phases_file.write_text(json.dumps(phases, indent=1))
+        batches = [(v, seeds) for v in variants] if args.pack_seeds else [
+            (v, [s]) for s in seeds for v in variants]  # fmt: skip
+        for variant, batch in batches:
+            if time.time() - start > args.time_budget_s:
+                print(f"time budget spent; {variant} seeds {batch} not started", flush=True)
+                continue
+            run_phase(args, variant, batch, models, jsonl, phases)
+            phases_file.write_text(json.dumps(phases, indent=1))
     records = load_done(jsonl)
     summary = summarize(records, phases, truth, variants, models)
     primary = args.primary or variants[0]
