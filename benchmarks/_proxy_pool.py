@@ -38,6 +38,7 @@ def train_task(task: dict[str, Any]) -> dict[str, Any]:
         cuda = task["device"].startswith("cuda")
         if cuda:
             torch.cuda.reset_peak_memory_stats()
+            rec["device_name"] = torch.cuda.get_device_name()
         rec["accuracy"] = ev.evaluate(arch)
         run = ev.last_run
         rec.update(

@@ -335,7 +335,13 @@ def write_md(path: Path, doc: dict[str, Any]) -> None:
             f"{_f(v['gpu_seconds'].get('per_model_all_seeds'))} | {missed} |"
         )
     for name, v in doc["variants"].items():
-        lines += ["", f"## `{name}`: {json.dumps(doc['options'][name])}", "",
+        missing = [m for m in doc["models_requested"] if m not in v["models"]]
+        lines += ["", f"## `{name}`: {json.dumps(doc['options'][name])}", ""]
+        if missing:
+            lines += [f"**Partial: {len(v['models'])} of {len(doc['models_requested'])} models "
+                      f"trained** (missing: {', '.join(missing)}); τ and concordance above cover "
+                      "only the trained ones.", ""]  # fmt: skip
+        lines += [
                   "| model | ImageNet top-1 | trained at px | proxy acc (mean) | spread | "
                   "seeds | wall s / training |", "|---|---:|---:|---:|---:|---:|---:|"]  # fmt: skip
         for m, r in v["models"].items():
@@ -375,10 +381,14 @@ def main(argv=None) -> int:
         model_arch(m)  # an unknown name fails here, before any training
     phases_file = out.with_suffix(".phases.json")
     phases = json.loads(phases_file.read_text()) if phases_file.exists() else []
-    env_file = out.with_suffix(".env.json")  # the training machine's, kept for --summarize
-    if not args.summarize or not env_file.exists():
-        env_file.write_text(json.dumps(environment(args.device), indent=1))
-    env = json.loads(env_file.read_text())
+    run_file = out.with_suffix(".env.json")  # the training run's machine and command
+    if not args.summarize or not run_file.exists():
+        run_file.write_text(json.dumps({
+            "environment": environment(args.device), "workers": args.workers,
+            "command": " ".join([os.path.basename(sys.executable), *sys.argv]),
+            "options": {v: variant_options(args, v) for v in variants},
+        }, indent=1))  # fmt: skip
+    run_info = json.loads(run_file.read_text())
     start = time.time()
     if not args.summarize:
         batches = [(v, seeds) for v in variants] if args.pack_seeds else [
@@ -403,10 +413,11 @@ def main(argv=None) -> int:
             "kendall_tau": 0.5,
             "gpu_seconds_per_model": 90,
         },  # fmt: skip
-        "command": " ".join([os.path.basename(sys.executable), *sys.argv]),
-        "environment": env,
-        "workers": args.workers,
-        "options": {v: variant_options(args, v) for v in variants},
+        "command": run_info["command"],
+        "environment": run_info["environment"],
+        "workers": run_info["workers"],
+        "options": {v: run_info["options"].get(v) or variant_options(args, v) for v in variants},
+        "models_requested": models,
         "ground_truth": truth,
         "variants": summary,
         "failures": [r for r in records if "error" in r],
