@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from accelsearch import report
-from accelsearch.errors import AccelSearchError
+from accelsearch.errors import AccelSearchError, ConfigError
 from accelsearch.recipe import Recipe
 from accelsearch.scaling.family import Family
 from accelsearch.search.result import SearchResult
@@ -167,10 +167,20 @@ def where_to_look(tracking_uri: str, workspace: Path) -> str:
 
 
 def new_run_dir(workspace: Path, name: str) -> Path:
-    """A fresh folder for one run inside ``workspace``; ``latest`` points at it."""
-    workspace.mkdir(parents=True, exist_ok=True)
+    """A fresh folder for one run inside ``workspace``; ``latest`` points at it.
+
+    Recipe names are checked at validation (``NAME_PATTERN``); a name that would still put
+    the folder anywhere but directly inside the workspace (``../x``, ``/x``, ``a/b``: a
+    recipe made in Python without validation) is refused here too.
+    """
     stamp = time.strftime("%Y%m%d-%H%M%S")
     out = workspace / f"{name}-{stamp}"
+    if out.resolve().parent != workspace.resolve():
+        raise ConfigError(
+            f"run name {name!r} would put the run folder outside the workspace {str(workspace)!r}; "
+            "use letters, digits, '.', '_' and '-' only"
+        )
+    workspace.mkdir(parents=True, exist_ok=True)
     k = 1
     while out.exists():
         k += 1
