@@ -87,12 +87,15 @@ def resume_run(
     address: str | None = None,
     printer=print,
     space=None,
+    trust_checkpoints: bool = False,
 ) -> RunOutcome:
     """Continue a run whose driver stopped: the search where it was, then LACS if asked.
 
     ``run_dir`` is the run's folder (``<workspace>/<name>-<stamp>``) or a workspace (its
     ``latest`` run). A search that had finished (``search.json`` written) is not run
-    again; the family step runs if the recipe asks for one and it is missing.
+    again; the family step runs if the recipe asks for one and it is missing. Ray Tune's
+    snapshot is checked against the hashes recorded when it was written, unless
+    ``trust_checkpoints`` (see docs/reliability.md, "Trusted input").
     """
     from accelsearch.errors import ConfigError
     from accelsearch.recipe import recipe_from_dict
@@ -120,7 +123,13 @@ def resume_run(
     else:
         printer(f"[resume] {out}: continuing the search")
         result = Search(
-            recipe, out, tracker=tracker, address=address, printer=printer, space=space
+            recipe,
+            out,
+            tracker=tracker,
+            address=address,
+            printer=printer,
+            space=space,
+            trust_checkpoints=trust_checkpoints,
         ).resume()
     return finish_run(recipe, out, tracker, result, printer, space, t0)
 
