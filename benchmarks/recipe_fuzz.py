@@ -94,11 +94,11 @@ def validate_one(path: str, overrides: list[str]) -> dict[str, Any]:
             f"{Path(frames[-1].filename).name}:{frames[-1].lineno}" if frames else "?",
         )  # fmt: skip
         return {"outcome": "traceback", "exc": type(exc).__name__, "where": where,
-                "message": str(exc)[:300]}  # fmt: skip
+                "message": str(exc)[:200]}  # fmt: skip
     message = err.getvalue()
     if rc != 0:
         outcome = "overlong_error" if len(message) > MAX_MESSAGE else "clean_error"
-        return {"outcome": outcome, "rc": rc, "message": message[:500], "length": len(message)}
+        return {"outcome": outcome, "rc": rc, "message": message[:200], "length": len(message)}
     from accelsearch.recipe import load_recipe
 
     bad = _nonfinite_or_bad(load_recipe(path, overrides))
