@@ -33,6 +33,7 @@ import argparse
 import json
 import os
 import select
+import shlex
 import subprocess
 import sys
 import tempfile
@@ -258,7 +259,7 @@ def _environment(argv: list[str]) -> dict:
         "pydantic": pydantic.VERSION,
         "pyyaml": yaml.__version__,
         "host": f"{platform.machine()}, {os.cpu_count()} CPUs",
-        "command": "python benchmarks/recipe_fuzz.py " + " ".join(argv),
+        "command": "python benchmarks/recipe_fuzz.py " + shlex.join(argv),
     }
 
 
