@@ -33,6 +33,7 @@ from torch import nn
 
 from accelsearch.arch import Arch
 from accelsearch.errors import ConfigError, EvaluationError, choices_text
+from accelsearch.kinds import check_fields
 from accelsearch.objectives.accuracy.base import AccuracyEvaluator, Report
 from accelsearch.objectives.accuracy.data import ImageData, check_source, load_dataset
 
@@ -93,6 +94,8 @@ class TrainConfig:
     check_every: int = 20  # steps between finite-loss checks on CUDA (each one syncs)
 
     def __post_init__(self) -> None:
+        check_fields(self, "accuracy.options")  # kinds first: the checks below compare
+
         def need(cond: bool, text: str) -> None:
             if not cond:
                 raise ConfigError(text)
