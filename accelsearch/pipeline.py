@@ -21,7 +21,7 @@ from accelsearch import report
 from accelsearch.baselines.measure import measured_models
 from accelsearch.baselines.preflight import PlannedBaseline, plan_baselines
 from accelsearch.baselines.step import run_baselines
-from accelsearch.errors import AccelSearchError
+from accelsearch.errors import AccelSearchError, ConfigError
 from accelsearch.recipe import Recipe
 from accelsearch.scaling.family import Family
 from accelsearch.search.result import SearchResult
@@ -93,12 +93,15 @@ def resume_run(
     address: str | None = None,
     printer=print,
     space=None,
+    trust_checkpoints: bool = False,
 ) -> RunOutcome:
     """Continue a run whose driver stopped: the search where it was, then LACS if asked.
 
     ``run_dir`` is the run's folder (``<workspace>/<name>-<stamp>``) or a workspace (its
     ``latest`` run). A search that had finished (``search.json`` written) is not run
-    again; the family step runs if the recipe asks for one and it is missing.
+    again; the family step runs if the recipe asks for one and it is missing. Ray Tune's
+    snapshot is checked against the hashes recorded when it was written, unless
+    ``trust_checkpoints`` (see docs/reliability.md, "Trusted input").
     """
     from accelsearch.errors import ConfigError
     from accelsearch.recipe import recipe_from_dict
@@ -127,7 +130,13 @@ def resume_run(
     else:
         printer(f"[resume] {out}: continuing the search")
         result = Search(
-            recipe, out, tracker=tracker, address=address, printer=printer, space=space
+            recipe,
+            out,
+            tracker=tracker,
+            address=address,
+            printer=printer,
+            space=space,
+            trust_checkpoints=trust_checkpoints,
         ).resume()
     return finish_run(recipe, out, tracker, result, printer, space, t0, planned)
 
@@ -208,10 +217,20 @@ def where_to_look(tracking_uri: str, workspace: Path) -> str:
 
 
 def new_run_dir(workspace: Path, name: str) -> Path:
-    """A fresh folder for one run inside ``workspace``; ``latest`` points at it."""
-    workspace.mkdir(parents=True, exist_ok=True)
+    """A fresh folder for one run inside ``workspace``; ``latest`` points at it.
+
+    Recipe names are checked at validation (``NAME_PATTERN``); a name that would still put
+    the folder anywhere but directly inside the workspace (``../x``, ``/x``, ``a/b``: a
+    recipe made in Python without validation) is refused here too.
+    """
     stamp = time.strftime("%Y%m%d-%H%M%S")
     out = workspace / f"{name}-{stamp}"
+    if out.resolve().parent != workspace.resolve():
+        raise ConfigError(
+            f"run name {name!r} would put the run folder outside the workspace {str(workspace)!r}; "
+            "use letters, digits, '.', '_' and '-' only"
+        )
+    workspace.mkdir(parents=True, exist_ok=True)
     k = 1
     while out.exists():
         k += 1

@@ -25,7 +25,7 @@ from torch import nn
 
 from accelsearch.arch import Arch, Head, Stage
 from accelsearch.builder import BuildContext, register_block
-from accelsearch.errors import ArchError, ConfigError
+from accelsearch.errors import ArchError, ConfigError, short_repr
 from accelsearch.spaces import register_space
 from accelsearch.spaces.base import SearchSpace
 from accelsearch.spaces.constraints import ChainState, register_chain_rule, where
@@ -125,6 +125,20 @@ def timm_arch(name: str, resolution: int | None = None, in_chans: int = 3) -> Ar
     )
 
 
+def _check_names(option: str, value: Any) -> None:
+    """``models``/``pattern``/``exclude``: a name or a list of names (texts), or nothing."""
+    if value is None or isinstance(value, str) and option != "models":
+        return
+    names = value if isinstance(value, (list, tuple)) else None
+    bad = [v for v in names if not isinstance(v, str)] if names is not None else [value]
+    if bad:
+        raise ConfigError(
+            f"timm_zoo option {option} must be timm model names (texts) such as "
+            f"resnet18.a1_in1k; these are not: {short_repr(bad)} (quote a name YAML reads as "
+            "a number, a date or true/false)"
+        )
+
+
 @register_space("timm_zoo")
 class TimmZooSpace(SearchSpace):
     """timm models as choices (``pattern``/``exclude`` filters or an explicit ``models`` list).
@@ -148,6 +162,8 @@ class TimmZooSpace(SearchSpace):
     ) -> None:
         import timm
 
+        for option, value in (("models", models), ("pattern", pattern), ("exclude", exclude)):
+            _check_names(option, value)
         if models is not None:
             names = list(dict.fromkeys(models))
             unknown = [n for n in names if not timm.is_model(n)]

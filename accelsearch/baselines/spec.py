@@ -22,7 +22,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from accelsearch.errors import ConfigError
+from accelsearch.errors import ConfigError, short_repr
 
 #: last name tokens that name a model's size (``gernet_s``, ``convnext_tiny``)
 SIZE_WORDS = frozenset(
@@ -88,8 +88,8 @@ def check_names(names: list[str], field: str = "baselines.models") -> None:
 
     problems = []
     for name in names:
-        if not isinstance(name, str) or not name.strip():
-            problems.append(f"{name!r} is not a model name")
+        if not isinstance(name, str) or not name.strip() or len(name) > 200:
+            problems.append(f"{short_repr(name, 60)} is not a model name")
             continue
         if timm.is_model(name):
             continue

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from accelsearch.errors import ConfigError
+from accelsearch.kinds import check_fields
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,7 @@ class Protocol:
     warmup_seconds: float = 5.0
 
     def __post_init__(self) -> None:
+        check_fields(self, "latency.protocol")  # kinds first: the checks below compare
         if self.warmup < 0 or self.batch_reps < 1:
             raise ConfigError(
                 f"latency protocol needs warmup >= 0 and batch_reps >= 1, got "

@@ -109,7 +109,11 @@ def test_lacs_grows_a_family_that_hits_measured_targets():
         assert m.within_tolerance == (abs(m.latency_error) <= 0.02 + 1e-12)
         if not m.within_tolerance:
             assert m.solve == "plateau"
-        assert m.arch == compound(BASE, family.alpha, family.beta, family.gamma, m.phi)
+        rule = compound(BASE, family.alpha, family.beta, family.gamma, m.phi)
+        if m.solve == "held-resolution":  # a plateau's rest taken up by depth and width
+            assert m.arch.stages == rule.stages and m.arch.resolution < rule.resolution
+        else:
+            assert m.arch == rule
         assert m.accuracy == pytest.approx(synthetic_accuracy(m.arch))
         assert m.reward == pytest.approx(m.accuracy * (m.latency_ms / t) ** -0.09)
     assert sum(m.within_tolerance for m in family.members[1:]) >= 3
@@ -300,3 +304,24 @@ def test_comparison_when_lacs_chose_efficientnets_coefficients():
     assert [m.arch for m in other.members] == [m.arch for m in family.members]
     assert other.members[1].name == f"{other.name}-1" and other.settings["same_as"] == "family"
     assert all(r["accuracy_delta"] == 0 for r in family.comparison())
+
+
+def test_a_resolution_plateau_is_taken_up_by_depth_and_width():
+    # resolution in steps of 32 px (GENet's space) makes latency jump between steps; a target
+    # inside a jump is reached by holding the lower resolution and growing depth and width
+    triple = (1.0, 1.0, 1.4)  # resolution-heavy, so every target sits between two steps
+    plain = LACS(grid=[triple], latency=synthetic_ms, accuracy=synthetic_accuracy,
+                 resolution_multiple=32, printer=lambda s: None)  # fmt: skip
+    steps = sorted({synthetic_ms(plain.scaled(BASE, triple, i / 50)) for i in range(1, 60)})
+    jumps = [(a, b) for a, b in zip(steps, steps[1:]) if b > 1.1 * a]
+    assert jumps, "32-px resolution steps should make latency jump by more than 10 %"
+    targets = [math.sqrt(a * b) for a, b in jumps[:3]]
+    family = plain.run(BASE, targets, name="res")
+    for m in family.members[1:]:
+        assert m.within_tolerance, (m.target_ms, m.latency_ms, m.solve)
+        assert m.latency_ms == pytest.approx(synthetic_ms(m.arch))  # measured
+        rule = compound(BASE, *triple, m.phi, resolution_multiple=32)
+        if m.solve != "converged":  # resolution held on a step at or below the rule's
+            assert m.solve.startswith("held-resolution") and m.arch != rule
+            assert m.arch.resolution <= rule.resolution and m.arch.resolution % 32 == 0
+    assert any(m.solve.startswith("held-") for m in family.members[1:])
