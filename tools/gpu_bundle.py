@@ -16,11 +16,10 @@ from the compiled libraries and packs the rest as ``site.tar.xz`` (see ``docs/gp
     export PYTHONPATH=/tmp/site:$PYTHONPATH
     python3 tools/gpu_bundle.py check --site /tmp/site
 
-``build`` writes ``.bundle/site.tar.xz`` and ``.bundle/bundle.json`` (what is in it, what
-was dropped, sizes). ``check`` imports every module a run needs with the given site on the
-path and ``--smoke`` runs a tiny search-and-scale job on the CPU (a minute), so a bundle that
-lacks something fails here, not after the GPU was started. Torch (and the ``nvidia-*`` and
-``triton`` wheels) are never bundled: the node's image provides its CUDA build.
+``build`` writes ``site.tar.xz`` and ``bundle.json`` (contents, what was dropped, sizes);
+``check`` imports what a run needs from the site (``--smoke``: and runs a tiny CPU job), so a
+bundle that lacks something fails before the GPU is started. Torch, triton and ``nvidia-*``
+are never bundled: the node's image provides its CUDA build.
 """
 
 from __future__ import annotations
@@ -255,10 +254,14 @@ def build(args: argparse.Namespace) -> int:
             print(f"[bundle] downloading for Python {args.python_version}: {' '.join(with_deps)}")
             pip_download(with_deps, wheels, args.python_version, deps=True)
             pip_download(without, wheels, args.python_version, deps=False)
+        # an accelsearch wheel left in --wheels by an earlier build is never reused
+        found = [w for w in wheels.glob("*.whl") if wheel_name(w) != "accelsearch"]
         if not args.no_project:
-            project_wheel(wheels)
+            for old in wheels.glob("accelsearch-*.whl"):
+                old.unlink()
+            found.append(project_wheel(wheels))
         site = Path(tmp) / "site"
-        kept = unpack(list(wheels.glob("*.whl")), site, node)
+        kept = unpack(found, site, node)
         unpacked_mib = sum(p.stat().st_size for p in site.rglob("*") if p.is_file()) / MIB
         removed = [] if args.no_trim else trim(site)
         stripped = 0 if args.no_strip else strip_binaries(site)
@@ -292,29 +295,15 @@ def build(args: argparse.Namespace) -> int:
 # -- check ----------------------------------------------------------------------------------
 #: what ``accelsearch run`` / ``resume`` / ``compare`` import, in the driver and in Ray workers
 IMPORTS = (
-    "accelsearch.cli",
-    "accelsearch.pipeline",
-    "accelsearch.search.driver",
-    "accelsearch.search.trial",
-    "accelsearch.search.tune_adapter",
-    "accelsearch.search.optuna_strategies",
-    "accelsearch.search.pymoo_strategies",
-    "accelsearch.baselines.compare_run",
-    "accelsearch.tracking",
-    "accelsearch.objectives.latency",
-    "accelsearch.objectives.accuracy",
-    "accelsearch.objectives.roofline",
-    "accelsearch.scaling.lacs",
-    "ray.tune",
-    "ray.tune.search.optuna",
-    "optuna",
-    "pymoo.algorithms.moo.nsga2",
-    "mlflow",
-    "mlflow.tracking",
-    "mlflow.store.tracking.sqlalchemy_store",
-    "timm",
-    "torch",
-)
+    "accelsearch.cli", "accelsearch.pipeline", "accelsearch.search.driver",
+    "accelsearch.search.trial", "accelsearch.search.tune_adapter",
+    "accelsearch.search.optuna_strategies", "accelsearch.search.pymoo_strategies",
+    "accelsearch.baselines.compare_run", "accelsearch.tracking", "accelsearch.objectives.latency",
+    "accelsearch.objectives.accuracy", "accelsearch.objectives.roofline",
+    "accelsearch.scaling.lacs", "ray.tune", "ray.tune.search.optuna", "optuna",
+    "pymoo.algorithms.moo.nsga2", "mlflow", "mlflow.tracking",
+    "mlflow.store.tracking.sqlalchemy_store", "timm", "torch",
+)  # fmt: skip
 
 SMOKE_RECIPE = """\
 name: bundle_smoke
