@@ -21,6 +21,7 @@ from accelsearch.recipe import Recipe
 from accelsearch.scaling.family import Family
 from accelsearch.search.result import SearchResult
 from accelsearch.tracking import Tracker, default_tracking_uri, is_remote, write_sync_target
+from accelsearch.tracking_failover import FailoverTracker, read_fallback
 
 
 @dataclass
@@ -33,23 +34,33 @@ class RunOutcome:
 
 
 def make_tracker(
-    recipe: Recipe, output_dir: Path, tracking_uri: str | None, offline: bool = False
-) -> Tracker:
-    """The run's MLflow tracker; a tracking server that cannot be reached fails here.
+    recipe: Recipe,
+    output_dir: Path,
+    tracking_uri: str | None,
+    offline: bool = False,
+    run_dir: Path | None = None,
+) -> Tracker | FailoverTracker:
+    """The run's MLflow tracker; a tracking store that cannot be used fails here.
 
     ``offline``: use the workspace's SQLite store whatever URI was given, and remember a
-    server URI in ``sync.json`` for ``accelsearch sync``.
+    server URI in ``sync.json`` for ``accelsearch sync``. A tracking server gets a
+    :class:`FailoverTracker` (the run goes on offline if the server dies); one whose run
+    (``run_dir``, when resuming) had gone offline starts offline.
     """
     wanted = tracking_uri or recipe.tracking.uri
     uri = wanted or default_tracking_uri(output_dir)
+    experiment = recipe.tracking.experiment or recipe.name
     if offline:
         uri = default_tracking_uri(output_dir)
         Path(output_dir).mkdir(parents=True, exist_ok=True)
         if is_remote(wanted):
             write_sync_target(output_dir, wanted)
-    elif not is_remote(uri):
-        Path(output_dir).mkdir(parents=True, exist_ok=True)
-    return Tracker(uri, recipe.tracking.experiment or recipe.name, output_dir / "mlartifacts")
+    elif is_remote(uri):
+        went_offline = run_dir is not None and read_fallback(run_dir) is not None
+        return FailoverTracker(uri, experiment, output_dir, offline=went_offline)
+    tracker = Tracker(uri, experiment, output_dir / "mlartifacts")  # a bad store fails first
+    Path(output_dir).mkdir(parents=True, exist_ok=True)
+    return tracker
 
 
 def run_recipe(
@@ -72,6 +83,7 @@ def run_recipe(
     workspace = Path(output_dir).resolve()
     tracker = make_tracker(recipe, workspace, tracking_uri, offline)  # fails before any work
     out = new_run_dir(workspace, recipe.name)
+    _follow_tracker(tracker, out, printer)
     (out / "recipe.json").write_text(recipe.model_dump_json(indent=2))
     printer(f"[run] {recipe.name}: output {out}, MLflow {tracker.uri}")
     space = space if space is not None else recipe.space.make()
@@ -112,7 +124,10 @@ def resume_run(
     )
     state_path = out / STATE_FILE
     state = json.loads(state_path.read_text()) if state_path.exists() else {}
-    tracker = make_tracker(recipe, out.parent, tracking_uri or state.get("tracking_uri"))
+    tracker = make_tracker(
+        recipe, out.parent, tracking_uri or state.get("tracking_uri"), run_dir=out
+    )
+    _follow_tracker(tracker, out, printer)
     space = space if space is not None else recipe.space.make()
     if (out / "search.json").exists():
         printer(f"[resume] {out}: the search had finished; going on from its results")
@@ -152,8 +167,17 @@ def finish_run(
     text = report.summary_markdown(recipe, result, family, _latency_note(result))
     report.write_summary(out / "summary.md", text)
     report.print_tables(result, family)
+    if isinstance(tracker, FailoverTracker):
+        tracker.sync_back(printer)  # after a fallback: upload if the server is back
     printer(f"[run] summary: {out / 'summary.md'}; {where_to_look(tracker.uri, workspace)}")
     return RunOutcome(out, result, family, tracker.uri, time.perf_counter() - t0)
+
+
+def _follow_tracker(tracker, out: Path, printer) -> None:
+    """A server's tracker records a fallback in the run folder and prints through the run."""
+    if isinstance(tracker, FailoverTracker):
+        tracker.attach_run_dir(out)
+        tracker.printer = printer
 
 
 def where_to_look(tracking_uri: str, workspace: Path) -> str:

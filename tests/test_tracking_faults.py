@@ -1,0 +1,255 @@
+"""Tracking under faults: stores that refuse us, two runs creating one store at once, and a
+tracking server killed in the middle of a run (it goes on offline, then syncs back).
+
+The servers are real (``mlflow_server/start.py``, with the basic-auth app where a read-only
+user is needed) and the run is real (Ray Tune, the tiny test space of ``tests/search``, LACS).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from mlflow_kit import ROOT, free_port, rest, search_runs, start_server, tags_of
+
+from accelsearch.errors import ConfigError
+
+sys.path.insert(0, str(Path(__file__).parent / "search"))
+import search_testkit as kit  # noqa: E402
+
+RACER = textwrap.dedent(
+    """
+    import sys, time
+    from pathlib import Path
+    sys.path.insert(0, sys.argv[3])
+    from accelsearch.tracking import Tracker, default_tracking_uri
+
+    ws, go = Path(sys.argv[1]), Path(sys.argv[2])
+    Path(sys.argv[4]).touch()  # imported: ready
+    while not go.exists():
+        time.sleep(0.002)
+    tracker = Tracker(default_tracking_uri(ws), "race", ws / "mlartifacts")
+    run = tracker.start_run("search", "s")
+    tracker.end_run(run)
+    print("ok", tracker.experiment_id)
+    """
+)
+
+
+@pytest.mark.slow
+def test_runs_started_at_once_in_a_new_workspace_all_create_the_store(tmp_path):
+    """Three processes released at the same instant into one fresh workspace: without the
+    store lock, MLflow's migration of the new SQLite store races itself (``table ...
+    already exists``, ``duplicate column name``) and all but one die."""
+    script = tmp_path / "racer.py"
+    script.write_text(RACER)
+    ws, go = tmp_path / "ws", tmp_path / "go"
+    ready = [tmp_path / f"ready{k}" for k in range(3)]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, str(script), str(ws), str(go), str(ROOT), str(flag)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for flag in ready
+    ]
+    deadline = time.monotonic() + 120
+    while not all(f.exists() for f in ready) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    go.touch()  # all imported: go together
+    outs = [p.communicate(timeout=300) for p in procs]
+    failed = [err[-800:] for (out, err), p in zip(outs, procs) if p.returncode != 0]
+    assert not failed, failed
+    assert [out.strip() for out, _ in outs] == ["ok 1"] * 3  # one experiment, made once
+
+
+def test_a_postgresql_store_that_refuses_connections_fails_in_seconds(tmp_path, capsys):
+    from accelsearch.cli import main
+
+    ws = tmp_path / "ws"
+    uri = f"postgresql://mlflow:secret-pw@127.0.0.1:{free_port()}/mlflow"
+    t0 = time.monotonic()
+    rc = main(["run", str(ROOT / "recipes" / "quickstart.yaml"), "--output", str(ws)] + [
+        "--tracking-uri",
+        uri,
+    ])  # fmt: skip
+    took = time.monotonic() - t0
+    err = capsys.readouterr().err
+    assert rc == 2 and took < 15, (rc, took, err)
+    assert "database store 'postgresql://mlflow:***@127.0.0.1:" in err
+    assert "cannot be reached" in err and "Connection refused" in err
+    assert "secret-pw" not in err
+    assert not ws.exists()  # no workspace, no run folder, no trial
+
+
+def test_a_database_store_without_its_driver_names_the_package():
+    from accelsearch.tracking import check_database
+
+    with pytest.raises(ConfigError, match="needs the driver 'MySQLdb'.*pip install"):
+        check_database("mysql://u:p@/db")  # no host: straight to the driver
+
+
+# -- a shared server: a read-only user ---------------------------------------------------------
+@pytest.mark.slow
+def test_a_read_only_user_is_refused_before_any_run_folder(tmp_path, monkeypatch, capsys):
+    from accelsearch.cli import main
+    from accelsearch.tracking import Tracker
+
+    admin = ("admin", "admin-test-password-1")
+    server = start_server(
+        tmp_path / "auth-server",
+        "--app-name",
+        "basic-auth",
+        env={"MLFLOW_AUTH_ADMIN_PASSWORD": admin[1]},
+    )
+    try:
+        monkeypatch.setenv("MLFLOW_TRACKING_USERNAME", admin[0])
+        monkeypatch.setenv("MLFLOW_TRACKING_PASSWORD", admin[1])
+        Tracker(server.url, "team")  # the team's experiment, made by the admin
+        rest(
+            server.url,
+            "/api/2.0/mlflow/users/create",
+            {"username": "reader", "password": "reader-test-password-1"},
+            auth=admin,
+        )
+        monkeypatch.setenv("MLFLOW_TRACKING_USERNAME", "reader")
+        monkeypatch.setenv("MLFLOW_TRACKING_PASSWORD", "reader-test-password-1")
+        ws = tmp_path / "ws"
+        argv = ["run", str(ROOT / "recipes" / "quickstart.yaml"), "--output", str(ws)]
+        argv += ["--tracking-uri", server.url, "--set", "tracking.experiment=team"]
+        t0 = time.monotonic()
+        rc = main(argv)
+        took = time.monotonic() - t0
+        err = capsys.readouterr().err
+        assert rc == 2 and took < 20, (rc, took, err)
+        assert "user 'reader' may not write to experiment 'team' (HTTP 403" in err
+        assert "EDIT permission" in err
+        assert not ws.exists()
+        runs = search_runs(server.url, "team", auth=admin)
+        assert runs == []  # no run was made on the server either
+    finally:
+        server.stop()
+
+
+# -- a server killed in the middle of a run ----------------------------------------------------
+NUM_SAMPLES = 4
+
+
+def _recipe(log: Path):
+    return kit.tiny_recipe(
+        "random",
+        num_samples=NUM_SAMPLES,
+        evaluator_options={"sleep_s": 0.4, "epochs": 2, "log_path": str(log)},
+        search={"max_concurrent": 1},
+        scaling={
+            "grid": [[1.2, 1.1, 1.0]],
+            "targets": [2.0],
+            "tolerance": 0.5,
+            "max_measurements": 4,
+        },
+        tracking={"experiment": "killed"},
+        name="killed",
+    )
+
+
+def _kill_after_first_trial(server, log: Path, killed: dict) -> threading.Thread:
+    def watch() -> None:
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline:
+            if log.exists() and log.read_text().strip():
+                os.killpg(server.proc.pid, signal.SIGKILL)  # the server and its workers
+                server.proc.wait(30)
+                killed["at"] = time.time()
+                return
+            time.sleep(0.05)
+
+    thread = threading.Thread(target=watch, daemon=True)
+    thread.start()
+    return thread
+
+
+@pytest.mark.slow
+def test_a_server_killed_mid_run_the_run_goes_on_offline_and_syncs_back(tmp_path, capsys):
+    """The server dies after the first trial: the run notices in seconds, finishes offline
+    (search.json, LACS, family), and `accelsearch sync` after a restart of the server brings
+    every trial and the family to it, nothing left RUNNING."""
+    import ray
+
+    from accelsearch.cli import main
+    from accelsearch.pipeline import run_recipe
+
+    root, port = tmp_path / "server", free_port()
+    server = start_server(root, port=port)
+    ws, log = tmp_path / "ws", tmp_path / "evals.jsonl"
+    killed: dict = {}
+    watcher = _kill_after_first_trial(server, log, killed)
+    lines: list[tuple[float, str]] = []
+    try:
+        outcome = run_recipe(
+            _recipe(log),
+            ws,
+            tracking_uri=server.url,
+            printer=lambda *parts: lines.append((time.time(), " ".join(map(str, parts)))),
+        )
+    finally:
+        ray.shutdown()
+        watcher.join(5)
+        server.stop()
+    assert killed, "the server was never killed"
+    run_dir = outcome.output_dir
+    record = json.loads((run_dir / "tracking_fallback.json").read_text())
+    assert record["server"] == server.url and record["synced"] is None
+    noticed = next(t for t, s in lines if "stopped answering" in s)
+    assert noticed - killed["at"] < 30, "a dead server must be noticed in seconds"
+    assert (run_dir / "search.json").exists() and (run_dir / "family.json").exists()
+    trials = json.loads((run_dir / "search.json").read_text())["trials"]
+    assert len(trials) == NUM_SAMPLES and all(t["status"] == "ok" for t in trials)
+    assert any("still gone" in s for _, s in lines)  # the end of the run tried to sync
+    assert json.loads((ws / "sync.json").read_text())["tracking_uri"] == server.url
+
+    server = start_server(root, port=port)  # the same server, back
+    try:
+        capsys.readouterr()
+        assert main(["sync", "--output", str(ws)]) == 0
+        assert "brought up to date" in capsys.readouterr().out
+        runs = search_runs(server.url, "killed")
+        by_kind: dict[str, list] = {}
+        for r in runs:
+            by_kind.setdefault(tags_of(r).get("accelsearch.kind"), []).append(r)
+        assert not [r for r in runs if r["info"]["status"] == "RUNNING"]
+        assert {k: len(v) for k, v in by_kind.items()} == {
+            "search": 1,
+            "trial": NUM_SAMPLES,
+            "family": 1,
+            "member": 2,
+        }, {k: [r["info"]["run_name"] for r in v] for k, v in by_kind.items()}
+        search = by_kind["search"][0]
+        assert search["info"]["status"] == "FINISHED"
+        metrics = {m["key"]: m["value"] for m in search["data"]["metrics"]}
+        assert metrics["trials_completed"] == NUM_SAMPLES
+        search_id = search["info"]["run_id"]
+        for t in by_kind["trial"]:
+            assert tags_of(t)["mlflow.parentRunId"] == search_id
+            assert t["info"]["status"] == "FINISHED"
+            assert {m["key"] for m in t["data"]["metrics"]} >= {"accuracy", "latency_ms"}
+        family = by_kind["family"][0]
+        assert tags_of(family)["accelsearch.search_run_id"] == search_id
+        assert all(
+            tags_of(m)["mlflow.parentRunId"] == family["info"]["run_id"] for m in by_kind["member"]
+        )
+        # syncing again changes nothing
+        assert main(["sync", "--output", str(ws)]) == 0
+        again = capsys.readouterr().out
+        assert "[sync] killed: 0 run(s) copied" in again and " 0 brought up to date" in again
+        assert len(search_runs(server.url, "killed")) == len(runs)
+    finally:
+        server.stop()
