@@ -180,12 +180,13 @@ def _kill_after_first_trial(server, log: Path, killed: dict) -> threading.Thread
 @pytest.mark.slow
 def test_a_server_killed_mid_run_the_run_goes_on_offline_and_syncs_back(tmp_path, capsys):
     """The server dies after the first trial: the run notices in seconds, finishes offline
-    (search.json, LACS, family), and `accelsearch sync` after a restart of the server brings
-    every trial and the family to it, nothing left RUNNING."""
+    (search.json, LACS, family); with the server back, `accelsearch resume` (which leaves the
+    finished family alone) brings every trial and the family to it, nothing left RUNNING,
+    and `accelsearch sync` then finds nothing left to do."""
     import ray
 
     from accelsearch.cli import main
-    from accelsearch.pipeline import run_recipe
+    from accelsearch.pipeline import resume_run, run_recipe
 
     root, port = tmp_path / "server", free_port()
     server = start_server(root, port=port)
@@ -218,9 +219,11 @@ def test_a_server_killed_mid_run_the_run_goes_on_offline_and_syncs_back(tmp_path
 
     server = start_server(root, port=port)  # the same server, back
     try:
-        capsys.readouterr()
-        assert main(["sync", "--output", str(ws)]) == 0
-        assert "brought up to date" in capsys.readouterr().out
+        lines.clear()
+        resume_run(run_dir, printer=lambda *parts: lines.append(" ".join(map(str, parts))))
+        assert any("left as it is" in s for s in lines)  # the finished family is not redone
+        assert any(f"MLflow server {server.url} is back" in s for s in lines), lines
+        assert json.loads((run_dir / "tracking_fallback.json").read_text())["synced"]
         runs = search_runs(server.url, "killed")
         by_kind: dict[str, list] = {}
         for r in runs:
@@ -246,7 +249,8 @@ def test_a_server_killed_mid_run_the_run_goes_on_offline_and_syncs_back(tmp_path
         assert all(
             tags_of(m)["mlflow.parentRunId"] == family["info"]["run_id"] for m in by_kind["member"]
         )
-        # syncing again changes nothing
+        # `accelsearch sync` afterwards finds nothing left to do
+        capsys.readouterr()
         assert main(["sync", "--output", str(ws)]) == 0
         again = capsys.readouterr().out
         assert "[sync] killed: 0 run(s) copied" in again and " 0 brought up to date" in again
