@@ -52,7 +52,7 @@ HTTP_RETRY_DEFAULTS = {
     "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2",
     "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
     "MLFLOW_HTTP_REQUEST_BACKOFF_JITTER": "0.5",
-    "MLFLOW_HTTP_REQUEST_TIMEOUT": "10",
+    "MLFLOW_HTTP_REQUEST_TIMEOUT": "30",
 }
 #: database stores reached over the network: default port of each dialect
 DATABASE_PORTS = {"postgresql": 5432, "mysql": 3306, "mariadb": 3306, "mssql": 1433}
@@ -263,14 +263,26 @@ class Tracker:
                 # a server keeps (and proxies) the artifacts itself; a local store gets a folder
                 local = artifact_root and not is_remote(uri)
                 location = Path(artifact_root).resolve().as_uri() if local else None
-                self.experiment_id = self.client.create_experiment(
-                    experiment, artifact_location=location, tags=EXPERIMENT_TAGS
-                )
+                self.experiment_id = self._create_experiment(experiment, location)
             else:
                 self.experiment_id = exp.experiment_id
                 if is_remote(uri):  # may we write? (READ-only users get HTTP 403 here)
                     self.client.set_experiment_tag(self.experiment_id, WRITE_PROBE_TAG, "ok")
         self.experiment = experiment
+
+    def _create_experiment(self, name: str, location: str | None) -> str:
+        """Create ``name``; when it exists by then (another run made it a moment ago, or a
+        retried request already had), use it."""
+        from mlflow.exceptions import MlflowException
+
+        try:
+            return self.client.create_experiment(
+                name, artifact_location=location, tags=EXPERIMENT_TAGS
+            )
+        except MlflowException as exc:
+            if exc.error_code != "RESOURCE_ALREADY_EXISTS":
+                raise
+            return self.client.get_experiment_by_name(name).experiment_id
 
     # -- runs ------------------------------------------------------------------------------
     def start_run(

@@ -145,12 +145,13 @@ class FailoverTracker:
     def start_run(self, kind, name, parent_id=None, tags=None, params=None) -> str:
         with self._lock:
             if not self.offline:
+                t0 = time.monotonic()
                 try:
                     run_id = self.server.start_run(kind, name, parent_id, tags)
                 except Exception as exc:
                     if not server_is_gone(exc):
                         raise
-                    self._go_offline(exc)
+                    self._go_offline(exc, time.monotonic() - t0)
                 else:
                     self._created[run_id] = {
                         "kind": kind,
@@ -204,12 +205,13 @@ class FailoverTracker:
         """``Tracker.<method>`` on the server; offline (on the stand-in) once it is gone."""
         with self._lock:
             if not self.offline:
+                t0 = time.monotonic()
                 try:
                     return getattr(self.server, method)(run_id, *args)
                 except Exception as exc:
                     if not server_is_gone(exc):
                         raise
-                    self._go_offline(exc)
+                    self._go_offline(exc, time.monotonic() - t0)
             return getattr(self.local, method)(self.resolve(run_id, create=True), *args)
 
     def running_children(self, parent_id: str) -> list[str]:
@@ -263,22 +265,32 @@ class FailoverTracker:
         return run.info.run_id
 
     # -- going offline -------------------------------------------------------------------------
-    def _go_offline(self, reason: BaseException | str) -> None:
+    def _go_offline(self, reason: BaseException | str, failed_after_s: float = 0.0) -> None:
+        """Switch to the workspace's store; ``failed_after_s``: how long the request that
+        found the server gone took (MLflow's bounded retries)."""
         text = reason if isinstance(reason, str) else _short(reason)
+        if not isinstance(reason, str):
+            self.printer(
+                f"[tracking] warning: MLflow server {self.server_uri} stopped answering ({text}, "
+                f"noticed in {failed_after_s:.1f} s); going on offline: the results are kept in "
+                f"{self.workspace / 'mlflow.db'}; upload them with `accelsearch sync --output "
+                f"{self.workspace}` (the end of this run and `accelsearch resume` try that too)"
+            )
+        t0 = time.monotonic()
         self.workspace.mkdir(parents=True, exist_ok=True)
         self.local = Tracker(
             default_tracking_uri(self.workspace), self.experiment, self.workspace / "mlartifacts"
         )
         write_sync_target(self.workspace, self.server_uri)
-        self.fallback = {"server": self.server_uri, "at": _now(), "reason": text, "synced": None}
+        self.fallback = {
+            "server": self.server_uri,
+            "at": _now(),
+            "reason": text,
+            "noticed_after_s": round(failed_after_s, 2),
+            "local_store_ready_s": round(time.monotonic() - t0, 2),
+            "synced": None,
+        }
         self._save_record()
-        if not isinstance(reason, str):
-            self.printer(
-                f"[tracking] warning: MLflow server {self.server_uri} stopped answering ({text});"
-                f" going on offline: the results are kept in {self.workspace / 'mlflow.db'}; "
-                f"upload them with `accelsearch sync --output {self.workspace}` (the end of this "
-                "run and `accelsearch resume` try that too)"
-            )
 
     def _save_record(self) -> None:
         if self.run_dir is not None and self.fallback is not None:
