@@ -119,6 +119,54 @@ def test_a_database_store_without_its_driver_names_the_package():
         check_database("mysql://u:p@/db")  # no host: straight to the driver
 
 
+# -- a resumed run whose tracking had gone offline -----------------------------------------------
+def test_a_resumed_offline_tracker_finds_the_stand_ins_it_made_before(tmp_path):
+    """``accelsearch resume`` of a run whose server had died: a new process, offline from the
+    start (no server contact), logs to the server's run ids the driver holds; they land on
+    the stand-ins the first process made (found by their tag), never on new ones."""
+    from mlflow.tracking import MlflowClient
+
+    from accelsearch.tracking import default_tracking_uri
+    from accelsearch.tracking_failover import FailoverTracker, read_fallback
+
+    server = f"http://127.0.0.1:{free_port()}"  # nobody there: offline trackers never ask
+    search_on_server = "a" * 32  # run ids the first process got from the server
+    trial_on_server = "b" * 32
+    run_dir = tmp_path / "ws" / "run"
+    run_dir.mkdir(parents=True)
+    first = FailoverTracker(server, "resumed", tmp_path / "ws", offline=True)
+    first.attach_run_dir(run_dir)
+    first.log_metrics(search_on_server, {"x": 1.0})
+    made_offline = first.start_run("trial", "t2", parent_id=search_on_server)
+    first.end_run(made_offline)
+
+    again = FailoverTracker(server, "resumed", tmp_path / "ws", offline=True)
+    again.attach_run_dir(run_dir)
+    again.set_tags(search_on_server, {"accelsearch.resumed": "1"})
+    again.end_run(trial_on_server)
+    again.log_metrics(made_offline, {"accuracy": 3.0})
+    family = again.start_run("family", "f", tags={"accelsearch.search_run_id": search_on_server})
+    again.end_run(family)
+
+    client = MlflowClient(default_tracking_uri(tmp_path / "ws"))
+    exp = client.get_experiment_by_name("resumed")
+    runs = {r.info.run_id: r for r in client.search_runs([exp.experiment_id])}
+    stand_ins = {
+        r.data.tags["accelsearch.remote_run_id"]: r
+        for r in runs.values()
+        if "accelsearch.remote_run_id" in r.data.tags
+    }
+    assert sorted(stand_ins) == [search_on_server, trial_on_server]  # one each, not two
+    search = stand_ins[search_on_server]
+    assert search.data.tags["accelsearch.resumed"] == "1" and search.data.metrics["x"] == 1.0
+    assert runs[made_offline].data.tags["mlflow.parentRunId"] == search.info.run_id
+    assert runs[made_offline].data.metrics["accuracy"] == 3.0
+    assert runs[family].data.tags["accelsearch.search_run_id"] == search.info.run_id
+    assert stand_ins[trial_on_server].info.status == "FINISHED"
+    assert read_fallback(run_dir)["server"] == server and again.uri.startswith("sqlite:")
+    assert len(runs) == 4
+
+
 # -- a shared server: a read-only user ---------------------------------------------------------
 @pytest.mark.slow
 def test_a_read_only_user_is_refused_before_any_run_folder(tmp_path, monkeypatch, capsys):
