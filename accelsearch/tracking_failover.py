@@ -63,8 +63,12 @@ def server_is_gone(exc: BaseException) -> bool:
         if isinstance(exc, gone):
             return True
         text = str(exc)
-        if text.startswith("API request to") and "failed with" in text:
-            return True  # how MLflow's REST client reports a connection it could not make
+        # how MLflow's REST client reports a request that got no answer; an answer is
+        # "API request to ... failed with error code 403 != 200" and means the server lives
+        if text.startswith("API request to") and (
+            "failed with exception" in text or "failed with timeout exception" in text
+        ):
+            return True
         exc = exc.__cause__ or exc.__context__
     return False
 
@@ -136,9 +140,11 @@ class FailoverTracker:
         return self.active.experiment_id
 
     def attach_run_dir(self, run_dir: str | Path) -> None:
-        """Where the fallback is recorded (the run folder, once it exists)."""
+        """Where the fallback is recorded (the run folder, once it exists); a resumed run
+        keeps its earlier record (when and why it went offline) and adds to it."""
         self.run_dir = Path(run_dir)
         if self.fallback is not None:
+            self.fallback = {**(read_fallback(self.run_dir) or {}), **self.fallback}
             self._save_record()
 
     # -- runs ----------------------------------------------------------------------------------
@@ -282,14 +288,17 @@ class FailoverTracker:
             default_tracking_uri(self.workspace), self.experiment, self.workspace / "mlartifacts"
         )
         write_sync_target(self.workspace, self.server_uri)
-        self.fallback = {
-            "server": self.server_uri,
-            "at": _now(),
-            "reason": text,
-            "noticed_after_s": round(failed_after_s, 2),
-            "local_store_ready_s": round(time.monotonic() - t0, 2),
-            "synced": None,
-        }
+        if isinstance(reason, str):  # a resume: the first fallback's record stays
+            self.fallback = {"server": self.server_uri, "resumed_offline_at": _now()}
+        else:
+            self.fallback = {
+                "server": self.server_uri,
+                "at": _now(),
+                "reason": text,
+                "noticed_after_s": round(failed_after_s, 2),
+                "local_store_ready_s": round(time.monotonic() - t0, 2),
+            }
+        self.fallback["synced"] = None
         self._save_record()
 
     def _save_record(self) -> None:

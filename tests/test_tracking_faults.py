@@ -119,6 +119,24 @@ def test_a_database_store_without_its_driver_names_the_package():
         check_database("mysql://u:p@/db")  # no host: straight to the driver
 
 
+def test_only_a_server_that_does_not_answer_counts_as_gone():
+    from mlflow.exceptions import MlflowException, RestException
+
+    from accelsearch.tracking_failover import server_is_gone
+
+    url = "http://127.0.0.1:5000/api/2.0/mlflow/runs/log-batch"
+    refused = f"API request to {url} failed with exception HTTPConnectionPool(...): Max retries"
+    assert server_is_gone(MlflowException(refused))
+    assert server_is_gone(MlflowException(f"API request to {url} failed with timeout exception"))
+    try:
+        raise MlflowException("wrapped") from ConnectionResetError(104, "reset")
+    except MlflowException as exc:
+        assert server_is_gone(exc)
+    denied = f"API request to {url} failed with error code 403 != 200. Response body: 'no'"
+    assert not server_is_gone(MlflowException(denied))  # a live server said no
+    assert not server_is_gone(RestException({"error_code": "INVALID_PARAMETER_VALUE"}))
+
+
 # -- a resumed run whose tracking had gone offline -----------------------------------------------
 def test_a_resumed_offline_tracker_finds_the_stand_ins_it_made_before(tmp_path):
     """``accelsearch resume`` of a run whose server had died: a new process, offline from the
@@ -163,7 +181,9 @@ def test_a_resumed_offline_tracker_finds_the_stand_ins_it_made_before(tmp_path):
     assert runs[made_offline].data.metrics["accuracy"] == 3.0
     assert runs[family].data.tags["accelsearch.search_run_id"] == search.info.run_id
     assert stand_ins[trial_on_server].info.status == "FINISHED"
-    assert read_fallback(run_dir)["server"] == server and again.uri.startswith("sqlite:")
+    record = read_fallback(run_dir)
+    assert record["server"] == server and "resumed_offline_at" in record
+    assert again.uri.startswith("sqlite:")
     assert len(runs) == 4
 
 
@@ -293,7 +313,8 @@ def test_a_server_killed_mid_run_the_run_goes_on_offline_and_syncs_back(tmp_path
         resume_run(run_dir, printer=lambda *parts: lines.append(" ".join(map(str, parts))))
         assert any("left as it is" in s for s in lines)  # the finished family is not redone
         assert any(f"MLflow server {server.url} is back" in s for s in lines), lines
-        assert json.loads((run_dir / "tracking_fallback.json").read_text())["synced"]
+        record = json.loads((run_dir / "tracking_fallback.json").read_text())
+        assert record["synced"] and record["reason"] == "connection refused"  # kept on resume
         runs = search_runs(server.url, "killed")
         by_kind: dict[str, list] = {}
         for r in runs:
