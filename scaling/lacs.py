@@ -371,6 +371,12 @@ class LACS:
             raise ConfigError("LACS needs an accuracy function to choose (alpha, beta, gamma)")
         t0 = time.perf_counter()
         m0 = self.evals.measurements
+        if any(self.evals.restored):
+            self.print(
+                f"[lacs] going on from the checkpoint {self.evals.path}: "
+                f"{self.evals.restored[0]} latencies and {self.evals.restored[1]} accuracies "
+                "are known and will not be measured or evaluated again"
+            )
         base_ms = self._prepare(base)
         if targets_x is not None:
             if len(targets_x) == 0:

@@ -51,11 +51,23 @@ def default_cfg(name: str) -> dict[str, Any]:
 
 @functools.lru_cache(maxsize=4096)
 def feature_width(name: str, in_chans: int = 3) -> int:
-    """Width of ``name``'s pre-logits features (the model is made on the meta device)."""
+    """Width of ``name``'s pre-logits features, cached per model.
+
+    The model is made on the meta device (no memory, no initialisation) when it can be;
+    one whose construction needs real tensor values (RegNet in timm 1.0.16-1.0.24 calls
+    ``torch.unique`` and ``.item()`` on its stage widths) is built on the CPU instead.
+    """
     import torch
 
-    with torch.device("meta"):
+    try:
+        with torch.device("meta"):
+            model = _create(name, in_chans)
+    except Exception:  # noqa: BLE001 - any failure on meta: the CPU build below is the judge
         model = _create(name, in_chans)
+    return _width(model)
+
+
+def _width(model: nn.Module) -> int:
     return int(getattr(model, "head_hidden_size", None) or model.num_features)
 
 
@@ -90,7 +102,7 @@ def _timm_stage(stage: Stage, in_chs: int, ctx: BuildContext) -> tuple[list[nn.M
         raise ArchError(f"Stage('timm').depth must be 1 (one whole model), got {stage.depth}")
     ctx.next_drop_path()
     model = _create(name, in_chs, ctx.resolution)
-    width = int(getattr(model, "head_hidden_size", None) or model.num_features)
+    width = _width(model)
     if stage.width != width:
         raise ArchError(
             f"Stage('timm').width is {stage.width}, but {name} outputs {width} features; a "

@@ -685,22 +685,19 @@ def _records_from_grid(grid, space) -> dict[str, TrialRecord]:
 
 def _close_orphans(tracker: Tracker, search_run: str, records: dict[str, TrialRecord]) -> None:
     """Trial runs left RUNNING by a stopped driver that the resumed search did not continue."""
-    known = {r.mlflow_run_id for r in records.values() if r.mlflow_run_id}
-    runs = tracker.client.search_runs(
-        [tracker.experiment_id],
-        filter_string=f"tags.mlflow.parentRunId = '{search_run}' and attributes.status = 'RUNNING'",
-    )
-    for run in runs:
-        if run.info.run_id in known:
+    # ids as the active store knows them (a tracker gone offline keeps stand-ins locally)
+    known = {tracker.resolve(r.mlflow_run_id) for r in records.values() if r.mlflow_run_id}
+    for run_id in tracker.running_children(search_run):
+        if run_id in known:
             continue
         tracker.set_tags(
-            run.info.run_id,
+            run_id,
             {
                 "accelsearch.error": "the driver stopped before this trial was recorded; the "
                 "resumed search ran a new trial in its place"
             },
         )
-        tracker.end_run(run.info.run_id, "KILLED")
+        tracker.end_run(run_id, "KILLED")
 
 
 def _read_summary(output_dir: Path) -> dict[str, Any]:

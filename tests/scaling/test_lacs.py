@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 
 import pytest
@@ -36,10 +37,11 @@ def synthetic_accuracy(arch):
 
 class Counter:
     def __init__(self, fn):
-        self.fn, self.calls, self.returned = fn, 0, []
+        self.fn, self.calls, self.returned, self.args = fn, 0, [], []
 
     def __call__(self, arch):
         self.calls += 1
+        self.args.append(arch)
         value = self.fn(arch)
         self.returned.append(value)
         return value
@@ -250,6 +252,50 @@ def test_persistent_cache_makes_a_rerun_free(tmp_path):
     assert first.calls > 0 and again.calls == 0
     assert family2.members[1].latency_ms == family.members[1].latency_ms
     assert family2.members[1].accuracy == family.members[1].accuracy
+
+
+class PowerCut(Exception):
+    """A stop in the middle of LACS (the driver killed), at a chosen evaluation."""
+
+
+def test_lacs_stopped_mid_grid_goes_on_from_its_checkpoint(tmp_path):
+    """Stopped at the third accuracy evaluation (the second grid point's), LACS started
+    again with the same checkpoint measures and evaluates nothing twice, and the family
+    (members, measurement counts) is the one an uninterrupted run makes."""
+    grid = [(1.2, 1.1, 1.15), (1.4, 1.0, 1.0), (1.0, 1.2, 1.2)]
+    targets = [BASE_MS * 1.6, BASE_MS * 2.5]
+    quiet = {"printer": lambda s: None}
+    whole = LACS(grid=grid, latency=synthetic_ms, accuracy=synthetic_accuracy, **quiet)
+    expected = whole.run(BASE, targets)
+
+    done: list[str] = []
+
+    def accuracy_then_cut(arch):
+        if len(done) == 2:
+            raise PowerCut
+        done.append(arch.hash())
+        return synthetic_accuracy(arch)
+
+    path = tmp_path / "lacs_checkpoint.json"
+    first_latency = Counter(synthetic_ms)
+    lacs = LACS(grid=grid, evaluations=Evaluations(first_latency, accuracy_then_cut, path), **quiet)
+    with pytest.raises(PowerCut):
+        lacs.run(BASE, targets)
+    saved = json.loads(path.read_text())  # what the checkpoint holds, by arch hash
+    measured_before = set(saved["latency"])
+    assert first_latency.calls == len(measured_before) > 0 and set(saved["accuracy"]) == set(done)
+
+    again_latency, again_accuracy = Counter(synthetic_ms), Counter(synthetic_accuracy)
+    lacs2 = LACS(grid=grid, evaluations=Evaluations(again_latency, again_accuracy, path), **quiet)
+    family = lacs2.run(BASE, targets)
+    assert lacs2.evals.restored == (len(measured_before), 2)
+    remeasured = {a.hash() for a in again_latency.args} & measured_before
+    retrained = {a.hash() for a in again_accuracy.args} & set(done)
+    assert not remeasured and not retrained, "nothing done before the stop is done again"
+    assert again_latency.calls > 0 and again_accuracy.calls > 0  # the rest was done now
+    assert [g.__dict__ for g in family.grid] == [g.__dict__ for g in expected.grid]
+    assert [m.to_dict() for m in family.members] == [m.to_dict() for m in expected.members]
+    assert family.total_measurements == expected.total_measurements
 
 
 def test_predictors():
