@@ -74,6 +74,10 @@ PRESETS: dict[str, dict[str, Any]] = {
     # the linear-scaling-rule lr (0.1 per 256 images) and a longer warm-up: at lr 0.4 the
     # bottleneck nets (ResNet-50/101, GENet) overshot in epoch 1 (train loss above ln 10)
     "scale29s": dict(GPU_PROXY, resolution_scale=0.286, epochs=8, lr=0.2, warmup_epochs=2),
+    # the overshoot's other cures: clip the gradient norm, or the classifier's lr by its width
+    "scale29c": dict(GPU_PROXY, resolution_scale=0.286, epochs=8, clip_grad=1.0),
+    "scale29h": dict(GPU_PROXY, resolution_scale=0.286, epochs=8, head_lr_width=512),
+    "scale29he16": dict(GPU_PROXY, resolution_scale=0.286, epochs=16, head_lr_width=512),
 }
 _PROJECT = "accelsearch:"
 _SCORES = ("accuracy", "neg_val_loss", "neg_train_loss")

@@ -75,6 +75,9 @@ class TrainConfig:
     cutmix: float = 0.0
     clip_grad: float | None = None
     zero_init_head: bool = True  # start the classifier at zero (logits 0, loss ln(classes))
+    # classifier lr × head_lr_width / its fan-in when wider (µP's output-layer rule): a step
+    # moves the logits by ~lr × |features|², so 2,048 features overshoot where 512 do not
+    head_lr_width: int | None = None
     augment: Sequence[str] = field(default_factory=lambda: ("crop", "flip"))
     resolution: int | None = None  # None: the arch's own resolution (or resolution_scale)
     resolution_scale: float | None = None  # train at this fraction of each arch's resolution
@@ -116,6 +119,10 @@ class TrainConfig:
         )
         need(math.isfinite(self.lr) and self.lr > 0, f"accuracy.lr must be > 0, got {self.lr}")
         need(self.weight_decay >= 0, f"accuracy.weight_decay must be >= 0, got {self.weight_decay}")
+        need(
+            self.head_lr_width is None or self.head_lr_width >= 1,
+            f"accuracy.head_lr_width must be >= 1 or None, got {self.head_lr_width}",
+        )
         need(
             0 <= self.label_smoothing < 1,
             f"accuracy.label_smoothing must be in [0, 1), got {self.label_smoothing}",
@@ -407,6 +414,8 @@ class TrainEvaluator(AccuracyEvaluator):
         optimizer = create_optimizer_v2(
             model, opt=c.optimizer, lr=c.lr, weight_decay=c.weight_decay, **opt_kwargs
         )
+        if c.head_lr_width:
+            scale_head_lr(optimizer, model, c.head_lr_width)
         sched = self._scheduler(optimizer, total, int(round(c.warmup_epochs * steps_per_epoch)))
         mixup = None
         if c.mixup > 0 or c.cutmix > 0:
@@ -582,6 +591,33 @@ class TrainEvaluator(AccuracyEvaluator):
         return 100.0 * int(correct) / n, float(loss) / n
 
 
+def _classifier(model: nn.Module) -> nn.Linear | None:
+    last = None
+    for module in model.modules():
+        if isinstance(module, nn.Linear):
+            last = module
+    return last
+
+
+def scale_head_lr(optimizer, model: nn.Module, width: int) -> float:
+    """Give the classifier's parameters their own groups at ``lr_scale = width / fan_in``
+    (capped at 1), which timm's schedulers apply on every step; returns the scale."""
+    head = _classifier(model)
+    if head is None or head.in_features <= width:
+        return 1.0
+    scale = width / head.in_features
+    ids = {id(p) for p in head.parameters()}
+    for group in list(optimizer.param_groups):
+        moved = [p for p in group["params"] if id(p) in ids]
+        if not moved:
+            continue
+        group["params"] = [p for p in group["params"] if id(p) not in ids]
+        extra = {k: v for k, v in group.items() if k != "params"}
+        optimizer.add_param_group(dict(extra, params=moved, lr_scale=scale))
+    optimizer.param_groups[:] = [g for g in optimizer.param_groups if g["params"]]
+    return scale
+
+
 def zero_classifier(model: nn.Module) -> None:
     """Zero the weights and bias of ``model``'s last ``nn.Linear`` (its classifier).
 
@@ -589,10 +625,7 @@ def zero_classifier(model: nn.Module) -> None:
     tens with 10 classes and wide heads, and gradients that blow a short high-lr schedule
     up; from zero, every candidate starts at the uniform prediction.
     """
-    last = None
-    for module in model.modules():
-        if isinstance(module, nn.Linear):
-            last = module
+    last = _classifier(model)
     if last is not None:
         with torch.no_grad():
             last.weight.zero_()

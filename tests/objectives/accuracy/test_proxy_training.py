@@ -185,6 +185,7 @@ def test_gpu_style_augmentations_keep_shapes_and_vary_per_image():
         ({"resolution_scale": float("nan")}, "resolution_scale"),
         ({"resolution": 32, "resolution_scale": 0.5}, "not both"),
         ({"resolution_multiple": 0}, "resolution_multiple"),
+        ({"head_lr_width": 0}, "head_lr_width"),
     ],
 )
 def test_bad_config_is_rejected_before_training(bad, match):
@@ -224,3 +225,34 @@ def test_zero_init_head_starts_every_candidate_at_the_uniform_prediction(arch):
     assert model(x).abs().max() > 0
     zero_classifier(model)
     assert torch.equal(model(x), torch.zeros(4, 10))
+
+
+def test_head_lr_width_scales_only_a_wider_classifier_and_the_schedule_keeps_it():
+    from timm.optim import create_optimizer_v2
+    from timm.scheduler import CosineLRScheduler
+
+    from accelsearch.objectives.accuracy.train import scale_head_lr
+
+    model = torch.nn.Sequential(
+        torch.nn.Linear(8, 2048), torch.nn.ReLU(), torch.nn.Linear(2048, 10)
+    )
+    opt = create_optimizer_v2(model, opt="sgd", lr=0.4, weight_decay=5e-4, momentum=0.9)
+    assert scale_head_lr(opt, model, 4096) == 1.0  # narrower than the width: untouched
+    n_groups = len(opt.param_groups)
+    assert scale_head_lr(opt, model, 512) == 0.25
+    head = {id(p) for p in model[2].parameters()}
+    scaled = [g for g in opt.param_groups if "lr_scale" in g]
+    assert {id(p) for g in scaled for p in g["params"]} == head
+    assert len(opt.param_groups) == n_groups + 2  # weight (decayed) and bias (not) apart
+    assert {g["weight_decay"] for g in scaled} == {5e-4, 0.0}
+    sched = CosineLRScheduler(
+        opt, t_initial=10, warmup_t=2, warmup_lr_init=0.004, t_in_epochs=False
+    )
+    sched.step_update(5)
+    body = [g["lr"] for g in opt.param_groups if "lr_scale" not in g]
+    assert body and all(lr == pytest.approx(4 * g["lr"]) for g in scaled for lr in body)
+
+
+def test_head_lr_width_trains(arch):
+    ev = TrainEvaluator(**FAST, epochs=1, head_lr_width=4)
+    assert 0 <= ev.evaluate(arch) <= 100
