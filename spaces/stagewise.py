@@ -31,9 +31,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import accelsearch.spaces.distributions as D
 from accelsearch.arch import Arch, Head, Stage
+from accelsearch.builder import BLOCKS
 from accelsearch.errors import ArchError, ConfigError
-from accelsearch.spaces import distributions as D
 from accelsearch.spaces.base import SearchSpace
 from accelsearch.spaces.constraints import Constraint
 
@@ -140,8 +141,6 @@ class StagewiseSpace(SearchSpace):
         return specs
 
     def _validate_declaration(self) -> None:
-        from accelsearch.builder import BLOCKS
-
         for _, spec, where in self._specs:
             try:
                 spec.stage({f: d.values()[0] for f, d in spec.searched().items()})
