@@ -29,7 +29,7 @@ from typing import Any, Generic, TypeVar
 
 import numpy as np
 
-from accelsearch.errors import ConfigError, choices_text
+from accelsearch.errors import AccelSearchError, ConfigError, choices_text
 from accelsearch.objectives.reward import non_dominated_sort, pareto_front
 
 T = TypeVar("T")
@@ -163,8 +163,6 @@ class UtilizationFilter:
         An :class:`~accelsearch.errors.AccelSearchError` from ``accuracy`` (a diverging
         candidate, ...) is recorded in ``FilterRun.failed`` and the run goes on.
         """
-        from accelsearch.errors import AccelSearchError
-
         cands = list(candidates)
         metrics = list(cheap) if not callable(cheap) else [cheap(c) for c in cands]
         if len(metrics) != len(cands):

@@ -38,6 +38,11 @@ from torch import nn
 from accelsearch.accounting import ArchStats, arch_stats, model_stats
 from accelsearch.arch import Arch
 from accelsearch.errors import ConfigError
+from accelsearch.objectives.latency.base import device_name as local_device_name
+from accelsearch.objectives.latency.base import normalize_device
+from accelsearch.objectives.latency.cache import cache_dir
+from accelsearch.objectives.latency.layers import arch_layers
+from accelsearch.objectives.latency.lock import device_lock, lock_key
 
 TERA = 1e12
 
@@ -136,8 +141,6 @@ def datasheet_peaks(device_name: str, precision: str) -> Peaks | None:
 
 
 def _peaks_file() -> Path:
-    from accelsearch.objectives.latency.cache import cache_dir
-
     return cache_dir() / "peaks.json"
 
 
@@ -173,9 +176,6 @@ def calibrate(
     matmul and a 64 MiB copy with ``threads`` threads (default PyTorch's). ``quick`` uses
     small sizes (tests).
     """
-    from accelsearch.objectives.latency.base import device_name, normalize_device
-    from accelsearch.objectives.latency.lock import device_lock, lock_key
-
     device = normalize_device(device)
     with device_lock(lock_key(device)):
         if device == "cpu":
@@ -187,7 +187,7 @@ def calibrate(
                 torch.set_num_threads(old)
         else:
             flops, bw = _calibrate_cuda(torch.device(device), precision, quick)
-    return Peaks(device_name(device, threads), precision, flops, bw, "calibrated")
+    return Peaks(local_device_name(device, threads), precision, flops, bw, "calibrated")
 
 
 def _best_time(fn, reps: int, sync) -> float:
@@ -268,9 +268,6 @@ def peaks_for(
 ) -> Peaks:
     """Peaks for a device name and precision: the calibration cache, else a calibration
     now (when ``device`` is here and has that name), else the datasheet table."""
-    from accelsearch.objectives.latency.base import device_name as local_name
-    from accelsearch.objectives.latency.base import normalize_device
-
     local = None
     if device is not None:
         with_gpu = device == "cpu" or torch.cuda.is_available()
@@ -278,12 +275,16 @@ def peaks_for(
     if device_name is None:
         if local is None:
             raise ConfigError("peaks_for needs a device_name or a device that is here")
-        device_name = local_name(local)
+        device_name = local_device_name(local)
     cached = _read_peaks_file().get(f"{device_name}|{precision}")
     if cached:
         return Peaks(**cached)
     threads = _cpu_threads(device_name) if local == "cpu" else None
-    if calibrate_if_missing and local is not None and local_name(local, threads) == device_name:
+    if (
+        calibrate_if_missing
+        and local is not None
+        and local_device_name(local, threads) == device_name
+    ):
         p = calibrate(local, precision, threads=threads)
         _write_peaks(p)
         return p
@@ -397,8 +398,6 @@ def _latency_for(name: str, lat: dict[str, float]) -> float | None:
 
 def lut_layer_latencies(predictor, arch: Arch) -> dict[str, float]:
     """Per-block latencies of ``arch`` from a LUT (block name -> ms, uncorrected)."""
-    from accelsearch.objectives.latency.layers import arch_layers
-
     entries = arch_layers(arch, predictor.num_classes)
     predictor.ensure([e.key for e in entries])
     return {e.name: predictor.table[e.key.text] for e in entries}

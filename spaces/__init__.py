@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import builtins
 
-from accelsearch.registry import Registry
 from accelsearch.spaces.base import SearchSpace
 from accelsearch.spaces.constraints import (
     Constraint,
@@ -22,20 +21,8 @@ from accelsearch.spaces.constraints import (
     ResolutionMultiple,
 )
 from accelsearch.spaces.distributions import Categorical, IntRange, Ordinal
+from accelsearch.spaces.registry import SPACES, register_space
 from accelsearch.spaces.stagewise import StageSpec, StagewiseSpace
-
-SPACES: Registry[type[SearchSpace]] = Registry("search space")
-
-
-def register_space(name: str):
-    """Class decorator: register a :class:`SearchSpace` subclass under ``name``."""
-
-    def deco(cls: type[SearchSpace]) -> type[SearchSpace]:
-        cls.name = name
-        SPACES.add(name, cls)
-        return cls
-
-    return deco
 
 
 def get(name: str, **options) -> SearchSpace:

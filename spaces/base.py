@@ -24,9 +24,11 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+import accelsearch.spaces.distributions as D
 from accelsearch.arch import Arch
+from accelsearch.builder import build_model
 from accelsearch.errors import ArchError, UnknownNameError, choices_text
-from accelsearch.spaces import distributions as D
+from accelsearch.spaces.constraints import check_chain
 
 if TYPE_CHECKING:
     from accelsearch.spaces.constraints import Constraint
@@ -69,8 +71,6 @@ class SearchSpace(ABC):
         Called by :meth:`build` and by ``decode`` (through :meth:`checked`). Overrides
         should call ``super().check(arch)``.
         """
-        from accelsearch.spaces.constraints import check_chain
-
         if not isinstance(arch, Arch):
             raise ArchError(f"space {self.name!r} checks an Arch, got {type(arch).__name__}")
         check_chain(arch)
@@ -87,8 +87,6 @@ class SearchSpace(ABC):
 
     def build(self, arch: Arch, num_classes: int = 1000, **kwargs: Any):
         """Build ``arch`` as an ``nn.Module``."""
-        from accelsearch.builder import build_model
-
         self.check(arch)
         return build_model(arch, num_classes=num_classes, **kwargs)
 

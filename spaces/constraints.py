@@ -15,9 +15,10 @@ subclassing :class:`Constraint` (one method, :meth:`Constraint.check`).
 Chaining: each stage takes the previous stage's output. :func:`check_chain` walks the stages
 with their input channels and feature-map size and applies the rule registered for the
 stage's block type (:func:`register_chain_rule`); the default rule accepts every input.
-Rules for the built-in blocks: an unpadded n×n stride-n conv (``s2d``) needs an input size
-divisible by n; ``bnact`` keeps its channels; cells (``nb201cell``) keep the resolution; a
-whole timm model (``timm``) must be the only stage and take the image.
+Each rule sits next to its block: here an unpadded n×n stride-n conv (``s2d``, a builder
+block) needs an input size divisible by n; in :mod:`.nb201` ``bnact`` keeps its channels and
+cells (``nb201cell``) keep the resolution; in :mod:`.timm_zoo` a whole timm model (``timm``)
+must be the only stage and take the image; in :mod:`.efficientnet_x` the ``s2bstem``.
 """
 
 from __future__ import annotations
@@ -242,26 +243,6 @@ def _s2d_rule(stage: Stage, state: ChainState) -> tuple[int, int]:
         raise ArchError(
             f"{where(state.index, stage)} field 'kernel' is {stage.kernel}: a space-to-depth "
             f"conv is n×n with stride n, so kernel must equal stride {stage.stride}"
-        )
-    return default_rule(stage, state)
-
-
-@register_chain_rule("bnact")
-def _bnact_rule(stage: Stage, state: ChainState) -> tuple[int, int]:
-    if stage.width != state.channels:
-        raise ArchError(
-            f"{where(state.index, stage)} field 'width' is {stage.width}, but its input has "
-            f"{state.channels} channels; BN-act keeps the channels, use width={state.channels}"
-        )
-    return default_rule(stage, state)
-
-
-@register_chain_rule("nb201cell")
-def _cell_rule(stage: Stage, state: ChainState) -> tuple[int, int]:
-    if stage.stride != 1:
-        raise ArchError(
-            f"{where(state.index, stage)} field 'stride' is {stage.stride}; cells keep the "
-            "resolution: use stride=1 and reduce with an 'nb201res' stage"
         )
     return default_rule(stage, state)
 

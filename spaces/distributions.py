@@ -16,6 +16,7 @@ from typing import Any, Union
 import numpy as np
 
 from accelsearch.errors import ConfigError
+from accelsearch.spaces.constraints import describe_params, value_text
 
 Value = Union[int, float, str, bool]
 
@@ -149,8 +150,6 @@ def check_params(declared: dict[str, Distribution], params: dict[str, Any], spac
             f"parameters for space {space!r} do not match its declaration: "
             f"missing {missing}, unknown {unknown}"
         )
-    from accelsearch.spaces.constraints import describe_params, value_text
-
     for name, dist in declared.items():
         if not contains(dist, params[name]):
             raise ConfigError(

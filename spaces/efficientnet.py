@@ -35,10 +35,10 @@ from collections.abc import Sequence
 
 from accelsearch.arch import Arch, Head, Stage
 from accelsearch.errors import ConfigError
-from accelsearch.spaces import register_space
 from accelsearch.spaces.constraints import FixedStrides, MultipleOf
 from accelsearch.spaces.distributions import Categorical, IntRange, Ordinal
 from accelsearch.spaces.efficientnet_x import round_filters
+from accelsearch.spaces.registry import register_space
 from accelsearch.spaces.stagewise import StageSpec, StagewiseSpace
 
 #: EfficientNet-B0 stages 1-7: (expansion, kernel, stride, channels, layers)

@@ -37,10 +37,10 @@ from typing import Any
 from accelsearch.arch import Arch, Head, Stage
 from accelsearch.builder import BuildContext, act_layer, pad_for, register_block
 from accelsearch.errors import ArchError, ConfigError
-from accelsearch.spaces import register_space
 from accelsearch.spaces.base import SearchSpace
 from accelsearch.spaces.constraints import ChainState, MultipleOf, register_chain_rule, where
 from accelsearch.spaces.distributions import Categorical, IntRange, Ordinal
+from accelsearch.spaces.registry import register_space
 
 
 def round_filters(filters: float, multiplier: float = 1.0, divisor: int = 8) -> int:

@@ -38,10 +38,10 @@ from torch import nn
 from accelsearch.arch import Arch, Head, Stage
 from accelsearch.builder import BuildContext, register_block
 from accelsearch.errors import ArchError, ConfigError, choices_text
-from accelsearch.spaces import register_space
 from accelsearch.spaces.base import SearchSpace
 from accelsearch.spaces.constraints import FixedStrides, MultipleOf
 from accelsearch.spaces.distributions import IntRange, Ordinal
+from accelsearch.spaces.registry import register_space
 
 BLOCK_TYPES = ("xx", "bl", "dw")
 RATIOS = {"xx": (1.0,), "bl": (0.25, 0.5), "dw": (3.0, 6.0, 9.0)}

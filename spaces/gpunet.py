@@ -48,10 +48,11 @@ from typing import Any
 
 from accelsearch.arch import Arch, Head, Stage
 from accelsearch.errors import ArchError, ConfigError
-from accelsearch.spaces import register_space
 from accelsearch.spaces.base import SearchSpace
 from accelsearch.spaces.constraints import FixedStrides, MultipleOf, ResolutionMultiple
 from accelsearch.spaces.distributions import Categorical, IntRange, Ordinal
+from accelsearch.spaces.efficientnet_x import round_filters
+from accelsearch.spaces.registry import register_space
 
 
 @dataclass(frozen=True)
@@ -195,8 +196,6 @@ class GPUNetSpace(SearchSpace):
     def _filters(self, lo: int, hi: int, step: int) -> IntRange | Ordinal:
         if self.width_mult == 1.0:
             return IntRange(lo, hi, step)
-        from accelsearch.spaces.efficientnet_x import round_filters
-
         return Ordinal(
             tuple(sorted({round_filters(f, self.width_mult) for f in _ints(lo, hi, step)}))
         )

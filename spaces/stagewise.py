@@ -31,9 +31,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import accelsearch.spaces.distributions as D
 from accelsearch.arch import Arch, Head, Stage
+from accelsearch.builder import BLOCKS
 from accelsearch.errors import ArchError, ConfigError
-from accelsearch.spaces import distributions as D
 from accelsearch.spaces.base import SearchSpace
 from accelsearch.spaces.constraints import Constraint
 
@@ -140,8 +141,6 @@ class StagewiseSpace(SearchSpace):
         return specs
 
     def _validate_declaration(self) -> None:
-        from accelsearch.builder import BLOCKS
-
         for _, spec, where in self._specs:
             try:
                 spec.stage({f: d.values()[0] for f, d in spec.searched().items()})
@@ -222,19 +221,7 @@ class StagewiseSpace(SearchSpace):
                 f"{arch.resolution}, the space fixes {self.resolution}"
             )
         for (prefix, spec, where), st in zip(self._specs, body):
-            if st.type != spec.type:
-                raise ArchError(
-                    f"arch is not a point of space {self.name!r}: {where} field 'type' is "
-                    f"{st.type!r}, the space has {spec.type!r}"
-                )
-            for field, value in spec.fixed().items():
-                if getattr(st, field) != value:
-                    raise ArchError(
-                        f"arch is not a point of space {self.name!r}: {where} field {field!r} "
-                        f"is {getattr(st, field)!r}, the space fixes {value!r}"
-                    )
-            for field in spec.searched():
-                params[f"{prefix}_{field}"] = getattr(st, field)
+            params.update(self._encode_stage(prefix, spec, where, st))
         try:
             self.validate_params(params)
         except ConfigError as exc:
@@ -245,6 +232,21 @@ class StagewiseSpace(SearchSpace):
                 "nominal_in differ from the declaration"
             )
         return params
+
+    def _encode_stage(self, prefix: str, spec: StageSpec, where: str, st: Stage) -> dict[str, Any]:
+        """The searched fields of ``st``; raise ``ArchError`` where it breaks ``spec``."""
+        if st.type != spec.type:
+            raise ArchError(
+                f"arch is not a point of space {self.name!r}: {where} field 'type' is "
+                f"{st.type!r}, the space has {spec.type!r}"
+            )
+        for field, value in spec.fixed().items():
+            if getattr(st, field) != value:
+                raise ArchError(
+                    f"arch is not a point of space {self.name!r}: {where} field {field!r} "
+                    f"is {getattr(st, field)!r}, the space fixes {value!r}"
+                )
+        return {f"{prefix}_{field}": getattr(st, field) for field in spec.searched()}
 
     def references(self) -> dict[str, Callable[[], Arch]]:
         return {

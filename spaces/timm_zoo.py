@@ -26,10 +26,10 @@ from torch import nn
 from accelsearch.arch import Arch, Head, Stage
 from accelsearch.builder import BuildContext, register_block
 from accelsearch.errors import ArchError, ConfigError, short_repr
-from accelsearch.spaces import register_space
 from accelsearch.spaces.base import SearchSpace
 from accelsearch.spaces.constraints import ChainState, register_chain_rule, where
 from accelsearch.spaces.distributions import Categorical, Ordinal
+from accelsearch.spaces.registry import register_space
 
 
 def _create(name: str, in_chans: int = 3, resolution: int | None = None, **kw: Any) -> nn.Module:

@@ -41,8 +41,11 @@ import torch.nn.functional as F
 from torch import nn
 
 from accelsearch.arch import Arch
+from accelsearch.builder import build_model
 from accelsearch.errors import ConfigError, EvaluationError
 from accelsearch.objectives.accuracy.base import AccuracyEvaluator, Report
+from accelsearch.objectives.accuracy.data import check_source, load_dataset
+from accelsearch.objectives.accuracy.resolution import cap_stride
 from accelsearch.registry import Registry
 
 Batch = tuple[torch.Tensor, torch.Tensor]
@@ -291,8 +294,6 @@ def batch_from_dataset(
 ) -> Batch:
     """A normalised batch ``(x, y)`` of ``batch_size`` images drawn (seeded) from a dataset
     source of :mod:`.data`, resized to ``resolution`` (default: the images' own size)."""
-    from accelsearch.objectives.accuracy.data import load_dataset
-
     data = load_dataset(dataset, seed=seed, val=val_dataset, root=root)
     xs, ys = (data.train_x, data.train_y) if split == "train" else (data.val_x, data.val_y)
     if batch_size > len(ys):
@@ -344,8 +345,6 @@ class ProxyEvaluator(AccuracyEvaluator):
         if batch_size is not None and batch_size < 1:
             raise ConfigError(f"proxy batch_size must be >= 1, got {batch_size}")
         if dataset is not None:
-            from accelsearch.objectives.accuracy.data import check_source
-
             check_source(dataset)
         self.proxy = proxy
         self.batch_size = batch_size
@@ -383,9 +382,6 @@ class ProxyEvaluator(AccuracyEvaluator):
     def evaluate(
         self, arch: Arch, report: Report | None = None, model: nn.Module | None = None
     ) -> float:
-        from accelsearch.builder import build_model
-        from accelsearch.objectives.accuracy.train import cap_stride
-
         res = self.resolution or arch.resolution
         if model is None:
             model = build_model(cap_stride(arch, self.max_stride), num_classes=self.num_classes)

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from accelsearch import data as packaged_data
+from accelsearch import spaces
 from accelsearch.arch import Arch
 from accelsearch.errors import ConfigError, UnknownNameError, choices_text
 from accelsearch.objectives.accuracy.base import AccuracyEvaluator, Report
@@ -267,8 +268,6 @@ def _value(text, path, line: int, column: str) -> float:
 # -- keys of archs --------------------------------------------------------------------------------
 def nb201_key(arch: Arch) -> str:
     """NB201 cell string of ``arch`` (conversion by the ``nb201`` space, found by name)."""
-    from accelsearch import spaces
-
     return spaces.get("nb201").to_string(arch)
 
 

@@ -2,10 +2,11 @@
 
 Data is decoded once to uint8 tensors (see :mod:`.data`) and moved to the training device
 once; resizing to the training resolution, per-image random crop, flip and cutout, mixup /
-cutmix (timm's ``Mixup``) and normalisation run batched on that device, so loading is never
-the bottleneck (timm's per-image PIL transforms would be). Optimiser and schedule come from
-timm (``create_optimizer_v2``; ``CosineLRScheduler``, ``PolyLRScheduler``,
-``StepLRScheduler``, stepped every update).
+cutmix (timm's ``Mixup``) and normalisation run batched on that device (:mod:`.augment`), so
+loading is never the bottleneck (timm's per-image PIL transforms would be). Optimiser and
+schedule come from timm (:mod:`.optim`); the loop is in :mod:`.loop`, the config's checks in
+:mod:`.train_checks`, ``cap_stride`` and ``required_multiple`` in :mod:`.resolution`. Their
+public names are importable from here too.
 
 ImageNet-style candidates at low resolution: ``max_stride`` caps a candidate's total
 downsampling by dropping strides from its first strided stages (the stem first), the usual
@@ -19,7 +20,6 @@ which fails that trial with its reason while the search goes on.
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import time
 from collections.abc import Sequence
@@ -28,22 +28,47 @@ from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from accelsearch.arch import Arch
-from accelsearch.errors import ConfigError, EvaluationError, choices_text
+from accelsearch.builder import build_model
+from accelsearch.errors import ConfigError, EvaluationError
 from accelsearch.kinds import check_fields
+from accelsearch.objectives.accuracy.augment import cutout, prepare_batch, random_crop
 from accelsearch.objectives.accuracy.base import AccuracyEvaluator, Report
-from accelsearch.objectives.accuracy.data import ImageData, check_source, load_dataset
+from accelsearch.objectives.accuracy.data import ImageData, load_dataset
+from accelsearch.objectives.accuracy.loop import (
+    Feed,
+    make_stepper,
+    run_epochs,
+    train_batch_size,
+)
+from accelsearch.objectives.accuracy.optim import scale_head_lr, zero_classifier
+from accelsearch.objectives.accuracy.resolution import (
+    FIXED_STRIDE_TYPES,
+    cap_stride,
+    required_multiple,
+)
+from accelsearch.objectives.accuracy.train_checks import AUGMENTS, SCHEDULERS, check_config
 
 _DATA_CACHE: dict[tuple, ImageData] = {}
 _DEVICE_CACHE: dict[tuple, dict[str, torch.Tensor]] = {}
+_FIXED_STRIDE_TYPES = FIXED_STRIDE_TYPES  # its name before the split
 
-SCHEDULERS = ("cosine", "linear", "onecycle", "step", "constant")
-AUGMENTS = ("crop", "flip", "cutout")
-#: stage types whose stride is structural (an n×n stride-n conv); ``max_stride`` skips them
-_FIXED_STRIDE_TYPES = {"s2d"}
+__all__ = [
+    "AUGMENTS",
+    "SCHEDULERS",
+    "TrainConfig",
+    "TrainEvaluator",
+    "cap_stride",
+    "cutout",
+    "random_crop",
+    "required_multiple",
+    "scale_head_lr",
+    "timed_evaluate",
+    "train_resolution",
+    "zero_classifier",
+]
 
 
 @dataclass
@@ -98,105 +123,7 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         check_fields(self, "accuracy.options")  # kinds first: the checks below compare
-
-        def need(cond: bool, text: str) -> None:
-            if not cond:
-                raise ConfigError(text)
-
-        need(self.epochs >= 1, f"accuracy.epochs must be >= 1, got {self.epochs}")
-        need(self.batch_size >= 1, f"accuracy.batch_size must be >= 1, got {self.batch_size}")
-        need(
-            self.eval_batch_size is None or self.eval_batch_size >= 1,
-            f"accuracy.eval_batch_size must be >= 1, got {self.eval_batch_size}",
-        )
-        need(
-            0 < self.data_fraction <= 1,
-            f"accuracy.data_fraction must be in (0, 1], got {self.data_fraction}",
-        )
-        need(
-            0 < self.val_fraction < 1,
-            f"accuracy.val_fraction must be in (0, 1), got {self.val_fraction}",
-        )
-        need(math.isfinite(self.lr) and self.lr > 0, f"accuracy.lr must be > 0, got {self.lr}")
-        need(self.weight_decay >= 0, f"accuracy.weight_decay must be >= 0, got {self.weight_decay}")
-        need(
-            self.head_lr_width is None or self.head_lr_width >= 1,
-            f"accuracy.head_lr_width must be >= 1 or None, got {self.head_lr_width}",
-        )
-        need(
-            0 <= self.label_smoothing < 1,
-            f"accuracy.label_smoothing must be in [0, 1), got {self.label_smoothing}",
-        )
-        need(self.mixup >= 0 and self.cutmix >= 0, "accuracy.mixup and cutmix must be >= 0")
-        need(
-            0 <= self.min_lr_ratio <= 1,
-            f"accuracy.min_lr_ratio must be in [0, 1], got {self.min_lr_ratio}",
-        )
-        need(
-            self.warmup_epochs >= 0,
-            f"accuracy.warmup_epochs must be >= 0, got {self.warmup_epochs}",
-        )
-        need(
-            self.clip_grad is None or self.clip_grad > 0,
-            f"accuracy.clip_grad must be > 0 or None, got {self.clip_grad}",
-        )
-        need(
-            self.resolution is None or self.resolution >= 8,
-            f"accuracy.resolution must be >= 8 or None, got {self.resolution}",
-        )
-        need(
-            self.resolution_scale is None
-            or (math.isfinite(self.resolution_scale) and 0 < self.resolution_scale <= 4),
-            f"accuracy.resolution_scale must be in (0, 4] or None, got {self.resolution_scale}",
-        )
-        need(
-            self.resolution is None or self.resolution_scale is None,
-            "accuracy.resolution and accuracy.resolution_scale are both set; a fixed resolution "
-            f"({self.resolution}) or one that follows each arch's ({self.resolution_scale}), "
-            "not both: drop one of them",
-        )
-        need(
-            self.resolution_multiple >= 1,
-            f"accuracy.resolution_multiple must be >= 1, got {self.resolution_multiple}",
-        )
-        need(
-            self.max_stride is None or self.max_stride >= 1,
-            f"accuracy.max_stride must be >= 1 or None, got {self.max_stride}",
-        )
-        need(
-            self.val_limit is None or self.val_limit >= 1,
-            f"accuracy.val_limit must be >= 1 or None, got {self.val_limit}",
-        )
-        need(self.check_every >= 1, f"accuracy.check_every must be >= 1, got {self.check_every}")
-        if self.amp not in (None, "bf16", "fp16"):
-            raise ConfigError(f"accuracy.amp is {self.amp!r}; valid: None, 'bf16', 'fp16'")
-        if self.scheduler not in SCHEDULERS:
-            raise ConfigError(
-                f"accuracy.scheduler is {self.scheduler!r}; valid choices: "
-                f"{choices_text(SCHEDULERS)}"
-            )
-        if isinstance(self.augment, str):
-            self.augment = (self.augment,)
-        bad = [a for a in self.augment if a not in AUGMENTS]
-        if bad:
-            raise ConfigError(
-                f"accuracy.augment has {bad}; valid choices: {choices_text(AUGMENTS)}"
-            )
-        self.augment = tuple(self.augment)
-        from timm.optim import list_optimizers
-
-        if self.optimizer.lower() not in list_optimizers():
-            raise ConfigError(
-                f"accuracy.optimizer {self.optimizer!r} is not one of timm's optimizers; "
-                "common choices: 'sgd', 'momentum', 'adamw', 'lamb', 'lion'"
-            )
-        if self.device not in ("auto", "cpu") and not self.device.startswith("cuda"):
-            raise ConfigError(
-                f"accuracy.device is {self.device!r}; valid: 'auto', 'cpu', 'cuda[:N]'"
-            )
-        check_source(self.dataset)
-        if self.val_dataset is not None:
-            check_source(self.val_dataset, "validation dataset")
+        check_config(self)
 
 
 def train_resolution(arch: Arch, config: TrainConfig) -> int:
@@ -217,53 +144,6 @@ def train_resolution(arch: Arch, config: TrainConfig) -> int:
     while res < 8:
         res += step
     return res
-
-
-def required_multiple(arch: Arch) -> int:
-    """Input sizes ``arch`` accepts are multiples of this (1 for most archs).
-
-    An unpadded space-to-depth conv (type ``s2d``, kernel = stride = n) needs its input map
-    divisible by n, i.e. the image divisible by n × the strides before it.
-    """
-    need, before = 1, 1
-    units = ([arch.stem] if arch.stem is not None else []) + list(arch.stages)
-    for st in units:
-        if st.type in _FIXED_STRIDE_TYPES and st.depth > 0:
-            need = math.lcm(need, before * st.stride)
-        if st.depth > 0:
-            before *= st.stride
-    return need
-
-
-def cap_stride(arch: Arch, max_stride: int | None) -> Arch:
-    """``arch`` with its total downsampling capped at ``max_stride``.
-
-    Strides are removed from the first strided stages (the stem first) until the product
-    of strides is at most ``max_stride``. Space-to-depth stages keep their stride (their
-    kernel must equal it); stages of depth 0 have no blocks and do not count.
-    """
-    if max_stride is None:
-        return arch
-    units = [("stem", arch.stem)] if arch.stem is not None else []
-    units += [(i, st) for i, st in enumerate(arch.stages) if st.depth > 0]
-    total = math.prod(st.stride for _, st in units)
-    stem, stages = arch.stem, list(arch.stages)
-    for key, st in units:
-        if total <= max_stride:
-            break
-        if st.stride <= 1 or st.type in _FIXED_STRIDE_TYPES:
-            continue
-        rest = total // st.stride
-        new = st.stride
-        while new > 1 and rest * new > max_stride:
-            new = new // 2 if new % 2 == 0 else 1
-        total = rest * new
-        changed = dataclasses.replace(st, stride=new)
-        if key == "stem":
-            stem = changed
-        else:
-            stages[key] = changed
-    return arch.replace(stem=stem, stages=tuple(stages))
 
 
 class TrainEvaluator(AccuracyEvaluator):
@@ -367,8 +247,6 @@ class TrainEvaluator(AccuracyEvaluator):
             if device.type == "cuda":
                 cudnn.benchmark, cudnn.deterministic = not c.deterministic, c.deterministic
             if model is None:
-                from accelsearch.builder import build_model
-
                 model = build_model(train_arch, num_classes=data.num_classes)
             elif c.max_stride is not None:
                 raise ConfigError(
@@ -384,11 +262,8 @@ class TrainEvaluator(AccuracyEvaluator):
             cudnn.benchmark, cudnn.deterministic = flags
 
     def _train(self, model, arch, data, device, report) -> float:
-        from timm.optim import create_optimizer_v2
-
         c = self.config
         t = self._tensors(device)
-        res = arch.resolution  # the train arch is already at its training resolution
         if data.in_chans not in (arch.in_chans, 1):
             raise EvaluationError(
                 f"dataset images have {data.in_chans} channel(s) but the arch takes "
@@ -397,49 +272,11 @@ class TrainEvaluator(AccuracyEvaluator):
         cl = c.channels_last if c.channels_last is not None else device.type == "cuda"
         fmt = torch.channels_last if cl else torch.contiguous_format
         model = model.to(device=device, memory_format=fmt)
-        n = len(t["train_y"])
-        bs = min(c.batch_size, n)
-        if (c.mixup or c.cutmix) and bs % 2:
-            bs -= 1
-        if bs < 2:
-            raise ConfigError(
-                f"dataset {data.name!r} leaves {n} training image(s) after data_fraction="
-                f"{c.data_fraction}; proxy training needs at least 2 per batch"
-            )
-        steps_per_epoch = n // bs
-        total = steps_per_epoch * c.epochs
-        opt_kwargs = (
-            {"momentum": c.momentum} if c.optimizer in ("sgd", "momentum", "nesterov") else {}
-        )
-        optimizer = create_optimizer_v2(
-            model, opt=c.optimizer, lr=c.lr, weight_decay=c.weight_decay, **opt_kwargs
-        )
-        if c.head_lr_width:
-            scale_head_lr(optimizer, model, c.head_lr_width)
-        sched = self._scheduler(optimizer, total, int(round(c.warmup_epochs * steps_per_epoch)))
-        mixup = None
-        if c.mixup > 0 or c.cutmix > 0:
-            from timm.data import Mixup
-            from timm.loss import SoftTargetCrossEntropy
-
-            mixup = Mixup(
-                mixup_alpha=c.mixup,
-                cutmix_alpha=c.cutmix,
-                label_smoothing=c.label_smoothing,
-                num_classes=data.num_classes,
-            )
-            loss_fn: nn.Module = SoftTargetCrossEntropy()
-        else:
-            loss_fn = nn.CrossEntropyLoss(label_smoothing=c.label_smoothing)
-        amp_dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(c.amp or "")
-        use_amp = amp_dtype is not None and device.type == "cuda"
-        scaler = torch.amp.GradScaler("cuda") if use_amp and amp_dtype == torch.float16 else None
-        step_model = model
-        if c.compile and device.type == "cuda":
-            step_model = torch.compile(model)
-        check_every = c.check_every if device.type == "cuda" else 1
-        g = torch.Generator(device="cpu").manual_seed(c.seed)
-        run: dict[str, Any] = {
+        bs = train_batch_size(c, data, len(t["train_y"]))
+        # the train arch is already at its training resolution
+        feed = Feed(t, arch.resolution, arch.in_chans, fmt, tuple(c.augment), bs)
+        stepper = make_stepper(model, c, device, data, feed.steps_per_epoch)
+        self.last_run = {
             "epochs": [],
             "accuracy": [],
             "train_loss": [],
@@ -447,190 +284,15 @@ class TrainEvaluator(AccuracyEvaluator):
             "train_s": 0.0,
             "eval_s": 0.0,
             "images": 0,
-            "train_resolution": res,
+            "train_resolution": arch.resolution,
             "train_arch": str(arch),
             "device": str(device),
         }
-        self.last_run = run
-        acc = 0.0
-        updates = 0
-        self._sync(device)
-        for epoch in range(c.epochs):
-            t0 = time.perf_counter()
-            model.train()
-            loss_sum = torch.zeros((), device=device)
-            perm = torch.randperm(n, generator=g).to(device)
-            for s in range(steps_per_epoch):
-                idx = perm[s * bs : (s + 1) * bs]
-                x = self._prepare(t["train_x"][idx], t, res, arch.in_chans, True, fmt)
-                y = t["train_y"][idx]
-                if mixup is not None:
-                    x, y = mixup(x, y)
-                with torch.autocast(device.type, dtype=amp_dtype, enabled=use_amp):
-                    logits = step_model(x)
-                    if updates == 0:
-                        self._check_outputs(logits, data)
-                    loss = loss_fn(logits.float(), y)
-                optimizer.zero_grad(set_to_none=True)
-                if scaler is not None:
-                    scaler.scale(loss).backward()
-                    if c.clip_grad:
-                        scaler.unscale_(optimizer)
-                        nn.utils.clip_grad_norm_(model.parameters(), c.clip_grad)
-                    scaler.step(optimizer)
-                    scaler.update()
-                else:
-                    loss.backward()
-                    if c.clip_grad:
-                        nn.utils.clip_grad_norm_(model.parameters(), c.clip_grad)
-                    optimizer.step()
-                loss_sum += loss.detach()
-                updates += 1
-                sched.step_update(updates)
-                if updates % check_every == 0 or s == steps_per_epoch - 1:
-                    self._check_finite(loss_sum, epoch, s)
-            self._sync(device)
-            t1 = time.perf_counter()
-            acc, val_loss = self._accuracy(
-                step_model, t, res, arch.in_chans, fmt, amp_dtype if use_amp else None
-            )
-            t2 = time.perf_counter()
-            run["train_s"] += t1 - t0
-            run["eval_s"] += t2 - t1
-            run["images"] += steps_per_epoch * bs
-            run["epochs"].append(epoch + 1)
-            run["accuracy"].append(acc)
-            run["train_loss"].append(float(loss_sum) / steps_per_epoch)
-            run["val_loss"].append(val_loss)
-            if report is not None:
-                report(epoch + 1, acc)
-        run["images_per_s"] = run["images"] / max(run["train_s"], 1e-9)
-        return acc
-
-    def _scheduler(self, optimizer, total: int, warmup: int):
-        from timm.scheduler import CosineLRScheduler, PolyLRScheduler, StepLRScheduler
-
-        c = self.config
-        common = dict(
-            warmup_t=warmup, warmup_lr_init=c.lr * max(c.min_lr_ratio, 1e-3), t_in_epochs=False
-        )
-        if c.scheduler == "cosine":
-            return CosineLRScheduler(
-                optimizer, t_initial=total, lr_min=c.lr * c.min_lr_ratio, **common
-            )
-        if c.scheduler in ("linear", "onecycle"):
-            return PolyLRScheduler(
-                optimizer, t_initial=total, power=1.0, lr_min=c.lr * c.min_lr_ratio, **common
-            )
-        if c.scheduler == "step":
-            return _MultiStep(optimizer, [int(total * 0.5), int(total * 0.75)], **common)
-        return StepLRScheduler(optimizer, decay_t=total + 1, decay_rate=1.0, **common)
-
-    @staticmethod
-    def _sync(device: torch.device) -> None:
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
-
-    @staticmethod
-    def _check_outputs(logits: torch.Tensor, data: ImageData) -> None:
-        if logits.ndim != 2 or logits.shape[1] != data.num_classes:
-            outputs = logits.shape[1] if logits.ndim == 2 else tuple(logits.shape[1:])
-            raise EvaluationError(
-                f"model has {outputs} outputs but dataset {data.name!r} has "
-                f"{data.num_classes} classes; build it with num_classes={data.num_classes}"
-            )
-
-    @staticmethod
-    def _check_finite(loss_sum: torch.Tensor, epoch: int, step: int) -> None:
-        value = float(loss_sum)
-        if not math.isfinite(value):
-            raise EvaluationError(
-                f"training diverged: loss became {value} by epoch {epoch + 1}, step {step + 1}; "
-                "the candidate is recorded as failed (lower accuracy.lr, add warmup_epochs or "
-                "clip_grad to train it)"
-            )
+        return run_epochs(stepper, feed, c, device, report, self.last_run)
 
     def _prepare(self, x_u8, t, res, in_chans, train, fmt):
-        x = x_u8.float().div_(255.0)
-        if x.shape[-1] != res or x.shape[-2] != res:
-            x = F.interpolate(x, size=(res, res), mode="bilinear", align_corners=False)
-        x = (x - t["mean"]) / t["std"]
-        if x.shape[1] != in_chans:
-            if x.shape[1] == 1:
-                x = x.expand(-1, in_chans, -1, -1)
-            else:
-                raise EvaluationError(
-                    f"dataset images have {x.shape[1]} channels but the arch takes {in_chans}"
-                )
-        if train:
-            aug = self.config.augment
-            if "crop" in aug:
-                x = random_crop(x, max(1, res // 8))
-            if "flip" in aug:
-                flip = torch.rand(x.shape[0], device=x.device) < 0.5
-                x = torch.where(flip[:, None, None, None], x.flip(-1), x)
-            if "cutout" in aug:
-                x = cutout(x, max(1, res // 4))
-        return x.contiguous(memory_format=fmt)
-
-    @torch.no_grad()
-    def _accuracy(self, model, t, res, in_chans, fmt, amp_dtype) -> tuple[float, float]:
-        """(top-1 accuracy in %, mean cross-entropy) on the validation images."""
-        model.eval()
-        correct = torch.zeros((), dtype=torch.int64, device=t["val_y"].device)
-        loss = torch.zeros((), dtype=torch.float64, device=t["val_y"].device)
-        n = len(t["val_y"])
-        bs = self.config.eval_batch_size or max(2 * self.config.batch_size, 256)
-        for s in range(0, n, bs):
-            x = self._prepare(t["val_x"][s : s + bs], t, res, in_chans, False, fmt)
-            y = t["val_y"][s : s + bs]
-            with torch.autocast(x.device.type, dtype=amp_dtype, enabled=amp_dtype is not None):
-                logits = model(x).float()
-            correct += (logits.argmax(1) == y).sum()
-            loss += F.cross_entropy(logits, y, reduction="sum")
-        return 100.0 * int(correct) / n, float(loss) / n
-
-
-def _classifier(model: nn.Module) -> nn.Linear | None:
-    last = None
-    for module in model.modules():
-        if isinstance(module, nn.Linear):
-            last = module
-    return last
-
-
-def scale_head_lr(optimizer, model: nn.Module, width: int) -> float:
-    """Give the classifier's parameters their own groups at ``lr_scale = width / fan_in``
-    (capped at 1), which timm's schedulers apply on every step; returns the scale."""
-    head = _classifier(model)
-    if head is None or head.in_features <= width:
-        return 1.0
-    scale = width / head.in_features
-    ids = {id(p) for p in head.parameters()}
-    for group in list(optimizer.param_groups):
-        moved = [p for p in group["params"] if id(p) in ids]
-        if not moved:
-            continue
-        group["params"] = [p for p in group["params"] if id(p) not in ids]
-        extra = {k: v for k, v in group.items() if k != "params"}
-        optimizer.add_param_group(dict(extra, params=moved, lr_scale=scale))
-    optimizer.param_groups[:] = [g for g in optimizer.param_groups if g["params"]]
-    return scale
-
-
-def zero_classifier(model: nn.Module) -> None:
-    """Zero the weights and bias of ``model``'s last ``nn.Linear`` (its classifier).
-
-    Initialisations tuned for 1,000 classes (Google's uniform ±1/√classes) give logits of
-    tens with 10 classes and wide heads, and gradients that blow a short high-lr schedule
-    up; from zero, every candidate starts at the uniform prediction.
-    """
-    last = _classifier(model)
-    if last is not None:
-        with torch.no_grad():
-            last.weight.zero_()
-            if last.bias is not None:
-                last.bias.zero_()
+        """A batch of model input (``train``: augmented); benchmarks/ time steps with it."""
+        return prepare_batch(x_u8, t, res, in_chans, fmt, self.config.augment if train else ())
 
 
 def _subset(x: torch.Tensor, y: torch.Tensor, fraction: float, seed: int):
@@ -642,43 +304,6 @@ def _subset(x: torch.Tensor, y: torch.Tensor, fraction: float, seed: int):
     g = torch.Generator().manual_seed(seed)
     idx = torch.randperm(n, generator=g)[:keep].sort().values
     return x[idx], y[idx]
-
-
-def random_crop(x: torch.Tensor, pad: int) -> torch.Tensor:
-    """Per-image random crop of ``x`` (B×C×H×W) after reflect-padding by ``pad``."""
-    b, _, h, w = x.shape
-    p = min(pad, h - 1, w - 1)
-    if p < 1:
-        return x
-    xp = F.pad(x, (p, p, p, p), mode="reflect")
-    i = torch.randint(0, 2 * p + 1, (b, 1), device=x.device)
-    j = torch.randint(0, 2 * p + 1, (b, 1), device=x.device)
-    rows = i + torch.arange(h, device=x.device)  # B×H
-    cols = j + torch.arange(w, device=x.device)  # B×W
-    bidx = torch.arange(b, device=x.device)[:, None, None]
-    out = xp[bidx, :, rows[:, :, None], cols[:, None, :]]  # B×H×W×C
-    return out.permute(0, 3, 1, 2)
-
-
-def cutout(x: torch.Tensor, size: int) -> torch.Tensor:
-    """Zero one ``size``×``size`` square (clipped at the border) at a random place per image."""
-    b, _, h, w = x.shape
-    cy = torch.randint(0, h, (b, 1, 1), device=x.device)
-    cx = torch.randint(0, w, (b, 1, 1), device=x.device)
-    ys = torch.arange(h, device=x.device)[None, :, None]
-    xs = torch.arange(w, device=x.device)[None, None, :]
-    half = size // 2
-    inside = ((ys - cy).abs() <= half) & ((xs - cx).abs() <= half)  # B×H×W
-    return x * (~inside)[:, None].to(x.dtype)
-
-
-class _MultiStep:
-    """timm's MultiStepLRScheduler with step-based milestones (imported lazily)."""
-
-    def __new__(cls, optimizer, milestones, **kwargs):
-        from timm.scheduler import MultiStepLRScheduler
-
-        return MultiStepLRScheduler(optimizer, decay_t=milestones, decay_rate=0.1, **kwargs)
 
 
 def timed_evaluate(evaluator: AccuracyEvaluator, arch: Arch, report: Report | None = None):
