@@ -115,7 +115,8 @@ def grow_family(
     from accelsearch.accounting import model_cost
     from accelsearch.objectives import latency
     from accelsearch.objectives.reward import mnas_reward
-    from accelsearch.scaling.lacs import LACS, resolve_targets
+    from accelsearch.scaling.grid import resolve_targets
+    from accelsearch.scaling.lacs import LACS
     from accelsearch.search.trial import latency_kwargs
 
     spec = recipe.scaling

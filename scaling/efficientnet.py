@@ -22,11 +22,11 @@ from accelsearch.arch import Arch
 from accelsearch.errors import ConfigError
 from accelsearch.scaling.evaluations import Evaluations
 from accelsearch.scaling.family import Family, FamilyMember, GridPoint
+from accelsearch.scaling.grid import Triple, default_grid, validate_grid
+from accelsearch.scaling.predict import count_flops
 from accelsearch.scaling.prune import EFFICIENTNET_COEFFICIENTS
 from accelsearch.scaling.rules import compound, space_rounding
 from accelsearch.scaling.solve import PhiSolution, PhiSolver
-
-Triple = tuple[float, float, float]
 
 __all__ = [
     "EFFICIENTNET_COEFFICIENTS",
@@ -52,8 +52,6 @@ def constraint_grid(
     rel_tolerance: float = 0.1,
 ) -> list[Triple]:
     """Triples of the grid with α·β²·γ² within ``rel_tolerance`` of ``target`` (EfficientNet)."""
-    from accelsearch.scaling.lacs import default_grid
-
     return [
         t
         for t in default_grid(low, high, step)
@@ -71,7 +69,7 @@ def phi_for_flops(flops_ratio: float, triple: Sequence[float] = EFFICIENTNET_COE
     return math.log(flops_ratio) / math.log(growth)
 
 
-class _ExactFlops:
+class ExactFlops:
     """FLOPs per image counted once per arch (meta device), as a φ-solver measure."""
 
     def __init__(self, build=None) -> None:
@@ -79,8 +77,6 @@ class _ExactFlops:
         self._cache: dict[str, float] = {}
 
     def __call__(self, arch: Arch) -> tuple[float, bool]:
-        from accelsearch.scaling.predict import count_flops
-
         key = arch.hash()
         fresh = key not in self._cache
         if fresh:
@@ -99,11 +95,11 @@ def solve_flops_budget(
     target_ms: float,
     build: Callable[..., Any] | None = None,
     tolerance: float = 0.02,
-    counter: _ExactFlops | None = None,
+    counter: ExactFlops | None = None,
 ) -> PhiSolution:
     """φ whose model does ``flops_ratio`` × the base's FLOPs (counted, rounding included),
     then that model's latency measured; returned against ``target_ms`` (``reason="flops"``)."""
-    counter = counter or _ExactFlops(build)
+    counter = counter or ExactFlops(build)
     base_flops, _ = counter(base)
     solver = PhiSolver(
         arch_at,
@@ -152,8 +148,6 @@ class CompoundScaling:
         evaluations: Evaluations | None = None,
         printer: Callable[[str], None] = print,
     ) -> None:
-        from accelsearch.scaling.lacs import validate_grid
-
         self.grid = validate_grid(constraint_grid() if grid is None else grid)
         self.evals = evaluations or Evaluations(latency, accuracy)
         if accuracy is not None:
@@ -192,8 +186,6 @@ class CompoundScaling:
                 f"FLOPs ratios must be > 1 (the base has 1), got {list(flops_ratios)}"
             )
         if coefficients is not None:
-            from accelsearch.scaling.lacs import validate_grid
-
             triple, points = validate_grid([coefficients])[0], []
         else:
             triple, points = self.choose(base)

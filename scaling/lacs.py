@@ -23,121 +23,32 @@ from __future__ import annotations
 
 import copy
 import math
-import re
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from accelsearch.arch import Arch
 from accelsearch.errors import ConfigError
+from accelsearch.objectives.reward import mnas_reward
+from accelsearch.scaling.efficientnet import ExactFlops, solve_flops_budget
 from accelsearch.scaling.evaluations import Evaluations
 from accelsearch.scaling.family import Family, FamilyMember, GridPoint
-from accelsearch.scaling.predict import LatencyPredictor, make_predictor
+from accelsearch.scaling.grid import (
+    Triple,
+    check_targets,
+    default_grid,
+    resolve_targets,
+    validate_grid,
+)
+from accelsearch.scaling.predict import LatencyPredictor, StageFlops, make_predictor
 from accelsearch.scaling.prune import EFFICIENTNET_COEFFICIENTS, PrunedGrid, prune_grid
 from accelsearch.scaling.rules import compound, scale, space_rounding
 from accelsearch.scaling.solve import PhiSolution, PhiSolver, UnreachableTargetError
 
 LatencyFn = Callable[[Arch], object]  # returns a LatencyResult or a float (ms)
-Triple = tuple[float, float, float]
 PHI_FROM = ("latency", "flops")
 
-__all__ = [
-    "LACS",
-    "UnreachableTargetError",
-    "default_grid",
-    "parse_targets",
-    "resolve_targets",
-    "validate_grid",
-]
-
-
-def validate_grid(grid: Sequence[Sequence[float]]) -> list[Triple]:
-    """The grid as float triples; raises :class:`ConfigError` naming a bad value."""
-    if grid is None or isinstance(grid, (str, bytes)) or len(grid) == 0:
-        raise ConfigError("LACS grid is empty; give at least one (alpha, beta, gamma)")
-    out: list[Triple] = []
-    for entry in grid:
-        if isinstance(entry, (str, bytes)) or not hasattr(entry, "__len__") or len(entry) != 3:
-            raise ConfigError(
-                f"LACS grid entry {entry!r} must be three numbers (alpha, beta, gamma)"
-            )
-        values = []
-        for name, v in zip(("alpha", "beta", "gamma"), entry):
-            try:
-                f = float(v)
-            except (TypeError, ValueError):
-                raise ConfigError(
-                    f"LACS grid entry {tuple(entry)}: {name}={v!r} is not a number"
-                ) from None
-            if not math.isfinite(f):
-                raise ConfigError(f"LACS grid entry {tuple(entry)}: {name}={v!r} is not finite")
-            if f < 1.0:
-                raise ConfigError(
-                    f"LACS grid entry {tuple(entry)}: {name}={v} is below 1; alpha, beta and "
-                    "gamma must be >= 1 (scaling grows a model; phi spends the budget)"
-                )
-            values.append(f)
-        if values == [1.0, 1.0, 1.0]:
-            raise ConfigError(
-                f"LACS grid entry {tuple(entry)} does not grow the model; one of alpha, beta, "
-                "gamma must be > 1"
-            )
-        out.append((values[0], values[1], values[2]))
-    return out
-
-
-def default_grid(low: float = 1.0, high: float = 1.4, step: float = 0.05) -> list[Triple]:
-    """The paper's neighbourhood: each of α, β, γ in [low, high] by ``step`` (9³ − 1 triples)."""
-    if not (1.0 <= low < high) or step <= 0:
-        raise ConfigError(
-            f"default_grid needs 1 <= low < high and step > 0, got {low}, {high}, {step}"
-        )
-    n = int(round((high - low) / step)) + 1
-    vals = [round(low + i * step, 6) for i in range(n)]
-    return [(a, b, g) for a in vals for b in vals for g in vals if not a == b == g == 1.0]
-
-
-_TARGET_RE = re.compile(r"^\s*(x|×)?\s*([0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)\s*(ms)?\s*$")
-
-
-def parse_targets(text: str | Sequence[Any]) -> list[tuple[float, bool]]:
-    """``"1.0,2ms,x1.5"`` -> [(1.0, False), (2.0, False), (1.5, True)]: ms or × base latency."""
-    items = text.split(",") if isinstance(text, str) else list(text)
-    out = []
-    for item in items:
-        if isinstance(item, (int, float)) and not isinstance(item, bool):
-            out.append((float(item), False))
-            continue
-        m = _TARGET_RE.match(str(item))
-        if not m:
-            raise ConfigError(
-                f"latency target {item!r} is neither milliseconds ('2.5', '2.5ms') nor a "
-                "multiple of the base latency ('x1.5')"
-            )
-        out.append((float(m.group(2)), bool(m.group(1))))
-    if not out:
-        raise ConfigError("no latency targets given; e.g. --targets x1.5,x2 or 2.0,4.0")
-    return out
-
-
-def resolve_targets(targets: Sequence[tuple[float, bool]], base_ms: float) -> list[float]:
-    """Targets in ms, sorted; each must lie above the base model's latency."""
-    out = []
-    for value, multiple in targets:
-        if multiple and value <= 1.0:
-            raise ConfigError(
-                f"latency target x{value:g} is not above the base latency; multiples of the "
-                "base latency must be > 1 (e.g. x1.5)"
-            )
-        ms = value * base_ms if multiple else value
-        if not ms > base_ms:
-            raise ConfigError(
-                f"latency target {ms:.4g} ms is not above the base model's {base_ms:.4g} ms; "
-                "family targets must be larger than the base latency (or give multiples such "
-                "as x1.5)"
-            )
-        out.append(ms)
-    return sorted(set(out))
+__all__ = ["LACS", "UnreachableTargetError"]
 
 
 class LACS:
@@ -189,11 +100,7 @@ class LACS:
             self.evals.latency_fn = latency
         if accuracy is not None:
             self.evals.accuracy_fn = accuracy
-        if reward is None:
-            from accelsearch.objectives.reward import mnas_reward
-
-            reward = mnas_reward
-        self.reward_fn = reward
+        self.reward_fn = reward if reward is not None else mnas_reward
         if build is None and space is not None and hasattr(space, "build"):
             build = space.build
         self.build = build
@@ -249,8 +156,6 @@ class LACS:
 
     def _flops_of(self, base: Arch):
         """FLOPs per image of archs scaled from ``base`` (estimated per stage; microseconds)."""
-        from accelsearch.scaling.predict import StageFlops
-
         if self._flops is None or self._flops.base != base:
             model = getattr(self.predictor, "model", None)
             self._flops = model if isinstance(model, StageFlops) and model.base == base else None
@@ -333,20 +238,6 @@ class LACS:
             reach=reach_ms,
         )
 
-    def _check_targets(self, targets_ms: Sequence[float], base_ms: float) -> list[float]:
-        if targets_ms is None or len(targets_ms) == 0:
-            raise ConfigError("LACS needs at least one latency target")
-        targets = []
-        for t in targets_ms:
-            t = float(t)
-            if not math.isfinite(t) or t <= base_ms:
-                raise ConfigError(
-                    f"latency target {t:.4g} ms is not above the base model's {base_ms:.4g} ms; "
-                    "family targets must be larger than the base latency"
-                )
-            targets.append(t)
-        return sorted(set(targets))
-
     # -- the whole method ------------------------------------------------------------------------
     def run(
         self,
@@ -382,7 +273,7 @@ class LACS:
             if len(targets_x) == 0:
                 raise ConfigError("LACS needs at least one latency target")
             targets_ms = resolve_targets([(float(x), True) for x in targets_x], base_ms)
-        targets = self._check_targets(targets_ms, base_ms)
+        targets = check_targets(targets_ms, base_ms)
         try:
             first = targets[self.grid_target]
         except IndexError:
@@ -469,15 +360,13 @@ class LACS:
         t0 = time.perf_counter()
         m0 = self.evals.measurements
         base_ms = self._prepare(base)
-        targets = self._check_targets(targets_ms, base_ms)
+        targets = check_targets(targets_ms, base_ms)
         if base_accuracy is not None:
             self.evals.set_accuracy(base, base_accuracy)
         solved = {}
         notes: list[str] = []
         if phi_from == "flops":
-            from accelsearch.scaling.efficientnet import _ExactFlops, solve_flops_budget
-
-            counter = _ExactFlops(self.build)
+            counter = ExactFlops(self.build)
             for t in targets:
                 try:
                     solved[t] = solve_flops_budget(
