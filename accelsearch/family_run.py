@@ -81,7 +81,7 @@ def efficiency_function(num_classes: int = 1000):
         return None
 
     def efficiency(arch, result):
-        if not hasattr(result, "batch_size"):  # a bare number: no conditions to judge by
+        if result is None:  # bare milliseconds: no conditions to judge by
             return None
         try:
             return metrics(arch, result, num_classes=num_classes)

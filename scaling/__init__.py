@@ -19,7 +19,7 @@ from accelsearch.scaling.efficientnet import (
     flops_growth,
     phi_for_flops,
 )
-from accelsearch.scaling.evaluations import Evaluations
+from accelsearch.scaling.evaluations import Evaluations, MeasuredLatency
 from accelsearch.scaling.family import Family, FamilyMember, GridPoint
 from accelsearch.scaling.grid import (
     check_targets,
@@ -57,6 +57,7 @@ __all__ = [
     "GridPoint",
     "LACS",
     "LatencyPredictor",
+    "MeasuredLatency",
     "PhiSolution",
     "PhiSolver",
     "PrunedGrid",

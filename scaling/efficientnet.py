@@ -195,7 +195,7 @@ class CompoundScaling:
         for k, r in enumerate([1.0, *ratios]):
             phi = phi_for_flops(r, triple) if r > 1 else 0.0
             arch = self.scaled(base, triple, phi)
-            ms, res, fresh = self.evals.latency(arch) if has_latency else (math.nan, None, False)
+            ms, _, fresh = self.evals.latency(arch) if has_latency else (math.nan, None, False)
             acc = self.evals.accuracy(arch) if self.evals.accuracy_fn is not None else None
             target = base_ms * r
             members.append(
@@ -213,7 +213,9 @@ class CompoundScaling:
                     accuracy=acc,
                     n_measurements=int(fresh),
                     solve="base" if k == 0 else "flops",
-                    latency=res.to_dict() if hasattr(res, "to_dict") else {"median_ms": ms},
+                    latency=self.evals.measured(arch).to_dict()
+                    if has_latency
+                    else {"median_ms": ms},
                 )
             )
         return Family(

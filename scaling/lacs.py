@@ -254,7 +254,8 @@ class LACS:
 
         Targets are absolute (``targets_ms``) or multiples of the base model's latency as
         measured here (``targets_x``, e.g. ``[1.5, 2, 3]``). ``cost(arch)`` gives params and
-        FLOPs, ``efficiency(arch, latency_result)`` intensity and utilisation (both optional).
+        FLOPs, ``efficiency(arch, latency_result)`` intensity and utilisation (both optional;
+        ``latency_result`` is None when the latency function gives bare milliseconds).
         """
         if (targets_ms is None) == (targets_x is None):
             raise ConfigError("LACS.run needs latency targets: give targets_ms or targets_x")
@@ -547,9 +548,8 @@ class LACS:
     ):
         reward = float(self.reward_fn(acc, lat_ms, target)) if acc is not None else None
         c = cost(arch) if cost is not None else None
-        result = self.evals.result(arch)
-        lat_dict = result.to_dict() if hasattr(result, "to_dict") else {"median_ms": lat_ms}
-        eff = efficiency(arch, result) if efficiency is not None else None
+        measured = self.evals.measured(arch)
+        eff = efficiency(arch, measured.result) if efficiency is not None else None
         eff = eff or {}
         return FamilyMember(
             name=name,
@@ -571,5 +571,5 @@ class LACS:
             utilisation=eff.get("utilisation", eff.get("utilization")),
             n_measurements=n,
             solve=how,
-            latency=lat_dict,
+            latency=measured.to_dict(),
         )
