@@ -218,16 +218,8 @@ class CompoundScaling:
                     else {"median_ms": ms},
                 )
             )
-        return Family(
-            name=name,
-            base=base,
-            base_latency_ms=base_ms,
-            members=members,
-            alpha=triple[0],
-            beta=triple[1],
-            gamma=triple[2],
-            grid=points,
+        return Family.grown(
+            name, base, base_ms, triple, members, method="efficientnet", grid=points,
             settings={"flops_ratios": ratios, "phi_from": "flops", **self.evals.stats()},
             wall_s=time.perf_counter() - t0,
-            method="efficientnet",
-        )
+        )  # fmt: skip

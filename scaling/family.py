@@ -91,6 +91,37 @@ class Family:
     method: str = "lacs"
     baseline: Family | None = None  # the same base grown another way, for comparison
 
+    @classmethod
+    def grown(
+        cls,
+        name: str,
+        base: Arch,
+        base_latency_ms: float,
+        triple: tuple[float, float, float],
+        members: list[FamilyMember],
+        *,
+        method: str,
+        settings: dict[str, Any],
+        wall_s: float,
+        grid: list[GridPoint] | None = None,
+    ) -> Family:
+        """A family grown from ``base`` with one (α, β, γ): how LACS, its fixed-coefficient
+        families and EfficientNet's scaling all assemble their result."""
+        alpha, beta, gamma = triple
+        return cls(
+            name=name,
+            base=base,
+            base_latency_ms=base_latency_ms,
+            members=members,
+            alpha=alpha,
+            beta=beta,
+            gamma=gamma,
+            grid=list(grid or []),
+            settings=settings,
+            wall_s=wall_s,
+            method=method,
+        )
+
     @property
     def total_measurements(self) -> int:
         return int(
