@@ -221,7 +221,7 @@ class Family:
         """
         import torch
 
-        from accelsearch.builder import build_model
+        from accelsearch.builder import build_model  # heavy (torch), like the line above
 
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
