@@ -12,12 +12,21 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import torch
+
 from accelsearch import report
+from accelsearch.accounting import model_cost
+from accelsearch.builder import build_model
 from accelsearch.errors import AccelSearchError
+from accelsearch.objectives import latency
+from accelsearch.objectives.reward import mnas_reward
 from accelsearch.recipe import Recipe
 from accelsearch.scaling.evaluations import Evaluations
 from accelsearch.scaling.family import Family
+from accelsearch.scaling.grid import resolve_targets
+from accelsearch.scaling.lacs import LACS
 from accelsearch.search.result import SearchResult
+from accelsearch.search.trial import latency_kwargs
 from accelsearch.tracking import Tracker
 
 LACS_CHECKPOINT = "lacs_checkpoint.json"  # in the run folder: LACS's measurements so far
@@ -63,8 +72,6 @@ class GenericBuilder:
     name = "generic"
 
     def build(self, arch, num_classes: int = 1000, **kwargs):
-        from accelsearch.builder import build_model
-
         return build_model(arch, num_classes=num_classes, **kwargs)
 
 
@@ -72,7 +79,7 @@ def efficiency_function(num_classes: int = 1000):
     """``(arch, latency_result) -> {"intensity", "utilisation"}`` from the roofline
     (``accelsearch.objectives.roofline.efficiency_metrics``) when that module is installed,
     else None: the members' intensity and utilisation then stay empty."""
-    try:
+    try:  # optional: the roofline module may be left out of an installation
         from accelsearch.objectives import roofline  # type: ignore[attr-defined]
     except ImportError:
         return None
@@ -81,7 +88,7 @@ def efficiency_function(num_classes: int = 1000):
         return None
 
     def efficiency(arch, result):
-        if not hasattr(result, "batch_size"):  # a bare number: no conditions to judge by
+        if result is None:  # bare milliseconds: no conditions to judge by
             return None
         try:
             return metrics(arch, result, num_classes=num_classes)
@@ -110,14 +117,6 @@ def grow_family(
     (:class:`~accelsearch.scaling.evaluations.Evaluations`); started again after a stop, LACS
     goes on from there and measures or trains nothing twice.
     """
-    import torch
-
-    from accelsearch.accounting import model_cost
-    from accelsearch.objectives import latency
-    from accelsearch.objectives.reward import mnas_reward
-    from accelsearch.scaling.lacs import LACS, resolve_targets
-    from accelsearch.search.trial import latency_kwargs
-
     spec = recipe.scaling
     space = space if space is not None else recipe.space.make()
     num_classes = recipe.num_classes or 1000
@@ -125,53 +124,16 @@ def grow_family(
     threads = latency_kwargs(recipe).get("threads")
     if threads:
         torch.set_num_threads(int(threads))
-
     with latency.get_backend(**latency_kwargs(recipe)) as backend:
-
-        def measure(arch):
-            return backend.measure(
-                space.build(arch, num_classes=num_classes),
-                recipe.latency.batch_size,
-                arch.resolution,
-            )
-
-        def cost(arch):
-            model = space.build(arch, num_classes=num_classes)
-            return model_cost(model, arch.resolution, arch.in_chans)
-
-        lut_options = {
-            "batch_size": recipe.latency.batch_size,
-            "precision": recipe.latency.precision,
-            "device": recipe.latency.device,
-            "space": space if getattr(space, "name", "") != "generic" else None,
-        }
-        lacs = LACS(
-            spec.grid or None,
-            latency=measure,
-            accuracy=lambda arch: evaluator.evaluate(arch),
-            reward=lambda acc, lat, target: mnas_reward(acc, lat, target, recipe.reward.w),
-            predictor=spec.predictor,
-            predictor_options=lut_options if spec.predictor == "lut" else None,
-            max_triples=spec.max_triples,
-            grid_target=spec.grid_target,
-            tolerance=spec.tolerance,
-            max_measurements=spec.max_measurements,
-            max_multiplier=spec.max_multiplier,
-            space=space,
-            resolution_multiple=spec.resolution_multiple,
-            evaluations=Evaluations(path=checkpoint) if checkpoint is not None else None,
-            printer=printer,
-        )
+        lacs = _lacs_for(recipe, space, backend, evaluator, checkpoint, printer)
         base_ms, _, _ = lacs.latency(base)
-        if targets is None:
-            targets = [(t, False) for t in spec.targets_ms] if spec.targets_ms else []
-            targets += [(t, True) for t in spec.targets or []]
-        targets_ms = resolve_targets(targets, base_ms)
+        targets_ms = resolve_targets(_recipe_targets(spec) if targets is None else targets, base_ms)
         printer(
             f"[lacs] base latency {base_ms:.3f} ms ({backend.name}, {backend.precision}, "
             f"batch {recipe.latency.batch_size}); targets "
             f"{', '.join(f'{t:.3f}' for t in targets_ms)} ms"
         )
+        cost = _cost_function(space, num_classes)
         efficiency = efficiency_function(num_classes)
         family = lacs.run(
             base,
@@ -190,6 +152,58 @@ def grow_family(
         paths = family.export_onnx(export_dir, num_classes=num_classes, space=space)
         printer(f"[lacs] ONNX: {len(paths)} files in {export_dir}")
     return family
+
+
+def _recipe_targets(spec) -> list[tuple[float, bool]]:
+    """The recipe's targets as ``[(value, is_multiple), ...]``: milliseconds, then multiples."""
+    targets = [(t, False) for t in spec.targets_ms] if spec.targets_ms else []
+    return targets + [(t, True) for t in spec.targets or []]
+
+
+def _cost_function(space, num_classes: int):
+    def cost(arch):
+        model = space.build(arch, num_classes=num_classes)
+        return model_cost(model, arch.resolution, arch.in_chans)
+
+    return cost
+
+
+def _lacs_for(recipe: Recipe, space, backend, evaluator, checkpoint, printer) -> LACS:
+    """LACS with the recipe's latency (measured by ``backend``), accuracy, reward and
+    scaling settings, its measurements kept in ``checkpoint`` when given."""
+    spec = recipe.scaling
+    num_classes = recipe.num_classes or 1000
+
+    def measure(arch):
+        return backend.measure(
+            space.build(arch, num_classes=num_classes),
+            recipe.latency.batch_size,
+            arch.resolution,
+        )
+
+    lut_options = {
+        "batch_size": recipe.latency.batch_size,
+        "precision": recipe.latency.precision,
+        "device": recipe.latency.device,
+        "space": space if getattr(space, "name", "") != "generic" else None,
+    }
+    return LACS(
+        spec.grid or None,
+        latency=measure,
+        accuracy=lambda arch: evaluator.evaluate(arch),
+        reward=lambda acc, lat, target: mnas_reward(acc, lat, target, recipe.reward.w),
+        predictor=spec.predictor,
+        predictor_options=lut_options if spec.predictor == "lut" else None,
+        max_triples=spec.max_triples,
+        grid_target=spec.grid_target,
+        tolerance=spec.tolerance,
+        max_measurements=spec.max_measurements,
+        max_multiplier=spec.max_multiplier,
+        space=space,
+        resolution_multiple=spec.resolution_multiple,
+        evaluations=Evaluations(path=checkpoint) if checkpoint is not None else None,
+        printer=printer,
+    )
 
 
 def log_family(
@@ -224,7 +238,7 @@ def log_family(
     fig = report.family_plot(family, result)
     fig.savefig(out / "family.png", dpi=120)
     tracker.log_figure(run, fig, "family.png")
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # heavy, third-party: only when a family is logged
 
     plt.close(fig)
     tracker.end_run(run)
@@ -262,46 +276,7 @@ def _log_one_family(tracker, family, recipe, result, space_name, extra_tags) -> 
     )
     family.mlflow_run_id = run
     for m in family.members:
-        child = tracker.start_run(
-            "member",
-            m.name,
-            parent_id=run,
-            tags={
-                "accelsearch.family": family.name,
-                "accelsearch.scaling_method": family.method,
-                "accelsearch.arch": str(m.arch),
-                "accelsearch.solve": m.solve,
-                "accelsearch.latency_backend": m.latency.get("backend", ""),
-                "accelsearch.latency_device": m.latency.get("device_name", ""),
-                "accelsearch.latency_precision": m.latency.get("precision", ""),
-                "accelsearch.latency_batch_size": m.latency.get("batch_size", ""),
-            },
-            params={
-                "alpha": m.alpha,
-                "beta": m.beta,
-                "gamma": m.gamma,
-                "phi": m.phi,
-                "target_ms": m.target_ms,
-                "resolution": m.arch.resolution,
-            },
-        )
-        tracker.log_metrics(
-            child,
-            {
-                "accuracy": m.accuracy,
-                "latency_ms": m.latency_ms,
-                "reward": m.reward,
-                "params_m": m.params_m,
-                "gflops": m.gflops,
-                "gmacs": m.gmacs,
-                "intensity": m.intensity,
-                "utilisation": m.utilisation,
-                "latency_error": m.latency_error,
-                "n_measurements": m.n_measurements,
-            },
-        )
-        tracker.log_text(child, m.arch.to_json(), "arch.json")
-        tracker.end_run(child)
+        _log_member(tracker, family, run, m)
     tracker.log_metrics(
         run,
         {
@@ -314,3 +289,47 @@ def _log_one_family(tracker, family, recipe, result, space_name, extra_tags) -> 
     tracker.log_text(run, report.markdown_table(*report.family_rows(family)), "family.md")
     tracker.log_json(run, family.to_dict(), "family.json")
     return run
+
+
+def _log_member(tracker, family, run, m) -> None:
+    """One member's child run of the family run ``run``: tags, params, metrics, arch."""
+    child = tracker.start_run(
+        "member",
+        m.name,
+        parent_id=run,
+        tags={
+            "accelsearch.family": family.name,
+            "accelsearch.scaling_method": family.method,
+            "accelsearch.arch": str(m.arch),
+            "accelsearch.solve": m.solve,
+            "accelsearch.latency_backend": m.latency.get("backend", ""),
+            "accelsearch.latency_device": m.latency.get("device_name", ""),
+            "accelsearch.latency_precision": m.latency.get("precision", ""),
+            "accelsearch.latency_batch_size": m.latency.get("batch_size", ""),
+        },
+        params={
+            "alpha": m.alpha,
+            "beta": m.beta,
+            "gamma": m.gamma,
+            "phi": m.phi,
+            "target_ms": m.target_ms,
+            "resolution": m.arch.resolution,
+        },
+    )
+    tracker.log_metrics(
+        child,
+        {
+            "accuracy": m.accuracy,
+            "latency_ms": m.latency_ms,
+            "reward": m.reward,
+            "params_m": m.params_m,
+            "gflops": m.gflops,
+            "gmacs": m.gmacs,
+            "intensity": m.intensity,
+            "utilisation": m.utilisation,
+            "latency_error": m.latency_error,
+            "n_measurements": m.n_measurements,
+        },
+    )
+    tracker.log_text(child, m.arch.to_json(), "arch.json")
+    tracker.end_run(child)

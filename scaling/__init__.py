@@ -6,10 +6,10 @@
 >>> family = lacs.run(arch, targets_ms=[2.0, 4.0])
 >>> baseline = lacs.compare(family, "efficientnet")    # α=1.2, β=1.1, γ=1.15 at equal latency
 
-Modules: :mod:`.rules` (``scale``, rounding), :mod:`.efficientnet` (EfficientNet's accuracy-only
-compound scaling), :mod:`.solve` (φ on measured latency), :mod:`.predict` (latency
-predictors), :mod:`.prune` (grid pruning), :mod:`.lacs` (the method), :mod:`.family`
-(the result, JSON and ONNX).
+Modules: :mod:`.rules` (``scale``, rounding), :mod:`.grid` (the (α, β, γ) grid and the
+latency targets), :mod:`.efficientnet` (EfficientNet's accuracy-only compound scaling),
+:mod:`.solve` (φ on measured latency), :mod:`.predict` (latency predictors), :mod:`.prune`
+(grid pruning), :mod:`.lacs` (the method), :mod:`.family` (the result, JSON and ONNX).
 """
 
 from accelsearch.scaling.efficientnet import (
@@ -19,15 +19,16 @@ from accelsearch.scaling.efficientnet import (
     flops_growth,
     phi_for_flops,
 )
-from accelsearch.scaling.evaluations import Evaluations
+from accelsearch.scaling.evaluations import Evaluations, MeasuredLatency
 from accelsearch.scaling.family import Family, FamilyMember, GridPoint
-from accelsearch.scaling.lacs import (
-    LACS,
+from accelsearch.scaling.grid import (
+    check_targets,
     default_grid,
     parse_targets,
     resolve_targets,
     validate_grid,
 )
+from accelsearch.scaling.lacs import LACS
 from accelsearch.scaling.predict import (
     CallablePredictor,
     FlopsPredictor,
@@ -56,11 +57,13 @@ __all__ = [
     "GridPoint",
     "LACS",
     "LatencyPredictor",
+    "MeasuredLatency",
     "PhiSolution",
     "PhiSolver",
     "PrunedGrid",
     "StageFlops",
     "UnreachableTargetError",
+    "check_targets",
     "compound",
     "constraint_grid",
     "default_grid",

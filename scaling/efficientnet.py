@@ -22,11 +22,11 @@ from accelsearch.arch import Arch
 from accelsearch.errors import ConfigError
 from accelsearch.scaling.evaluations import Evaluations
 from accelsearch.scaling.family import Family, FamilyMember, GridPoint
+from accelsearch.scaling.grid import Triple, default_grid, validate_grid
+from accelsearch.scaling.predict import count_flops
 from accelsearch.scaling.prune import EFFICIENTNET_COEFFICIENTS
 from accelsearch.scaling.rules import compound, space_rounding
 from accelsearch.scaling.solve import PhiSolution, PhiSolver
-
-Triple = tuple[float, float, float]
 
 __all__ = [
     "EFFICIENTNET_COEFFICIENTS",
@@ -52,8 +52,6 @@ def constraint_grid(
     rel_tolerance: float = 0.1,
 ) -> list[Triple]:
     """Triples of the grid with α·β²·γ² within ``rel_tolerance`` of ``target`` (EfficientNet)."""
-    from accelsearch.scaling.lacs import default_grid
-
     return [
         t
         for t in default_grid(low, high, step)
@@ -71,7 +69,7 @@ def phi_for_flops(flops_ratio: float, triple: Sequence[float] = EFFICIENTNET_COE
     return math.log(flops_ratio) / math.log(growth)
 
 
-class _ExactFlops:
+class ExactFlops:
     """FLOPs per image counted once per arch (meta device), as a φ-solver measure."""
 
     def __init__(self, build=None) -> None:
@@ -79,8 +77,6 @@ class _ExactFlops:
         self._cache: dict[str, float] = {}
 
     def __call__(self, arch: Arch) -> tuple[float, bool]:
-        from accelsearch.scaling.predict import count_flops
-
         key = arch.hash()
         fresh = key not in self._cache
         if fresh:
@@ -99,11 +95,11 @@ def solve_flops_budget(
     target_ms: float,
     build: Callable[..., Any] | None = None,
     tolerance: float = 0.02,
-    counter: _ExactFlops | None = None,
+    counter: ExactFlops | None = None,
 ) -> PhiSolution:
     """φ whose model does ``flops_ratio`` × the base's FLOPs (counted, rounding included),
     then that model's latency measured; returned against ``target_ms`` (``reason="flops"``)."""
-    counter = counter or _ExactFlops(build)
+    counter = counter or ExactFlops(build)
     base_flops, _ = counter(base)
     solver = PhiSolver(
         arch_at,
@@ -152,8 +148,6 @@ class CompoundScaling:
         evaluations: Evaluations | None = None,
         printer: Callable[[str], None] = print,
     ) -> None:
-        from accelsearch.scaling.lacs import validate_grid
-
         self.grid = validate_grid(constraint_grid() if grid is None else grid)
         self.evals = evaluations or Evaluations(latency, accuracy)
         if accuracy is not None:
@@ -192,8 +186,6 @@ class CompoundScaling:
                 f"FLOPs ratios must be > 1 (the base has 1), got {list(flops_ratios)}"
             )
         if coefficients is not None:
-            from accelsearch.scaling.lacs import validate_grid
-
             triple, points = validate_grid([coefficients])[0], []
         else:
             triple, points = self.choose(base)
@@ -203,7 +195,7 @@ class CompoundScaling:
         for k, r in enumerate([1.0, *ratios]):
             phi = phi_for_flops(r, triple) if r > 1 else 0.0
             arch = self.scaled(base, triple, phi)
-            ms, res, fresh = self.evals.latency(arch) if has_latency else (math.nan, None, False)
+            ms, _, fresh = self.evals.latency(arch) if has_latency else (math.nan, None, False)
             acc = self.evals.accuracy(arch) if self.evals.accuracy_fn is not None else None
             target = base_ms * r
             members.append(
@@ -221,19 +213,13 @@ class CompoundScaling:
                     accuracy=acc,
                     n_measurements=int(fresh),
                     solve="base" if k == 0 else "flops",
-                    latency=res.to_dict() if hasattr(res, "to_dict") else {"median_ms": ms},
+                    latency=self.evals.measured(arch).to_dict()
+                    if has_latency
+                    else {"median_ms": ms},
                 )
             )
-        return Family(
-            name=name,
-            base=base,
-            base_latency_ms=base_ms,
-            members=members,
-            alpha=triple[0],
-            beta=triple[1],
-            gamma=triple[2],
-            grid=points,
+        return Family.grown(
+            name, base, base_ms, triple, members, method="efficientnet", grid=points,
             settings={"flops_ratios": ratios, "phi_from": "flops", **self.evals.stats()},
             wall_s=time.perf_counter() - t0,
-            method="efficientnet",
-        )
+        )  # fmt: skip

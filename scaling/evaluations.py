@@ -16,17 +16,57 @@ in a run that was never stopped, and nothing that was done is done again.
 from __future__ import annotations
 
 import json
+import numbers
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from accelsearch.arch import Arch
 from accelsearch.errors import ConfigError
 
+if TYPE_CHECKING:
+    from accelsearch.objectives.latency.result import LatencyResult
+
+
+@dataclass(frozen=True)
+class MeasuredLatency:
+    """One measured latency as scaling keeps it: ``ms``, and the backend's ``result`` when
+    the latency function returned a :class:`LatencyResult` (None when it returned a number).
+
+    Latency functions may return either; :meth:`of` turns both into this one type where
+    they come in (:meth:`Evaluations.latency`), so nothing further on asks which it was."""
+
+    ms: float
+    result: LatencyResult | None = None
+
+    @classmethod
+    def of(cls, value: Any, arch: Arch) -> MeasuredLatency:
+        """What a latency function returned for ``arch``: milliseconds or a LatencyResult."""
+        if isinstance(value, numbers.Real) and not isinstance(value, bool):
+            measured = cls(float(value))
+        elif isinstance(getattr(value, "median_ms", None), numbers.Real):
+            measured = cls(float(value.median_ms), value)
+        else:
+            raise ConfigError(
+                f"the latency function returned {value!r} for {arch}; it must return "
+                "milliseconds (a number) or a LatencyResult"
+            )
+        if not measured.ms > 0:
+            raise ConfigError(
+                f"the latency function returned {measured.ms!r} ms for {arch}; it must be > 0"
+            )
+        return measured
+
+    def to_dict(self) -> dict[str, Any]:
+        """The LatencyResult as a dict, or ``{"median_ms": ms}`` for a bare number."""
+        return self.result.to_dict() if self.result is not None else {"median_ms": self.ms}
+
 
 class Evaluations:
-    """``latency(arch)`` -> (ms, result, fresh) and ``accuracy(arch)`` -> %, cached by arch."""
+    """``latency(arch)`` -> (ms, result, fresh) and ``accuracy(arch)`` -> %, cached by arch;
+    ``measured(arch)`` -> the :class:`MeasuredLatency` of an arch measured before."""
 
     def __init__(
         self,
@@ -37,7 +77,7 @@ class Evaluations:
         self.latency_fn = latency
         self.accuracy_fn = accuracy
         self.path = Path(path) if path else None
-        self._latency: dict[str, tuple[float, Any]] = {}
+        self._latency: dict[str, MeasuredLatency] = {}
         self._accuracy: dict[str, float] = {}
         self.measurements = 0  # fresh latency measurements
         self.evaluations = 0  # fresh accuracy evaluations
@@ -51,36 +91,36 @@ class Evaluations:
             self._load()
 
     # -- latency ---------------------------------------------------------------------------------
-    def latency(self, arch: Arch) -> tuple[float, Any, bool]:
-        """(ms, result, fresh) for ``arch``; ``fresh`` is False when it came from the cache."""
+    def latency(self, arch: Arch) -> tuple[float, LatencyResult | None, bool]:
+        """(ms, result, fresh) for ``arch``; ``result`` is the LatencyResult (None when the
+        latency function gave a number); ``fresh`` is False when it came from the cache."""
         key = arch.hash()
         if key in self._latency:
-            ms, res = self._latency[key]
-            if key in self._replay_latency:  # measured before a stop: it counts as it did then
+            measured = self._latency[key]
+            fresh = key in self._replay_latency  # measured before a stop: counts as it did then
+            if fresh:
                 self._replay_latency.discard(key)
                 self.measurements += 1
-                return ms, res, True
-            return ms, res, False
+            return measured.ms, measured.result, fresh
         if self.latency_fn is None:
             raise ConfigError("LACS needs a latency function to measure archs (latency=...)")
         t0 = time.perf_counter()
-        res = self.latency_fn(arch)
+        value = self.latency_fn(arch)
         self.latency_s += time.perf_counter() - t0
-        ms = float(getattr(res, "median_ms", res))
-        if not ms > 0:
-            raise ConfigError(f"the latency function returned {ms!r} ms for {arch}; it must be > 0")
-        self._latency[key] = (ms, res)
+        measured = MeasuredLatency.of(value, arch)
+        self._latency[key] = measured
         self.measurements += 1
         self._save()
-        return ms, res, True
+        return measured.ms, measured.result, True
 
     def measure(self, arch: Arch) -> tuple[float, bool]:
         """(ms, fresh): the form the φ solver takes."""
         ms, _, fresh = self.latency(arch)
         return ms, fresh
 
-    def result(self, arch: Arch) -> Any:
-        return self._latency[arch.hash()][1]
+    def measured(self, arch: Arch) -> MeasuredLatency:
+        """The latency of an arch measured before (a KeyError otherwise)."""
+        return self._latency[arch.hash()]
 
     # -- accuracy --------------------------------------------------------------------------------
     def accuracy(self, arch: Arch) -> float:
@@ -120,8 +160,8 @@ class Evaluations:
             return
         data = {
             "latency": {
-                k: {"ms": ms, "result": res.to_dict() if hasattr(res, "to_dict") else None}
-                for k, (ms, res) in self._latency.items()
+                k: {"ms": m.ms, "result": m.result.to_dict() if m.result is not None else None}
+                for k, m in self._latency.items()
             },
             "accuracy": self._accuracy,
         }
@@ -139,10 +179,12 @@ class Evaluations:
         for k, v in data.get("latency", {}).items():
             res = v.get("result")
             if res is not None:
+                # heavy: importing the latency package loads torch and every backend, which
+                # `import accelsearch.scaling` does not need; only a checkpoint with results does
                 from accelsearch.objectives.latency.result import LatencyResult
 
                 res = LatencyResult.from_dict(res)
-            self._latency[k] = (float(v["ms"]), res if res is not None else float(v["ms"]))
+            self._latency[k] = MeasuredLatency(float(v["ms"]), res)
         self._accuracy.update({k: float(v) for k, v in data.get("accuracy", {}).items()})
         self._replay_latency = set(self._latency)
         self._replay_accuracy = set(self._accuracy)

@@ -91,6 +91,37 @@ class Family:
     method: str = "lacs"
     baseline: Family | None = None  # the same base grown another way, for comparison
 
+    @classmethod
+    def grown(
+        cls,
+        name: str,
+        base: Arch,
+        base_latency_ms: float,
+        triple: tuple[float, float, float],
+        members: list[FamilyMember],
+        *,
+        method: str,
+        settings: dict[str, Any],
+        wall_s: float,
+        grid: list[GridPoint] | None = None,
+    ) -> Family:
+        """A family grown from ``base`` with one (α, β, γ): how LACS, its fixed-coefficient
+        families and EfficientNet's scaling all assemble their result."""
+        alpha, beta, gamma = triple
+        return cls(
+            name=name,
+            base=base,
+            base_latency_ms=base_latency_ms,
+            members=members,
+            alpha=alpha,
+            beta=beta,
+            gamma=gamma,
+            grid=list(grid or []),
+            settings=settings,
+            wall_s=wall_s,
+            method=method,
+        )
+
     @property
     def total_measurements(self) -> int:
         return int(
@@ -190,7 +221,7 @@ class Family:
         """
         import torch
 
-        from accelsearch.builder import build_model
+        from accelsearch.builder import build_model  # heavy (torch), like the line above
 
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)

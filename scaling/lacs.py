@@ -21,123 +21,34 @@ targets imply.
 
 from __future__ import annotations
 
-import copy
 import math
-import re
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from accelsearch.arch import Arch
 from accelsearch.errors import ConfigError
+from accelsearch.objectives.reward import mnas_reward
+from accelsearch.scaling.efficientnet import ExactFlops, solve_flops_budget
 from accelsearch.scaling.evaluations import Evaluations
-from accelsearch.scaling.family import Family, FamilyMember, GridPoint
-from accelsearch.scaling.predict import LatencyPredictor, make_predictor
+from accelsearch.scaling.family import Family, GridPoint
+from accelsearch.scaling.grid import (
+    Triple,
+    check_targets,
+    default_grid,
+    resolve_targets,
+    validate_grid,
+)
+from accelsearch.scaling.members import CostFn, EfficiencyFn, MemberMaker, same_family_as
+from accelsearch.scaling.predict import LatencyPredictor, StageFlops, make_predictor
 from accelsearch.scaling.prune import EFFICIENTNET_COEFFICIENTS, PrunedGrid, prune_grid
 from accelsearch.scaling.rules import compound, scale, space_rounding
 from accelsearch.scaling.solve import PhiSolution, PhiSolver, UnreachableTargetError
 
 LatencyFn = Callable[[Arch], object]  # returns a LatencyResult or a float (ms)
-Triple = tuple[float, float, float]
 PHI_FROM = ("latency", "flops")
 
-__all__ = [
-    "LACS",
-    "UnreachableTargetError",
-    "default_grid",
-    "parse_targets",
-    "resolve_targets",
-    "validate_grid",
-]
-
-
-def validate_grid(grid: Sequence[Sequence[float]]) -> list[Triple]:
-    """The grid as float triples; raises :class:`ConfigError` naming a bad value."""
-    if grid is None or isinstance(grid, (str, bytes)) or len(grid) == 0:
-        raise ConfigError("LACS grid is empty; give at least one (alpha, beta, gamma)")
-    out: list[Triple] = []
-    for entry in grid:
-        if isinstance(entry, (str, bytes)) or not hasattr(entry, "__len__") or len(entry) != 3:
-            raise ConfigError(
-                f"LACS grid entry {entry!r} must be three numbers (alpha, beta, gamma)"
-            )
-        values = []
-        for name, v in zip(("alpha", "beta", "gamma"), entry):
-            try:
-                f = float(v)
-            except (TypeError, ValueError):
-                raise ConfigError(
-                    f"LACS grid entry {tuple(entry)}: {name}={v!r} is not a number"
-                ) from None
-            if not math.isfinite(f):
-                raise ConfigError(f"LACS grid entry {tuple(entry)}: {name}={v!r} is not finite")
-            if f < 1.0:
-                raise ConfigError(
-                    f"LACS grid entry {tuple(entry)}: {name}={v} is below 1; alpha, beta and "
-                    "gamma must be >= 1 (scaling grows a model; phi spends the budget)"
-                )
-            values.append(f)
-        if values == [1.0, 1.0, 1.0]:
-            raise ConfigError(
-                f"LACS grid entry {tuple(entry)} does not grow the model; one of alpha, beta, "
-                "gamma must be > 1"
-            )
-        out.append((values[0], values[1], values[2]))
-    return out
-
-
-def default_grid(low: float = 1.0, high: float = 1.4, step: float = 0.05) -> list[Triple]:
-    """The paper's neighbourhood: each of α, β, γ in [low, high] by ``step`` (9³ − 1 triples)."""
-    if not (1.0 <= low < high) or step <= 0:
-        raise ConfigError(
-            f"default_grid needs 1 <= low < high and step > 0, got {low}, {high}, {step}"
-        )
-    n = int(round((high - low) / step)) + 1
-    vals = [round(low + i * step, 6) for i in range(n)]
-    return [(a, b, g) for a in vals for b in vals for g in vals if not a == b == g == 1.0]
-
-
-_TARGET_RE = re.compile(r"^\s*(x|×)?\s*([0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)\s*(ms)?\s*$")
-
-
-def parse_targets(text: str | Sequence[Any]) -> list[tuple[float, bool]]:
-    """``"1.0,2ms,x1.5"`` -> [(1.0, False), (2.0, False), (1.5, True)]: ms or × base latency."""
-    items = text.split(",") if isinstance(text, str) else list(text)
-    out = []
-    for item in items:
-        if isinstance(item, (int, float)) and not isinstance(item, bool):
-            out.append((float(item), False))
-            continue
-        m = _TARGET_RE.match(str(item))
-        if not m:
-            raise ConfigError(
-                f"latency target {item!r} is neither milliseconds ('2.5', '2.5ms') nor a "
-                "multiple of the base latency ('x1.5')"
-            )
-        out.append((float(m.group(2)), bool(m.group(1))))
-    if not out:
-        raise ConfigError("no latency targets given; e.g. --targets x1.5,x2 or 2.0,4.0")
-    return out
-
-
-def resolve_targets(targets: Sequence[tuple[float, bool]], base_ms: float) -> list[float]:
-    """Targets in ms, sorted; each must lie above the base model's latency."""
-    out = []
-    for value, multiple in targets:
-        if multiple and value <= 1.0:
-            raise ConfigError(
-                f"latency target x{value:g} is not above the base latency; multiples of the "
-                "base latency must be > 1 (e.g. x1.5)"
-            )
-        ms = value * base_ms if multiple else value
-        if not ms > base_ms:
-            raise ConfigError(
-                f"latency target {ms:.4g} ms is not above the base model's {base_ms:.4g} ms; "
-                "family targets must be larger than the base latency (or give multiples such "
-                "as x1.5)"
-            )
-        out.append(ms)
-    return sorted(set(out))
+__all__ = ["LACS", "UnreachableTargetError"]
 
 
 class LACS:
@@ -189,11 +100,7 @@ class LACS:
             self.evals.latency_fn = latency
         if accuracy is not None:
             self.evals.accuracy_fn = accuracy
-        if reward is None:
-            from accelsearch.objectives.reward import mnas_reward
-
-            reward = mnas_reward
-        self.reward_fn = reward
+        self.reward_fn = reward if reward is not None else mnas_reward
         if build is None and space is not None and hasattr(space, "build"):
             build = space.build
         self.build = build
@@ -249,8 +156,6 @@ class LACS:
 
     def _flops_of(self, base: Arch):
         """FLOPs per image of archs scaled from ``base`` (estimated per stage; microseconds)."""
-        from accelsearch.scaling.predict import StageFlops
-
         if self._flops is None or self._flops.base != base:
             model = getattr(self.predictor, "model", None)
             self._flops = model if isinstance(model, StageFlops) and model.base == base else None
@@ -333,20 +238,6 @@ class LACS:
             reach=reach_ms,
         )
 
-    def _check_targets(self, targets_ms: Sequence[float], base_ms: float) -> list[float]:
-        if targets_ms is None or len(targets_ms) == 0:
-            raise ConfigError("LACS needs at least one latency target")
-        targets = []
-        for t in targets_ms:
-            t = float(t)
-            if not math.isfinite(t) or t <= base_ms:
-                raise ConfigError(
-                    f"latency target {t:.4g} ms is not above the base model's {base_ms:.4g} ms; "
-                    "family targets must be larger than the base latency"
-                )
-            targets.append(t)
-        return sorted(set(targets))
-
     # -- the whole method ------------------------------------------------------------------------
     def run(
         self,
@@ -354,8 +245,8 @@ class LACS:
         targets_ms: Sequence[float] | None = None,
         name: str = "family",
         base_accuracy: float | None = None,
-        cost: Callable[[Arch], object] | None = None,
-        efficiency: Callable[[Arch, object], dict] | None = None,
+        cost: CostFn | None = None,
+        efficiency: EfficiencyFn | None = None,
         *,
         targets_x: Sequence[float] | None = None,
     ) -> Family:
@@ -363,7 +254,8 @@ class LACS:
 
         Targets are absolute (``targets_ms``) or multiples of the base model's latency as
         measured here (``targets_x``, e.g. ``[1.5, 2, 3]``). ``cost(arch)`` gives params and
-        FLOPs, ``efficiency(arch, latency_result)`` intensity and utilisation (both optional).
+        FLOPs, ``efficiency(arch, latency_result)`` intensity and utilisation (both optional;
+        ``latency_result`` is None when the latency function gives bare milliseconds).
         """
         if (targets_ms is None) == (targets_x is None):
             raise ConfigError("LACS.run needs latency targets: give targets_ms or targets_x")
@@ -371,24 +263,10 @@ class LACS:
             raise ConfigError("LACS needs an accuracy function to choose (alpha, beta, gamma)")
         t0 = time.perf_counter()
         m0 = self.evals.measurements
-        if any(self.evals.restored):
-            self.print(
-                f"[lacs] going on from the checkpoint {self.evals.path}: "
-                f"{self.evals.restored[0]} latencies and {self.evals.restored[1]} accuracies "
-                "are known and will not be measured or evaluated again"
-            )
+        self._say_restored()
         base_ms = self._prepare(base)
-        if targets_x is not None:
-            if len(targets_x) == 0:
-                raise ConfigError("LACS needs at least one latency target")
-            targets_ms = resolve_targets([(float(x), True) for x in targets_x], base_ms)
-        targets = self._check_targets(targets_ms, base_ms)
-        try:
-            first = targets[self.grid_target]
-        except IndexError:
-            raise ConfigError(
-                f"LACS grid_target={self.grid_target} but there are {len(targets)} targets"
-            ) from None
+        targets = self._run_targets(targets_ms, targets_x, base_ms)
+        first = self._grid_target_of(targets)
         if base_accuracy is not None:
             self.evals.set_accuracy(base, base_accuracy)
         pruned = self.prune(base, first, targets[-1])
@@ -397,17 +275,55 @@ class LACS:
             f"grid {pruned.considered} -> {len(pruned.kept)} triples "
             f"(predictor {pruned.predictor})"
         )
+        grid_points, solutions = self._grid_search(base, pruned, first)
+        triple = self._best_triple(grid_points, solutions, first)
+        self.print(f"[lacs] chosen (α,β,γ)={triple}")
+        members = MemberMaker(self.evals, self.reward_fn, self.print, cost, efficiency).members(
+            base, base_ms, triple, targets, name, self.solver(base, triple).solve,
+            {first: solutions[triple]},
+        )  # fmt: skip
+        return Family.grown(
+            name, base, base_ms, triple, members, method="lacs", grid=grid_points,
+            settings=self._settings(targets, m0, pruned), wall_s=time.perf_counter() - t0,
+        )  # fmt: skip
+
+    def _say_restored(self) -> None:
+        if any(self.evals.restored):
+            self.print(
+                f"[lacs] going on from the checkpoint {self.evals.path}: "
+                f"{self.evals.restored[0]} latencies and {self.evals.restored[1]} accuracies "
+                "are known and will not be measured or evaluated again"
+            )
+
+    @staticmethod
+    def _run_targets(
+        targets_ms: Sequence[float] | None, targets_x: Sequence[float] | None, base_ms: float
+    ) -> list[float]:
+        """The run's targets in ms, sorted: ``targets_ms``, or ``targets_x`` × ``base_ms``."""
+        if targets_x is not None:
+            if len(targets_x) == 0:
+                raise ConfigError("LACS needs at least one latency target")
+            targets_ms = resolve_targets([(float(x), True) for x in targets_x], base_ms)
+        return check_targets(targets_ms, base_ms)
+
+    def _grid_target_of(self, targets: list[float]) -> float:
+        try:
+            return targets[self.grid_target]
+        except IndexError:
+            raise ConfigError(
+                f"LACS grid_target={self.grid_target} but there are {len(targets)} targets"
+            ) from None
+
+    def _grid_search(
+        self, base: Arch, pruned: PrunedGrid, target: float
+    ) -> tuple[list[GridPoint], dict[Triple, PhiSolution]]:
+        """Each kept triple scaled to ``target`` on measured latency and scored (step 3)."""
         grid_points: list[GridPoint] = []
         solutions: dict[Triple, PhiSolution] = {}
         for i, triple in enumerate(pruned.kept):
             gp = GridPoint(*triple, predicted_phi=pruned.predicted_phi.get(triple))
             try:
-                sol = self.solver(base, triple).solve(first, pruned.predicted_phi.get(triple))
-                acc = self.evals.accuracy(sol.arch)
-                gp.phi, gp.latency_ms, gp.accuracy = sol.phi, sol.value, acc
-                gp.reward = float(self.reward_fn(acc, sol.value, first))
-                gp.n_measurements = sol.n_measurements
-                solutions[triple] = sol
+                solutions[triple] = self._score(gp, base, triple, target)
             except UnreachableTargetError as exc:
                 gp.error = str(exc)
             grid_points.append(gp)
@@ -420,33 +336,30 @@ class LACS:
                     else f"skipped: {gp.error}"
                 )
             )
+        return grid_points, solutions
+
+    def _score(self, gp: GridPoint, base: Arch, triple: Triple, target: float) -> PhiSolution:
+        """φ of ``triple`` for ``target``, its model's accuracy and reward, written to ``gp``."""
+        sol = self.solver(base, triple).solve(target, gp.predicted_phi)
+        acc = self.evals.accuracy(sol.arch)
+        gp.phi, gp.latency_ms, gp.accuracy = sol.phi, sol.value, acc
+        gp.reward = float(self.reward_fn(acc, sol.value, target))
+        gp.n_measurements = sol.n_measurements
+        return sol
+
+    def _best_triple(
+        self, grid_points: list[GridPoint], solutions: dict[Triple, PhiSolution], target: float
+    ) -> Triple:
         scored = [g for g in grid_points if g.reward is not None]
         if not scored:
             largest = max((self.evals.latency(s.arch)[0] for s in solutions.values()), default=None)
             raise UnreachableTargetError(
-                f"no (alpha, beta, gamma) of the grid reaches the target {first:.4g} ms: "
+                f"no (alpha, beta, gamma) of the grid reaches the target {target:.4g} ms: "
                 + "; ".join(g.error or "" for g in grid_points[:3]),
                 largest=largest,
             )
         best = max(scored, key=lambda g: g.reward)
-        triple = (best.alpha, best.beta, best.gamma)
-        self.print(f"[lacs] chosen (α,β,γ)={triple}")
-        members = self._members(
-            base, base_ms, triple, targets, name, {first: solutions[triple]}, cost, efficiency
-        )
-        return Family(
-            name=name,
-            base=base,
-            base_latency_ms=base_ms,
-            members=members,
-            alpha=triple[0],
-            beta=triple[1],
-            gamma=triple[2],
-            grid=grid_points,
-            settings=self._settings(targets, m0, pruned),
-            wall_s=time.perf_counter() - t0,
-            method="lacs",
-        )
+        return (best.alpha, best.beta, best.gamma)
 
     def grow_fixed(
         self,
@@ -457,8 +370,8 @@ class LACS:
         method: str = "fixed",
         phi_from: str = "latency",
         base_accuracy: float | None = None,
-        cost: Callable[[Arch], object] | None = None,
-        efficiency: Callable[[Arch, object], dict] | None = None,
+        cost: CostFn | None = None,
+        efficiency: EfficiencyFn | None = None,
     ) -> Family:
         """A family with given coefficients: φ on measured latency (``phi_from="latency"``,
         equal latency) or on the FLOPs budget the latency targets imply (``"flops"``:
@@ -469,61 +382,60 @@ class LACS:
         t0 = time.perf_counter()
         m0 = self.evals.measurements
         base_ms = self._prepare(base)
-        targets = self._check_targets(targets_ms, base_ms)
+        targets = check_targets(targets_ms, base_ms)
         if base_accuracy is not None:
             self.evals.set_accuracy(base, base_accuracy)
-        solved = {}
         notes: list[str] = []
+        solved: dict[float, PhiSolution] = {}
         if phi_from == "flops":
-            from accelsearch.scaling.efficientnet import _ExactFlops, solve_flops_budget
-
-            counter = _ExactFlops(self.build)
-            for t in targets:
-                try:
-                    solved[t] = solve_flops_budget(
-                        base,
-                        triple,
-                        t / base_ms,
-                        measure_latency=self.evals.measure,
-                        arch_at=lambda phi: self.scaled(base, triple, phi),
-                        phi_max=self.phi_max(triple),
-                        build=self.build,
-                        target_ms=t,
-                        tolerance=self.tolerance,
-                        counter=counter,
-                    )
-                except UnreachableTargetError as exc:
-                    notes.append(str(exc))
-                    self.print(f"[lacs] {name}: target {t:.3f} ms skipped: {exc}")
-        if phi_from == "flops":
+            solved = self._solve_flops_budgets(base, base_ms, triple, targets, name, notes)
             targets = [t for t in targets if t in solved]
-        members = self._members(
-            base, base_ms, triple, targets, name, solved, cost, efficiency, skipped=notes
-        )
+        members = MemberMaker(self.evals, self.reward_fn, self.print, cost, efficiency).members(
+            base, base_ms, triple, targets, name, self.solver(base, triple).solve, solved,
+            skipped=notes,
+        )  # fmt: skip
         settings = self._settings(targets, m0, None)
         if notes:
             settings["unreachable"] = notes
         settings["phi_from"] = phi_from
-        return Family(
-            name=name,
-            base=base,
-            base_latency_ms=base_ms,
-            members=members,
-            alpha=triple[0],
-            beta=triple[1],
-            gamma=triple[2],
-            settings=settings,
+        return Family.grown(
+            name, base, base_ms, triple, members, method=method, settings=settings,
             wall_s=time.perf_counter() - t0,
-            method=method,
-        )
+        )  # fmt: skip
+
+    def _solve_flops_budgets(
+        self,
+        base: Arch,
+        base_ms: float,
+        triple: Triple,
+        targets: list[float],
+        name: str,
+        notes: list[str],
+    ) -> dict[float, PhiSolution]:
+        """φ per target on the FLOPs budget ``target / base_ms`` × the base's FLOPs; a target
+        that cannot be reached is noted in ``notes`` and left out."""
+        counter = ExactFlops(self.build)
+        solved = {}
+        for t in targets:
+            try:
+                solved[t] = solve_flops_budget(
+                    base, triple, t / base_ms, measure_latency=self.evals.measure,
+                    arch_at=lambda phi: self.scaled(base, triple, phi),
+                    phi_max=self.phi_max(triple), build=self.build, target_ms=t,
+                    tolerance=self.tolerance, counter=counter,
+                )  # fmt: skip
+            except UnreachableTargetError as exc:
+                notes.append(str(exc))
+                self.print(f"[lacs] {name}: target {t:.3f} ms skipped: {exc}")
+        return solved
 
     def compare(
         self,
         family: Family,
         method: str = "efficientnet",
         phi_from: str = "latency",
-        cost: Callable[[Arch], object] | None = None,
-        efficiency: Callable[[Arch, object], dict] | None = None,
+        cost: CostFn | None = None,
+        efficiency: EfficiencyFn | None = None,
     ) -> Family:
         """Grow ``family``'s base with another method to the same targets; sets
         ``family.baseline`` and returns it. ``method="efficientnet"``: α=1.2, β=1.1, γ=1.15."""
@@ -539,24 +451,11 @@ class LACS:
             phi_from == "latency"
         ):
             # LACS chose EfficientNet's coefficients: at equal latency the families coincide
-            other = copy.deepcopy(family)
-            other.name, other.method, other.baseline, other.grid = (
-                f"{family.name}-efficientnet",
-                "efficientnet",
-                None,
-                [],
-            )
-            for m in other.members:
-                m.name = m.name.replace(family.name, other.name, 1)
-                m.n_measurements = 0
-            other.settings = {**family.settings, "phi_from": "latency", "same_as": family.name}
-            other.settings.pop("pruning", None)
-            other.settings["total_measurements"] = 0
-            family.baseline = other
+            family.baseline = same_family_as(family, "efficientnet")
             self.print(
                 "[lacs] LACS chose EfficientNet's coefficients: the comparison is the family"
             )
-            return other
+            return family.baseline
         other = self.grow_fixed(
             family.base,
             EFFICIENTNET_COEFFICIENTS,
@@ -571,69 +470,6 @@ class LACS:
         family.baseline = other
         family.settings["total_measurements_with_comparison"] = self.evals.measurements
         return other
-
-    # -- members ---------------------------------------------------------------------------------
-    def _members(
-        self, base, base_ms, triple, targets, name, solved, cost, efficiency, skipped=None
-    ):
-        """Member 0 (the base) and one member per target. With ``skipped`` (a list), an
-        unreachable target is noted there and left out instead of raising."""
-        base_acc = self.evals.known_accuracy(base)
-        if base_acc is None and self.evals.accuracy_fn is not None:
-            base_acc = self.evals.accuracy(base)
-        members = [
-            self._member(
-                f"{name}-0",
-                base,
-                base_ms,
-                base_ms,
-                triple,
-                0.0,
-                True,
-                0,
-                "base",
-                base_acc,
-                cost,
-                efficiency,
-            )
-        ]
-        for k, t in enumerate(targets, start=1):
-            sol = solved.get(t)
-            if sol is None:
-                try:
-                    sol = self.solver(base, triple).solve(t)
-                except UnreachableTargetError as exc:
-                    if skipped is None:
-                        raise
-                    skipped.append(str(exc))
-                    self.print(f"[lacs] {name}: target {t:.3f} ms skipped: {exc}")
-                    continue
-            acc = self.evals.known_accuracy(sol.arch)
-            if acc is None and self.evals.accuracy_fn is not None:
-                acc = self.evals.accuracy(sol.arch)
-            members.append(
-                self._member(
-                    f"{name}-{k}",
-                    sol.arch,
-                    t,
-                    sol.value,
-                    triple,
-                    sol.phi,
-                    sol.within_tolerance,
-                    sol.n_measurements,
-                    sol.reason,
-                    acc,
-                    cost,
-                    efficiency,
-                )
-            )
-            self.print(
-                f"[lacs] {name}-{k}: target {t:.3f} ms -> {sol.value:.3f} ms "
-                f"({100 * sol.error:+.1f} %, {sol.reason}), φ={sol.phi:.4g}, "
-                + (f"acc {acc:.2f}, " if acc is not None else "")
-                + f"{sol.n_measurements} measurements"
-            )
-        return members
 
     def _settings(self, targets, m0, pruned: PrunedGrid | None) -> dict[str, Any]:
         s: dict[str, Any] = {
@@ -652,35 +488,3 @@ class LACS:
         if pruned is not None:
             s["pruning"] = pruned.summary()
         return s
-
-    def _member(
-        self, name, arch, target, lat_ms, triple, phi, within, n, how, acc, cost, efficiency
-    ):
-        reward = float(self.reward_fn(acc, lat_ms, target)) if acc is not None else None
-        c = cost(arch) if cost is not None else None
-        result = self.evals.result(arch)
-        lat_dict = result.to_dict() if hasattr(result, "to_dict") else {"median_ms": lat_ms}
-        eff = efficiency(arch, result) if efficiency is not None else None
-        eff = eff or {}
-        return FamilyMember(
-            name=name,
-            arch=arch,
-            target_ms=target,
-            alpha=triple[0],
-            beta=triple[1],
-            gamma=triple[2],
-            phi=phi,
-            latency_ms=lat_ms,
-            latency_error=lat_ms / target - 1.0,
-            within_tolerance=within,
-            accuracy=acc,
-            reward=reward,
-            params_m=getattr(c, "params_m", None),
-            gflops=getattr(c, "gflops", None),
-            gmacs=getattr(c, "gmacs", None),
-            intensity=eff.get("intensity"),
-            utilisation=eff.get("utilisation", eff.get("utilization")),
-            n_measurements=n,
-            solve=how,
-            latency=lat_dict,
-        )

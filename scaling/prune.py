@@ -31,6 +31,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from accelsearch.arch import Arch
+from accelsearch.scaling.solve import solve_predicted
 
 Triple = tuple[float, float, float]
 
@@ -139,8 +140,6 @@ def prune_grid(
     filter; without, the first ``max_triples`` distinct ones are kept. A grid no larger
     than ``max_triples`` is kept whole (only predicted φ are added): the user chose it.
     """
-    from accelsearch.scaling.solve import solve_predicted
-
     out = PrunedGrid(kept=[], considered=len(grid), predictor=predictor_name)
     small = len(grid) <= max_triples
     if predict is None:

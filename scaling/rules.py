@@ -53,7 +53,7 @@ def space_rounding(space: Any = None) -> tuple[int, int]:
     ``space`` is a :class:`~accelsearch.spaces.SearchSpace`, a registered space name or None.
     """
     if isinstance(space, str):
-        from accelsearch import spaces
+        from accelsearch import spaces  # heavy (torch, every space): only for a name
 
         space = spaces.get(space)
     divisor = int(getattr(space, "channel_divisor", DEFAULT_CHANNEL_DIVISOR))
@@ -76,7 +76,7 @@ def _scaled_depth(depth: int, mult: float) -> int:
 
 
 def _scale_stage(st: Stage, width: float, depth: float | None, divisor: int) -> Stage:
-    from accelsearch import builder
+    from accelsearch import builder  # heavy (torch): `import accelsearch.scaling` stays light
 
     keep_depth = depth is None or st.type in builder.FIXED_DEPTH_TYPES
     if st.type in builder.FIXED_WIDTH_TYPES:

@@ -235,141 +235,119 @@ class PhiSolver:
     def _solve(self, target: float, phi_guess: float | None = None) -> PhiSolution:
         if not (isinstance(target, (int, float)) and math.isfinite(target) and target > 0):
             raise ConfigError(f"{self.what} target must be a positive number, got {target!r}")
-        probes: list[Probe] = []
-        notes: list[str] = []
-        used = 0
-
-        def probe(phi: float) -> Probe:
-            nonlocal used
-            arch = self.arch_at(phi)
-            value, fresh = self.measure(arch)
-            p = Probe(phi, arch, float(value), bool(fresh))
-            probes.append(p)
-            used += int(fresh)
-            return p
-
-        def finish(reason: str) -> PhiSolution:
-            measured = [p for p in probes if p.phi > 0] or probes
-            best = min(measured, key=lambda p: (abs(p.value / target - 1.0), p.phi))
-            if self._within(best.value, target):
-                reason = "converged"
-            return PhiSolution(
-                target, best.phi, best.arch, best.value, self.tolerance, used, reason, probes, notes
-            )
-
-        base = probe(0.0)
+        run = _Search(self, target)
+        base = run.probe(0.0)
         if target <= base.value:
             raise ConfigError(
                 f"{self.what} target {target:.4g} {self.unit} is not above the base model's "
                 f"{base.value:.4g} {self.unit}; family targets must be larger than the base"
             )
-        phi_max = self.phi_max
-        failures = 0
-        lo, lo_phi, prev = base, 0.0, None
-        guess = phi_guess
-        if guess is None or not math.isfinite(guess) or guess <= 0:
-            if self.predict is not None:
-                guess = self._corrected(target, base, 0.0, phi_max)
-            else:
-                guess = self._extrapolated(target, base, None, base)
+        bracket = self._bracket(run, base, phi_guess)
+        if isinstance(bracket, PhiSolution):
+            return bracket
+        return self._refine(run, bracket)
 
-        # 1. bracket: walk up until a probe is at or above the target
+    def _first_guess(self, target: float, base: Probe, phi_guess: float | None) -> float:
+        if phi_guess is not None and math.isfinite(phi_guess) and phi_guess > 0:
+            return phi_guess
+        if self.predict is not None:
+            return self._corrected(target, base, 0.0, self.phi_max)
+        return self._extrapolated(target, base, None, base)
+
+    def _bracket(self, run: _Search, base: Probe, phi_guess: float | None):
+        """1. Walk up from the base until a probe is at or above the target: the bracket
+        for refining, or a solution when a probe lands within tolerance (or the budget ends)."""
+        target = run.target
+        lo, prev = base, None
+        guess = self._first_guess(target, base, phi_guess)
         while True:
-            if used >= self.max_measurements:
-                return finish("budget")
-            phi = min(phi_max, max(guess, lo_phi + 1e-6))
-            arch = self.arch_at(phi)
-            while arch == lo.arch and phi < phi_max:  # skip a plateau without measuring
-                phi = min(phi_max, lo_phi + 2.0 * (phi - lo_phi) + 1e-3)
-                arch = self.arch_at(phi)
-            if arch == lo.arch:
-                raise self._unreachable(target, probes, phi_max)
+            if run.over_budget():
+                return run.finish("budget")
+            phi, arch = self._past_plateau(run, lo, guess)
             try:
-                p = probe(phi)
+                p = run.probe(phi, arch)
             except MeasurementError as exc:
-                failures += 1
-                if failures >= _MAX_FAILURES:
+                if run.too_many_failures():
                     raise
-                phi_max = phi - 1e-6  # e.g. out of memory: stay below this φ from now on
-                guess = 0.5 * (lo_phi + phi)
-                notes.append(f"φ={phi:.4f} failed to measure ({exc}); φ limit lowered below it")
+                run.phi_max = phi - 1e-6  # e.g. out of memory: stay below this φ from now on
+                guess = 0.5 * (lo.phi + phi)
+                run.notes.append(f"φ={phi:.4f} failed to measure ({exc}); φ limit lowered below it")
                 continue
             if self._within(p.value, target):
-                return finish("converged")
+                return run.finish("converged")
             if p.value >= target:
-                hi, hi_phi = p, phi
-                break
-            if phi >= phi_max:
-                raise self._unreachable(target, probes, phi_max)
-            prev, lo, lo_phi = lo, p, phi
-            # aim a little above the target, so that an estimate that is slightly optimistic
-            # brackets the target instead of creeping up on it from below
-            aim = target * (1.0 + 0.5 * self.tolerance)
-            if self.predict is not None:
-                guess = self._corrected(aim, lo, lo_phi, phi_max, probes)
-                least = lo_phi + 0.1 * (lo_phi - prev.phi)
-            else:
-                guess = lo_phi + 1.2 * (self._extrapolated(aim, lo, prev, base) - lo_phi)
-                least = lo_phi + 0.25 * (lo_phi - prev.phi)
-            # at least some progress; at most about twice the target (a flat rounding step
-            # makes the local slope small, and a far jump would measure a huge model)
-            if self.predict is not None:
-                most = self._corrected(2.0 * target, lo, lo_phi, phi_max, probes)
-            else:
-                most = lo_phi + math.log(2.0 * target / lo.value) / max(self.growth or 0.0, 0.05)
-            guess = min(max(guess, least), max(most, least))
+                return _Bracket.around(lo, p, target)
+            if phi >= run.phi_max:
+                raise self._unreachable(target, run.probes, run.phi_max)
+            prev, lo = lo, p
+            guess = self._next_guess(run, lo, prev, base)
 
-        # 2. refine inside [lo_phi, hi_phi]: Illinois regula falsi on log(value / target)
-        # (or the corrected predictor); bisection only when that stalls
-        f_lo, f_hi = math.log(lo.value / target), math.log(hi.value / target)
-        w_lo = w_hi = 1.0
-        last_side, stalls, unmeasured = "", 0, 0
-        while True:
-            if used >= self.max_measurements:
-                return finish("budget")
-            width = hi_phi - lo_phi
-            if width < _PLATEAU_WIDTH:
-                return finish("plateau")
-            if stalls >= 2 or unmeasured > _MAX_UNMEASURED:
-                phi = 0.5 * (lo_phi + hi_phi)
-            elif self.predict is not None:
-                ref = lo if -f_lo < f_hi else hi
-                phi = self._corrected(target, ref, lo_phi, hi_phi, [lo, hi])
-            else:
-                a, b = f_lo * w_lo, f_hi * w_hi
-                phi = lo_phi + (-a / (b - a)) * width
-            phi = min(hi_phi - 0.01 * width, max(lo_phi + 0.01 * width, phi))
+    def _past_plateau(self, run: _Search, lo: Probe, guess: float) -> tuple[float, Arch]:
+        """The φ to probe next from ``guess``, moved past ``lo``'s rounding plateau without
+        measuring; a φ limit reached on that plateau makes the target unreachable."""
+        phi = min(run.phi_max, max(guess, lo.phi + 1e-6))
+        arch = self.arch_at(phi)
+        while arch == lo.arch and phi < run.phi_max:
+            phi = min(run.phi_max, lo.phi + 2.0 * (phi - lo.phi) + 1e-3)
             arch = self.arch_at(phi)
-            # on an end's rounding step: move that end, no measurement (arch is monotone in φ)
-            if arch == lo.arch:
-                lo_phi, unmeasured = phi, unmeasured + 1
+        if arch == lo.arch:
+            raise self._unreachable(run.target, run.probes, run.phi_max)
+        return phi, arch
+
+    def _next_guess(self, run: _Search, lo: Probe, prev: Probe, base: Probe) -> float:
+        """The next bracketing φ above ``lo``: aimed a little above the target, so that an
+        estimate that is slightly optimistic brackets the target instead of creeping up on
+        it from below; at least some progress, at most about twice the target (a flat
+        rounding step makes the local slope small, and a far jump would measure a huge
+        model)."""
+        target, step = run.target, lo.phi - prev.phi
+        aim = target * (1.0 + 0.5 * self.tolerance)
+        if self.predict is not None:
+            guess = self._corrected(aim, lo, lo.phi, run.phi_max, run.probes)
+            least = lo.phi + 0.1 * step
+            most = self._corrected(2.0 * target, lo, lo.phi, run.phi_max, run.probes)
+        else:
+            guess = lo.phi + 1.2 * (self._extrapolated(aim, lo, prev, base) - lo.phi)
+            least = lo.phi + 0.25 * step
+            most = lo.phi + math.log(2.0 * target / lo.value) / max(self.growth or 0.0, 0.05)
+        return min(max(guess, least), max(most, least))
+
+    def _refine(self, run: _Search, br: _Bracket) -> PhiSolution:
+        """2. Inside the bracket: Illinois regula falsi on log(value / target) (or the
+        corrected predictor); bisection only when that stalls. 3. An end's rounding step
+        moves that end without a measurement (the arch is monotone in φ)."""
+        target = run.target
+        while True:
+            if run.over_budget():
+                return run.finish("budget")
+            if br.width < _PLATEAU_WIDTH:
+                return run.finish("plateau")
+            phi = self._refine_phi(br, target)
+            arch = self.arch_at(phi)
+            if br.moved_on_plateau(phi, arch):
                 continue
-            if arch == hi.arch:
-                hi_phi, unmeasured = phi, unmeasured + 1
-                continue
-            unmeasured = 0
             try:
-                p = probe(phi)
+                p = run.probe(phi, arch)
             except MeasurementError as exc:
-                failures += 1
-                if failures >= _MAX_FAILURES:
+                if run.too_many_failures():
                     raise
-                notes.append(f"φ={phi:.4f} failed to measure ({exc}); treated as too large")
-                hi_phi = phi
+                run.notes.append(f"φ={phi:.4f} failed to measure ({exc}); treated as too large")
+                br.hi_phi = phi
                 continue
             if self._within(p.value, target):
-                return finish("converged")
-            if p.value >= target:
-                hi, hi_phi, f_hi, w_hi = p, phi, math.log(p.value / target), 1.0
-                if last_side == "hi":
-                    w_lo *= 0.5  # Illinois: the retained end counts half
-                last_side = "hi"
-            else:
-                lo, lo_phi, f_lo, w_lo = p, phi, math.log(p.value / target), 1.0
-                if last_side == "lo":
-                    w_hi *= 0.5
-                last_side = "lo"
-            stalls = stalls + 1 if hi_phi - lo_phi > 0.5 * width else 0
+                return run.finish("converged")
+            br.take(p, target)
+
+    def _refine_phi(self, br: _Bracket, target: float) -> float:
+        width = br.width
+        if br.stalls >= 2 or br.unmeasured > _MAX_UNMEASURED:
+            phi = 0.5 * (br.lo_phi + br.hi_phi)
+        elif self.predict is not None:
+            ref = br.lo if -br.f_lo < br.f_hi else br.hi
+            phi = self._corrected(target, ref, br.lo_phi, br.hi_phi, [br.lo, br.hi])
+        else:
+            phi = br.interpolated()
+        return min(br.hi_phi - 0.01 * width, max(br.lo_phi + 0.01 * width, phi))
 
     def _unreachable(self, target: float, probes: list[Probe], phi_max: float):
         best = max(probes, key=lambda p: p.value)
@@ -380,3 +358,105 @@ class PhiSolver:
             largest=best.value,
             largest_phi=best.phi,
         )
+
+
+class _Search:
+    """One solve's running state: the probes so far, the fresh measurements they cost, the
+    failed probes and the notes, and the φ limit (lowered when a probe fails to measure)."""
+
+    def __init__(self, solver: PhiSolver, target: float) -> None:
+        self.solver = solver
+        self.target = target
+        self.phi_max = solver.phi_max
+        self.probes: list[Probe] = []
+        self.notes: list[str] = []
+        self.used = 0
+        self.failures = 0
+
+    def probe(self, phi: float, arch: Arch | None = None) -> Probe:
+        arch = self.solver.arch_at(phi) if arch is None else arch
+        value, fresh = self.solver.measure(arch)
+        p = Probe(phi, arch, float(value), bool(fresh))
+        self.probes.append(p)
+        self.used += int(fresh)
+        return p
+
+    def over_budget(self) -> bool:
+        return self.used >= self.solver.max_measurements
+
+    def too_many_failures(self) -> bool:
+        """Count a probe that failed to measure; True when the search should give up."""
+        self.failures += 1
+        return self.failures >= _MAX_FAILURES
+
+    def finish(self, reason: str) -> PhiSolution:
+        """The measured probe (the base only when nothing else was) closest to the target."""
+        target = self.target
+        measured = [p for p in self.probes if p.phi > 0] or self.probes
+        best = min(measured, key=lambda p: (abs(p.value / target - 1.0), p.phi))
+        if self.solver._within(best.value, target):
+            reason = "converged"
+        return PhiSolution(
+            target, best.phi, best.arch, best.value, self.solver.tolerance, self.used, reason,
+            self.probes, self.notes,
+        )  # fmt: skip
+
+
+@dataclass
+class _Bracket:
+    """[lo_phi, hi_phi] around the target while refining: the measured ends (``lo`` below
+    the target, ``hi`` above), their log errors with Illinois weights, and the counters that
+    switch to bisection (steps that did not halve it, unmeasured moves on plateaus)."""
+
+    lo: Probe
+    hi: Probe
+    lo_phi: float
+    hi_phi: float
+    f_lo: float
+    f_hi: float
+    w_lo: float = 1.0
+    w_hi: float = 1.0
+    last_side: str = ""
+    stalls: int = 0
+    unmeasured: int = 0
+
+    @classmethod
+    def around(cls, lo: Probe, hi: Probe, target: float) -> _Bracket:
+        f_lo, f_hi = math.log(lo.value / target), math.log(hi.value / target)
+        return cls(lo, hi, lo.phi, hi.phi, f_lo, f_hi)
+
+    @property
+    def width(self) -> float:
+        return self.hi_phi - self.lo_phi
+
+    def interpolated(self) -> float:
+        """Illinois regula falsi: where the weighted log errors of the ends cross zero."""
+        a, b = self.f_lo * self.w_lo, self.f_hi * self.w_hi
+        return self.lo_phi + (-a / (b - a)) * self.width
+
+    def moved_on_plateau(self, phi: float, arch: Arch) -> bool:
+        """When ``arch`` is an end's arch, move that end to ``phi`` (no measurement)."""
+        if arch == self.lo.arch:
+            self.lo_phi, self.unmeasured = phi, self.unmeasured + 1
+            return True
+        if arch == self.hi.arch:
+            self.hi_phi, self.unmeasured = phi, self.unmeasured + 1
+            return True
+        self.unmeasured = 0
+        return False
+
+    def take(self, p: Probe, target: float) -> None:
+        """``p`` (measured, outside tolerance) replaces the end on its side."""
+        width = self.width
+        f = math.log(p.value / target)
+        if p.value >= target:
+            self.hi, self.hi_phi, self.f_hi, self.w_hi = p, p.phi, f, 1.0
+            if self.last_side == "hi":
+                self.w_lo *= 0.5  # Illinois: the retained end counts half
+            self.last_side = "hi"
+        else:
+            self.lo, self.lo_phi, self.f_lo, self.w_lo = p, p.phi, f, 1.0
+            if self.last_side == "lo":
+                self.w_hi *= 0.5
+            self.last_side = "lo"
+        self.stalls = self.stalls + 1 if self.width > 0.5 * width else 0
