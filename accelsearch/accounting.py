@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch import nn
 
 from accelsearch.arch import Arch
+from accelsearch.builder import build_model
 
 
 @dataclass(frozen=True)
@@ -49,9 +53,32 @@ def model_cost(model: nn.Module, resolution: int, in_chans: int = 3) -> ModelCos
 
 
 def arch_cost(arch: Arch, num_classes: int = 1000) -> ModelCost:
-    from accelsearch.builder import build_model
-
     return model_cost(build_model(arch, num_classes=num_classes), arch.resolution, arch.in_chans)
+
+
+def count_flops(arch: Arch, build: Callable[..., Any] | None = None) -> dict[str, int]:
+    """FLOPs (2 × multiply-adds) per module for one image, counted on the meta device
+    (no real compute; on the CPU for an op without a meta kernel). ``"Global"`` is the total,
+    ``"__model__"`` the model's class name (the prefix of the module paths)."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    build = build or build_model
+
+    def run(meta: bool):
+        with torch.device("meta") if meta else contextlib.nullcontext():
+            model = build(arch, num_classes=1000).eval()
+            x = torch.zeros(1, arch.in_chans, arch.resolution, arch.resolution)
+        with torch.no_grad(), FlopCounterMode(display=False) as counter:
+            model(x)
+        return model, counter
+
+    try:
+        model, counter = run(meta=True)
+    except (NotImplementedError, RuntimeError):  # an op without a meta kernel: count on CPU
+        model, counter = run(meta=False)
+    counts = {k: int(sum(v.values())) for k, v in counter.get_flop_counts().items()}
+    counts["__model__"] = type(model).__name__  # type: ignore[assignment]
+    return counts
 
 
 # -- per-layer statistics for the roofline -------------------------------------------------

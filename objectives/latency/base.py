@@ -36,8 +36,6 @@ from accelsearch.objectives.latency.result import LatencyResult
 
 PRECISIONS = ("fp32", "fp16", "bf16", "int8")
 DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
-#: bytes per element of activations and weights at each precision
-BYTES_PER_ELEMENT = {"fp32": 4, "fp16": 2, "bf16": 2, "int8": 1}
 
 InputShape = tuple[int, int, int, int]  # (batch, channels, height, width)
 

@@ -11,9 +11,10 @@ from typing import Any
 import numpy as np
 import torch
 
+from accelsearch.accounting import BYTES_PER_ELEMENT
 from accelsearch.errors import MeasurementError
 from accelsearch.objectives.latency.backends import get_backend
-from accelsearch.objectives.latency.base import BYTES_PER_ELEMENT, LatencyBackend
+from accelsearch.objectives.latency.base import LatencyBackend
 from accelsearch.objectives.latency.layers import LayerKey, layer_cost, layer_module
 from accelsearch.objectives.latency.lut.store import LUTStore, TableId
 from accelsearch.objectives.latency.protocol import Protocol
