@@ -9,6 +9,7 @@ from typing import Any
 
 import torch
 from torch import nn
+from torch.utils.flop_counter import FlopCounterMode
 
 from accelsearch.arch import Arch
 from accelsearch.builder import build_model
@@ -32,10 +33,16 @@ class ModelCost:
         return 2 * self.macs / 1e9
 
 
+def count_forward(model: nn.Module, x: torch.Tensor) -> tuple[FlopCounterMode, Any]:
+    """Run ``model(x)`` once, without gradients, under ``torch.utils.flop_counter``: the one
+    place FLOPs are counted (totals, per module, per layer). Returns (counter, output)."""
+    with torch.no_grad(), FlopCounterMode(display=False) as counter:
+        out = model(x)
+    return counter, out
+
+
 def model_cost(model: nn.Module, resolution: int, in_chans: int = 3) -> ModelCost:
     """Parameters and per-image multiply-adds of ``model`` at ``resolution``."""
-    from torch.utils.flop_counter import FlopCounterMode
-
     params = sum(p.numel() for p in model.parameters())
     was_training = model.training
     model.eval()
@@ -46,8 +53,7 @@ def model_cost(model: nn.Module, resolution: int, in_chans: int = 3) -> ModelCos
         resolution,
         device=next(model.parameters()).device if params else "cpu",
     )
-    with torch.no_grad(), FlopCounterMode(display=False) as counter:
-        model(x)
+    counter, _ = count_forward(model, x)
     model.train(was_training)
     return ModelCost(params=params, macs=int(counter.get_total_flops() // 2))
 
@@ -60,17 +66,13 @@ def count_flops(arch: Arch, build: Callable[..., Any] | None = None) -> dict[str
     """FLOPs (2 × multiply-adds) per module for one image, counted on the meta device
     (no real compute; on the CPU for an op without a meta kernel). ``"Global"`` is the total,
     ``"__model__"`` the model's class name (the prefix of the module paths)."""
-    from torch.utils.flop_counter import FlopCounterMode
-
     build = build or build_model
 
     def run(meta: bool):
         with torch.device("meta") if meta else contextlib.nullcontext():
             model = build(arch, num_classes=1000).eval()
             x = torch.zeros(1, arch.in_chans, arch.resolution, arch.resolution)
-        with torch.no_grad(), FlopCounterMode(display=False) as counter:
-            model(x)
-        return model, counter
+        return model, count_forward(model, x)[0]
 
     try:
         model, counter = run(meta=True)
@@ -223,8 +225,6 @@ def model_stats(
     :func:`model_cost`); shapes from forward hooks on convolutions, linear layers, pooling
     and squeeze-excite modules.
     """
-    from torch.utils.flop_counter import FlopCounterMode
-
     if precision not in BYTES_PER_ELEMENT:
         raise ValueError(
             f"unknown precision {precision!r}; valid choices: {sorted(BYTES_PER_ELEMENT)}"
@@ -267,8 +267,7 @@ def model_stats(
     dtype = first.dtype if first is not None and first.is_floating_point() else torch.float32
     x = torch.randn(1, in_chans, resolution, resolution, device=device, dtype=dtype)
     try:
-        with torch.no_grad(), FlopCounterMode(display=False) as counter:
-            model(x)
+        counter, _ = count_forward(model, x)
     finally:
         for h in hooks:
             h.remove()
@@ -310,7 +309,6 @@ def arch_stats(
 ) -> ArchStats:
     """Parameters, multiply-adds and per-layer activation and weight bytes of ``arch`` at a
     batch size and precision (the inputs of :mod:`accelsearch.objectives.roofline`)."""
-    from accelsearch.builder import build_model
 
     model = build_model(arch, num_classes=num_classes)
     return model_stats(model, arch.resolution, batch_size, precision, arch.in_chans)

@@ -28,9 +28,10 @@ import torch
 from torch import nn
 
 from accelsearch.arch import Arch
+from accelsearch.builder import build_model
 from accelsearch.errors import BackendUnavailableError, ConfigError, MeasurementError, choices_text
 from accelsearch.objectives.latency.cache import LatencyCache, key_digest, open_cache
-from accelsearch.objectives.latency.lock import device_lock
+from accelsearch.objectives.latency.lock import device_lock, lock_key
 from accelsearch.objectives.latency.protocol import Protocol, Stats
 from accelsearch.objectives.latency.result import LatencyResult
 
@@ -231,8 +232,6 @@ class LatencyBackend(ABC):
     # -- public ------------------------------------------------------------------------
     @property
     def device_key(self) -> str:
-        from accelsearch.objectives.latency.lock import lock_key
-
         return lock_key(self.device)
 
     @property
@@ -387,8 +386,6 @@ class LatencyBackend(ABC):
 
 def as_module(model_or_arch: nn.Module | Arch, num_classes: int) -> nn.Module:
     if isinstance(model_or_arch, Arch):
-        from accelsearch.builder import build_model
-
         return build_model(model_or_arch, num_classes=num_classes)
     if not isinstance(model_or_arch, nn.Module):
         raise ConfigError(
