@@ -275,25 +275,8 @@ class LatencyBackend(ABC):
         """
         if self._closed:
             raise ConfigError(f"latency backend {self.name!r} was closed; create a new one")
-        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-            raise ConfigError(f"latency batch_size must be a positive integer, got {batch_size!r}")
-        if not isinstance(model_or_arch, (Arch, nn.Module)):
-            raise ConfigError(
-                f"latency.measure takes an nn.Module or an Arch, got {type(model_or_arch).__name__}"
-            )
-        described = model_or_arch if isinstance(model_or_arch, Arch) else None
-        if described is None and isinstance(getattr(model_or_arch, "arch", None), Arch):
-            described = model_or_arch.arch  # a module built from an Arch
-        if described is not None:
-            resolution = resolution or described.resolution
-            in_chans = in_chans or described.in_chans
-        if isinstance(resolution, bool) or not isinstance(resolution, int) or resolution < 1:
-            raise ConfigError(
-                f"latency resolution is needed for an nn.Module and must be a positive integer, "
-                f"got {resolution!r}; pass resolution=..."
-            )
-        in_chans = int(in_chans or 3)
-        input_shape: InputShape = (batch_size, in_chans, int(resolution), int(resolution))
+        input_shape = input_shape_of(model_or_arch, batch_size, resolution, in_chans)
+        resolution = input_shape[2]
         model_hash = structure_hash(model_or_arch, num_classes)
         fields = self.cache_fields(model_hash, input_shape, num_classes)
         key = key_digest(fields)
@@ -382,6 +365,31 @@ class LatencyBackend(ABC):
 
         Called with the device lock held. Returns (stats, seconds spent building/compiling
         /capturing, mode string, extra fields for the result)."""
+
+
+def input_shape_of(
+    model_or_arch: nn.Module | Arch, batch_size: int, resolution: int | None, in_chans: int | None
+) -> InputShape:
+    """The checked (batch, channels, height, width) to time; resolution and channels
+    default to the arch's (also for a module built from an arch)."""
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ConfigError(f"latency batch_size must be a positive integer, got {batch_size!r}")
+    if not isinstance(model_or_arch, (Arch, nn.Module)):
+        raise ConfigError(
+            f"latency.measure takes an nn.Module or an Arch, got {type(model_or_arch).__name__}"
+        )
+    described = model_or_arch if isinstance(model_or_arch, Arch) else None
+    if described is None and isinstance(getattr(model_or_arch, "arch", None), Arch):
+        described = model_or_arch.arch  # a module built from an Arch
+    if described is not None:
+        resolution = resolution or described.resolution
+        in_chans = in_chans or described.in_chans
+    if isinstance(resolution, bool) or not isinstance(resolution, int) or resolution < 1:
+        raise ConfigError(
+            f"latency resolution is needed for an nn.Module and must be a positive integer, "
+            f"got {resolution!r}; pass resolution=..."
+        )
+    return (batch_size, int(in_chans or 3), int(resolution), int(resolution))
 
 
 def as_module(model_or_arch: nn.Module | Arch, num_classes: int) -> nn.Module:
