@@ -212,6 +212,42 @@ def _se_types() -> tuple[type, ...]:
     return tuple(types)
 
 
+def _layer_kind(mod: nn.Module, se_types: tuple[type, ...]) -> str | None:
+    """What the roofline calls ``mod`` (None: not a layer it counts)."""
+    if isinstance(mod, nn.Conv2d):
+        dw = mod.groups > 1 and mod.groups == mod.in_channels
+        return "dwconv" if dw else "conv"
+    if isinstance(mod, nn.Linear):
+        return "linear"
+    if isinstance(mod, (nn.AdaptiveAvgPool2d, nn.AvgPool2d, nn.MaxPool2d)):
+        return "pool"
+    if se_types and isinstance(mod, se_types):
+        return "se_scale"
+    return None
+
+
+def _shape_hooks(model: nn.Module, records: list) -> list:
+    """Forward hooks appending (name, kind, module, input elements, output elements) to
+    ``records`` for every layer the roofline counts; returns the handles to remove."""
+    se_types = _se_types()
+
+    def hook_for(name: str, kind: str):
+        def hook(mod, inputs, output):
+            x = inputs[0] if inputs else None
+            in_el = x.numel() if isinstance(x, torch.Tensor) else 0
+            out_el = output.numel() if isinstance(output, torch.Tensor) else 0
+            records.append((name, kind, mod, in_el, out_el))
+
+        return hook
+
+    hooks = []
+    for name, mod in model.named_modules():
+        kind = _layer_kind(mod, se_types)
+        if kind is not None:
+            hooks.append(mod.register_forward_hook(hook_for(name, kind)))
+    return hooks
+
+
 def model_stats(
     model: nn.Module,
     resolution: int,
@@ -233,32 +269,8 @@ def model_stats(
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
     bpe = BYTES_PER_ELEMENT[precision]
     archnet = type(model).__name__ == "ArchNet"
-    se_types = _se_types()
     records: list[tuple[str, str, nn.Module, int, int]] = []
-    hooks = []
-
-    def hook_for(name: str, kind: str):
-        def hook(mod, inputs, output):
-            x = inputs[0] if inputs else None
-            in_el = x.numel() if isinstance(x, torch.Tensor) else 0
-            out_el = output.numel() if isinstance(output, torch.Tensor) else 0
-            records.append((name, kind, mod, in_el, out_el))
-
-        return hook
-
-    for name, mod in model.named_modules():
-        kind = None
-        if isinstance(mod, nn.Conv2d):
-            dw = mod.groups > 1 and mod.groups == mod.in_channels
-            kind = "dwconv" if dw else "conv"
-        elif isinstance(mod, nn.Linear):
-            kind = "linear"
-        elif isinstance(mod, (nn.AdaptiveAvgPool2d, nn.AvgPool2d, nn.MaxPool2d)):
-            kind = "pool"
-        elif se_types and isinstance(mod, se_types):
-            kind = "se_scale"
-        if kind is not None:
-            hooks.append(mod.register_forward_hook(hook_for(name, kind)))
+    hooks = _shape_hooks(model, records)
     was_training = model.training
     model.eval()
     params = sum(p.numel() for p in model.parameters())
