@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch import nn
+from torch.utils.flop_counter import FlopCounterMode
 
 from accelsearch.arch import Arch
+from accelsearch.builder import build_model
 
 
 @dataclass(frozen=True)
@@ -28,10 +33,16 @@ class ModelCost:
         return 2 * self.macs / 1e9
 
 
+def count_forward(model: nn.Module, x: torch.Tensor) -> tuple[FlopCounterMode, Any]:
+    """Run ``model(x)`` once, without gradients, under ``torch.utils.flop_counter``: the one
+    place FLOPs are counted (totals, per module, per layer). Returns (counter, output)."""
+    with torch.no_grad(), FlopCounterMode(display=False) as counter:
+        out = model(x)
+    return counter, out
+
+
 def model_cost(model: nn.Module, resolution: int, in_chans: int = 3) -> ModelCost:
     """Parameters and per-image multiply-adds of ``model`` at ``resolution``."""
-    from torch.utils.flop_counter import FlopCounterMode
-
     params = sum(p.numel() for p in model.parameters())
     was_training = model.training
     model.eval()
@@ -42,16 +53,34 @@ def model_cost(model: nn.Module, resolution: int, in_chans: int = 3) -> ModelCos
         resolution,
         device=next(model.parameters()).device if params else "cpu",
     )
-    with torch.no_grad(), FlopCounterMode(display=False) as counter:
-        model(x)
+    counter, _ = count_forward(model, x)
     model.train(was_training)
     return ModelCost(params=params, macs=int(counter.get_total_flops() // 2))
 
 
 def arch_cost(arch: Arch, num_classes: int = 1000) -> ModelCost:
-    from accelsearch.builder import build_model
-
     return model_cost(build_model(arch, num_classes=num_classes), arch.resolution, arch.in_chans)
+
+
+def count_flops(arch: Arch, build: Callable[..., Any] | None = None) -> dict[str, int]:
+    """FLOPs (2 × multiply-adds) per module for one image, counted on the meta device
+    (no real compute; on the CPU for an op without a meta kernel). ``"Global"`` is the total,
+    ``"__model__"`` the model's class name (the prefix of the module paths)."""
+    build = build or build_model
+
+    def run(meta: bool):
+        with torch.device("meta") if meta else contextlib.nullcontext():
+            model = build(arch, num_classes=1000).eval()
+            x = torch.zeros(1, arch.in_chans, arch.resolution, arch.resolution)
+        return model, count_forward(model, x)[0]
+
+    try:
+        model, counter = run(meta=True)
+    except (NotImplementedError, RuntimeError):  # an op without a meta kernel: count on CPU
+        model, counter = run(meta=False)
+    counts = {k: int(sum(v.values())) for k, v in counter.get_flop_counts().items()}
+    counts["__model__"] = type(model).__name__  # type: ignore[assignment]
+    return counts
 
 
 # -- per-layer statistics for the roofline -------------------------------------------------
@@ -183,6 +212,42 @@ def _se_types() -> tuple[type, ...]:
     return tuple(types)
 
 
+def _layer_kind(mod: nn.Module, se_types: tuple[type, ...]) -> str | None:
+    """What the roofline calls ``mod`` (None: not a layer it counts)."""
+    if isinstance(mod, nn.Conv2d):
+        dw = mod.groups > 1 and mod.groups == mod.in_channels
+        return "dwconv" if dw else "conv"
+    if isinstance(mod, nn.Linear):
+        return "linear"
+    if isinstance(mod, (nn.AdaptiveAvgPool2d, nn.AvgPool2d, nn.MaxPool2d)):
+        return "pool"
+    if se_types and isinstance(mod, se_types):
+        return "se_scale"
+    return None
+
+
+def _shape_hooks(model: nn.Module, records: list) -> list:
+    """Forward hooks appending (name, kind, module, input elements, output elements) to
+    ``records`` for every layer the roofline counts; returns the handles to remove."""
+    se_types = _se_types()
+
+    def hook_for(name: str, kind: str):
+        def hook(mod, inputs, output):
+            x = inputs[0] if inputs else None
+            in_el = x.numel() if isinstance(x, torch.Tensor) else 0
+            out_el = output.numel() if isinstance(output, torch.Tensor) else 0
+            records.append((name, kind, mod, in_el, out_el))
+
+        return hook
+
+    hooks = []
+    for name, mod in model.named_modules():
+        kind = _layer_kind(mod, se_types)
+        if kind is not None:
+            hooks.append(mod.register_forward_hook(hook_for(name, kind)))
+    return hooks
+
+
 def model_stats(
     model: nn.Module,
     resolution: int,
@@ -196,8 +261,6 @@ def model_stats(
     :func:`model_cost`); shapes from forward hooks on convolutions, linear layers, pooling
     and squeeze-excite modules.
     """
-    from torch.utils.flop_counter import FlopCounterMode
-
     if precision not in BYTES_PER_ELEMENT:
         raise ValueError(
             f"unknown precision {precision!r}; valid choices: {sorted(BYTES_PER_ELEMENT)}"
@@ -206,32 +269,8 @@ def model_stats(
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
     bpe = BYTES_PER_ELEMENT[precision]
     archnet = type(model).__name__ == "ArchNet"
-    se_types = _se_types()
     records: list[tuple[str, str, nn.Module, int, int]] = []
-    hooks = []
-
-    def hook_for(name: str, kind: str):
-        def hook(mod, inputs, output):
-            x = inputs[0] if inputs else None
-            in_el = x.numel() if isinstance(x, torch.Tensor) else 0
-            out_el = output.numel() if isinstance(output, torch.Tensor) else 0
-            records.append((name, kind, mod, in_el, out_el))
-
-        return hook
-
-    for name, mod in model.named_modules():
-        kind = None
-        if isinstance(mod, nn.Conv2d):
-            dw = mod.groups > 1 and mod.groups == mod.in_channels
-            kind = "dwconv" if dw else "conv"
-        elif isinstance(mod, nn.Linear):
-            kind = "linear"
-        elif isinstance(mod, (nn.AdaptiveAvgPool2d, nn.AvgPool2d, nn.MaxPool2d)):
-            kind = "pool"
-        elif se_types and isinstance(mod, se_types):
-            kind = "se_scale"
-        if kind is not None:
-            hooks.append(mod.register_forward_hook(hook_for(name, kind)))
+    hooks = _shape_hooks(model, records)
     was_training = model.training
     model.eval()
     params = sum(p.numel() for p in model.parameters())
@@ -240,8 +279,7 @@ def model_stats(
     dtype = first.dtype if first is not None and first.is_floating_point() else torch.float32
     x = torch.randn(1, in_chans, resolution, resolution, device=device, dtype=dtype)
     try:
-        with torch.no_grad(), FlopCounterMode(display=False) as counter:
-            model(x)
+        counter, _ = count_forward(model, x)
     finally:
         for h in hooks:
             h.remove()
@@ -283,7 +321,6 @@ def arch_stats(
 ) -> ArchStats:
     """Parameters, multiply-adds and per-layer activation and weight bytes of ``arch`` at a
     batch size and precision (the inputs of :mod:`accelsearch.objectives.roofline`)."""
-    from accelsearch.builder import build_model
 
     model = build_model(arch, num_classes=num_classes)
     return model_stats(model, arch.resolution, batch_size, precision, arch.in_chans)

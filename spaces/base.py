@@ -32,6 +32,7 @@ from accelsearch.spaces.constraints import check_chain
 
 if TYPE_CHECKING:
     from accelsearch.spaces.constraints import Constraint
+    from accelsearch.spaces.layer_terms import Term
 
 
 class SearchSpace(ABC):
@@ -63,6 +64,17 @@ class SearchSpace(ABC):
     def references(self) -> dict[str, Callable[[], Arch]]:
         """Published reference architectures, by name (built lazily)."""
         return {}
+
+    def lut_terms(self) -> list[Term] | None:
+        """The lookup table's fast path: the network's layer sum split into terms that each
+        depend on a few parameters (:mod:`accelsearch.spaces.layer_terms`), or None (the
+        default) to have every point decoded whole.
+
+        Called by the latency lookup table once per batch of predictions it is asked for
+        (``predict_many``, ``predict_unit``); the terms must add up to the layer sum of
+        :meth:`decode` for every point.
+        """
+        return None
 
     def check(self, arch: Arch) -> None:
         """Raise :class:`~accelsearch.errors.ArchError` if ``arch``'s stages do not chain or

@@ -40,6 +40,7 @@ from accelsearch.errors import ArchError, ConfigError
 from accelsearch.spaces.base import SearchSpace
 from accelsearch.spaces.constraints import ChainState, MultipleOf, register_chain_rule, where
 from accelsearch.spaces.distributions import Categorical, IntRange, Ordinal
+from accelsearch.spaces.layer_terms import Term, efficientnet_x_terms
 from accelsearch.spaces.registry import register_space
 
 
@@ -229,6 +230,20 @@ class EfficientNetXSpace(SearchSpace):
         """Distinct nominal widths of stage ``i`` (reference × ``width_choices``, rounded)."""
         ref = _B0[i].width
         return tuple(sorted({round_filters(ref * c, self.width_mult) for c in self.width_choices}))
+
+    def lut_terms(self) -> list[Term]:
+        """One term per stage scaled by its depth, plus stem and head (:mod:`.layer_terms`)."""
+        declared = self.params()
+        defaults = {name: dist.values()[0] for name, dist in declared.items()}
+
+        def decode(values: dict[str, Any]) -> Arch:  # declared values: no need to validate
+            v = {**defaults, **values}
+            layout = self._layout()
+            return _decode(
+                v, self.width_mult, depth_mult=1.0, dropout=self.head_dropout, layout=layout
+            )
+
+        return efficientnet_x_terms(declared, decode, STAGES, self.act_groups)
 
     # -- decode / encode -----------------------------------------------------------------
     def decode(self, params: dict[str, Any]) -> Arch:

@@ -52,6 +52,7 @@ from accelsearch.spaces.base import SearchSpace
 from accelsearch.spaces.constraints import FixedStrides, MultipleOf, ResolutionMultiple
 from accelsearch.spaces.distributions import Categorical, IntRange, Ordinal
 from accelsearch.spaces.efficientnet_x import round_filters
+from accelsearch.spaces.layer_terms import GPUNetLayout, Term, gpunet_terms
 from accelsearch.spaces.registry import register_space
 
 
@@ -235,6 +236,10 @@ class GPUNetSpace(SearchSpace):
         return total
 
     # -- params <-> Arch ----------------------------------------------------------------------
+    def lut_terms(self) -> list[Term]:
+        """Stem, stage 1, stages 2-7 scaled by their layers, head (:mod:`.layer_terms`)."""
+        return gpunet_terms(GPUNetLayout(STAGES, HEAD_WIDTH, SE_RATIO))
+
     def decode(self, params: dict[str, Any]) -> Arch:
         self.validate_params(params)
         return self.checked(_arch_from_params(params))

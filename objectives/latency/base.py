@@ -28,16 +28,15 @@ import torch
 from torch import nn
 
 from accelsearch.arch import Arch
+from accelsearch.builder import build_model
 from accelsearch.errors import BackendUnavailableError, ConfigError, MeasurementError, choices_text
 from accelsearch.objectives.latency.cache import LatencyCache, key_digest, open_cache
-from accelsearch.objectives.latency.lock import device_lock
+from accelsearch.objectives.latency.lock import device_lock, lock_key
 from accelsearch.objectives.latency.protocol import Protocol, Stats
 from accelsearch.objectives.latency.result import LatencyResult
 
 PRECISIONS = ("fp32", "fp16", "bf16", "int8")
 DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
-#: bytes per element of activations and weights at each precision
-BYTES_PER_ELEMENT = {"fp32": 4, "fp16": 2, "bf16": 2, "int8": 1}
 
 InputShape = tuple[int, int, int, int]  # (batch, channels, height, width)
 
@@ -233,8 +232,6 @@ class LatencyBackend(ABC):
     # -- public ------------------------------------------------------------------------
     @property
     def device_key(self) -> str:
-        from accelsearch.objectives.latency.lock import lock_key
-
         return lock_key(self.device)
 
     @property
@@ -278,25 +275,8 @@ class LatencyBackend(ABC):
         """
         if self._closed:
             raise ConfigError(f"latency backend {self.name!r} was closed; create a new one")
-        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-            raise ConfigError(f"latency batch_size must be a positive integer, got {batch_size!r}")
-        if not isinstance(model_or_arch, (Arch, nn.Module)):
-            raise ConfigError(
-                f"latency.measure takes an nn.Module or an Arch, got {type(model_or_arch).__name__}"
-            )
-        described = model_or_arch if isinstance(model_or_arch, Arch) else None
-        if described is None and isinstance(getattr(model_or_arch, "arch", None), Arch):
-            described = model_or_arch.arch  # a module built from an Arch
-        if described is not None:
-            resolution = resolution or described.resolution
-            in_chans = in_chans or described.in_chans
-        if isinstance(resolution, bool) or not isinstance(resolution, int) or resolution < 1:
-            raise ConfigError(
-                f"latency resolution is needed for an nn.Module and must be a positive integer, "
-                f"got {resolution!r}; pass resolution=..."
-            )
-        in_chans = int(in_chans or 3)
-        input_shape: InputShape = (batch_size, in_chans, int(resolution), int(resolution))
+        input_shape = input_shape_of(model_or_arch, batch_size, resolution, in_chans)
+        resolution = input_shape[2]
         model_hash = structure_hash(model_or_arch, num_classes)
         fields = self.cache_fields(model_hash, input_shape, num_classes)
         key = key_digest(fields)
@@ -387,10 +367,33 @@ class LatencyBackend(ABC):
         /capturing, mode string, extra fields for the result)."""
 
 
+def input_shape_of(
+    model_or_arch: nn.Module | Arch, batch_size: int, resolution: int | None, in_chans: int | None
+) -> InputShape:
+    """The checked (batch, channels, height, width) to time; resolution and channels
+    default to the arch's (also for a module built from an arch)."""
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ConfigError(f"latency batch_size must be a positive integer, got {batch_size!r}")
+    if not isinstance(model_or_arch, (Arch, nn.Module)):
+        raise ConfigError(
+            f"latency.measure takes an nn.Module or an Arch, got {type(model_or_arch).__name__}"
+        )
+    described = model_or_arch if isinstance(model_or_arch, Arch) else None
+    if described is None and isinstance(getattr(model_or_arch, "arch", None), Arch):
+        described = model_or_arch.arch  # a module built from an Arch
+    if described is not None:
+        resolution = resolution or described.resolution
+        in_chans = in_chans or described.in_chans
+    if isinstance(resolution, bool) or not isinstance(resolution, int) or resolution < 1:
+        raise ConfigError(
+            f"latency resolution is needed for an nn.Module and must be a positive integer, "
+            f"got {resolution!r}; pass resolution=..."
+        )
+    return (batch_size, int(in_chans or 3), int(resolution), int(resolution))
+
+
 def as_module(model_or_arch: nn.Module | Arch, num_classes: int) -> nn.Module:
     if isinstance(model_or_arch, Arch):
-        from accelsearch.builder import build_model
-
         return build_model(model_or_arch, num_classes=num_classes)
     if not isinstance(model_or_arch, nn.Module):
         raise ConfigError(

@@ -20,11 +20,21 @@ import math
 from dataclasses import dataclass
 from functools import cached_property
 
+import torch
 from torch import nn
 
+from accelsearch.accounting import count_forward
 from accelsearch.arch import Arch, Stage
-from accelsearch.builder import FIXED_DEPTH_TYPES
+from accelsearch.builder import (
+    BLOCKS,
+    FIXED_DEPTH_TYPES,
+    BuildContext,
+    act_layer,
+    expanded_width,
+    se_width,
+)
 from accelsearch.errors import ArchError
+from accelsearch.spaces.constraints import CHAIN_RULES, ChainState
 
 HEAD = "head"
 
@@ -116,8 +126,6 @@ def _fixed_depth(kind: str) -> bool:
 def stage_output(stage: Stage, in_chs: int, size: int) -> tuple[int, int]:
     """(channels, size) after ``stage``, by the block type's chain rule (the spaces' own
     shape bookkeeping, :mod:`accelsearch.spaces.constraints`)."""
-    from accelsearch.spaces.constraints import CHAIN_RULES, ChainState
-
     if stage.depth == 0:
         return in_chs, size
     if stage.type in CHAIN_RULES:
@@ -193,8 +201,6 @@ def arch_layers(arch: Arch, num_classes: int = 1000) -> list[LayerEntry]:
 
 def layer_module(key: LayerKey) -> nn.Module:
     """The layer alone, built by the same builder as the whole network (random weights)."""
-    from accelsearch.builder import BLOCKS, BuildContext, act_layer
-
     if key.kind == HEAD:
         from timm.layers import SelectAdaptivePool2d
         from timm.models._efficientnet_blocks import ConvBnAct
@@ -253,8 +259,6 @@ def _cost_conv(key: LayerKey) -> LayerCost:
 
 
 def _cost_mbconv(key: LayerKey) -> LayerCost:
-    from accelsearch.builder import expanded_width, se_width
-
     nominal = key.nominal_in or key.in_chs
     si, so = key.size, key.out_size
     macs = params = 0
@@ -275,8 +279,6 @@ def _cost_mbconv(key: LayerKey) -> LayerCost:
 
 
 def _cost_fused(key: LayerKey) -> LayerCost:
-    from accelsearch.builder import expanded_width, se_width
-
     nominal = key.nominal_in or key.in_chs
     si, so = key.size, key.out_size
     mid = expanded_width(nominal, key.expansion)
@@ -312,13 +314,9 @@ _ANALYTIC = {
 
 
 def _counted_cost(key: LayerKey) -> LayerCost:
-    import torch
-    from torch.utils.flop_counter import FlopCounterMode
-
     with torch.device("meta"):
         module = layer_module(key).eval()
     x = torch.empty(1, key.in_chs, key.size, key.size, device="meta")
-    with torch.no_grad(), FlopCounterMode(display=False) as counter:
-        y = module(x)
+    counter, y = count_forward(module, x)
     params = sum(p.numel() for p in module.parameters())
     return LayerCost(int(counter.get_total_flops() // 2), params, x.numel(), int(y.numel()))

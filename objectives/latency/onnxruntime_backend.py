@@ -27,7 +27,12 @@ import torch
 from torch import nn
 
 from accelsearch.errors import BackendUnavailableError, ConfigError, MeasurementError
-from accelsearch.objectives.latency.base import InputShape, LatencyBackend, base_versions
+from accelsearch.objectives.latency.base import (
+    InputShape,
+    LatencyBackend,
+    base_versions,
+    device_name,
+)
 from accelsearch.objectives.latency.onnx_export import (
     MIN_OPSET,
     calibration_batches,
@@ -95,8 +100,6 @@ class OnnxRuntimeBackend(LatencyBackend):
     def device_name(self) -> str:
         if self.device != "cpu":
             return super().device_name
-        from accelsearch.objectives.latency.base import device_name
-
         return device_name("cpu", self.options.get("threads"), runtime="onnxruntime")
 
     @property

@@ -27,7 +27,13 @@ from torch import nn
 
 from accelsearch.arch import Arch
 from accelsearch.errors import ConfigError, MeasurementError
-from accelsearch.objectives.latency.base import DTYPES, InputShape, LatencyBackend, as_module
+from accelsearch.objectives.latency.base import (
+    DTYPES,
+    InputShape,
+    LatencyBackend,
+    as_module,
+    is_out_of_memory,
+)
 from accelsearch.objectives.latency.protocol import Protocol, Stats, run_protocol
 
 
@@ -237,6 +243,4 @@ def _capture(fn, x: torch.Tensor, stream: torch.cuda.Stream, extra: dict[str, An
 
 
 def _is_oom(exc: BaseException) -> bool:
-    from accelsearch.objectives.latency.base import is_out_of_memory
-
     return is_out_of_memory(exc)
