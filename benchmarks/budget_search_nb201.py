@@ -25,11 +25,15 @@ Arms, per strategy and budget:
   that passes is measured (its latency looked up) and, when over the budget, told as
   infeasible without training. NB201 has no per-layer lookup table in the project, so the
   predictor is the fallback a search uses then: the table's FLOPs (counted by
-  ``torch.utils.flop_counter``), calibrated on the cells measured so far.
+  ``torch.utils.flop_counter``), calibrated on the cells measured so far;
+* ``screened-lut``: the same with a lookup table's analogue as the predictor: an additive
+  per-edge model (one latency per (edge, operation), summed, like a per-layer LUT) fitted
+  once on 64 random measured cells; its margin starts at 10 % and becomes its measured error.
 
-``stratified`` needs a latency predictor in ms for its pool: it gets an additive per-edge
-model (a LUT's analogue: one latency per (edge, operation), summed) fitted on 64 random
-measured cells. ``llr`` does not apply to NB201 (no ordered depth/width parameters).
+``stratified`` needs a latency predictor in ms for its pool: it gets that additive model in
+every arm, and a pool of 16,384 Sobol candidates with its ridge surrogate
+(``BUDGET_OPTIONS``). ``optuna-gp`` runs 3 seeds and 50 trainings (its asks take seconds).
+``llr`` does not apply to NB201 (no ordered depth/width parameters).
 
 Reported per (strategy, arm, budget), over seeds: trainings until the best feasible cell of
 the table was trained (and until a cell within 0.3 points of it), regret (best feasible
@@ -86,6 +90,11 @@ PERCENTILES = (10, 25, 50)
 CHECKPOINTS = (25, 50, 100)
 TARGET_REGRET = 0.3
 LUT_CELLS = 64  # measured cells the additive (LUT-like) model of stratified is fitted on
+#: options beyond search_efficiency_nb201's: stratified's pool covers most of the 15,625
+#: cells, and a ridge surrogate picks inside its bin
+BUDGET_OPTIONS = {
+    "stratified": {"candidates": 16384, "bins": 5, "init_per_bin": 4, "surrogate": "ridge"},
+}
 
 _STATE: dict = {}
 
@@ -137,7 +146,7 @@ def _objective(name: str, arm: str):
 
 def _make(name: str, arm: str, seed: int, budget_ms: float, space):
     flops = _STATE["flops"]
-    options = dict(OPTIONS.get(name, {}))
+    options = dict(BUDGET_OPTIONS.get(name, OPTIONS.get(name, {})))
     if name == "stratified":
         options["predictor"] = _lut_predictor()
     budget = None if arm == "plain" else Budget(latency_ms=budget_ms)
@@ -387,6 +396,7 @@ def main(argv=None) -> int:
     p.add_argument("--arms", default=",".join(ARMS))
     p.add_argument("--seeds", type=int, default=10)
     p.add_argument("--gp-seeds", type=int, default=3, help="optuna-gp's asks take seconds")
+    p.add_argument("--gp-trainings", type=int, default=50, help="optuna-gp's trainings")
     p.add_argument("--trainings", type=int, default=100)
     p.add_argument("--workers", type=int, default=1)
     p.add_argument("--measure-s", type=float, default=0.34, help="GPU-s per measurement")
@@ -399,10 +409,12 @@ def main(argv=None) -> int:
     best = {b: max(a for c, a in acc.items() if lat[c] <= b) for b in budgets.values()}
     jobs = []
     for name in args.strategies.split(","):
-        seeds = args.gp_seeds if name == "optuna-gp" else args.seeds
+        gp = name == "optuna-gp"
+        seeds = args.gp_seeds if gp else args.seeds
+        n = args.gp_trainings if gp else args.trainings
         for arm in args.arms.split(","):
             for pct, b in budgets.items():
-                jobs += [(name, arm, pct, s, b, args.trainings) for s in range(seeds)]
+                jobs += [(name, arm, pct, s, b, n) for s in range(seeds)]
     import torch
 
     summary = {
@@ -421,6 +433,9 @@ def main(argv=None) -> int:
             for pct, b in budgets.items()
         },
         "cost_model": {"measure_s": args.measure_s, "train_s": args.train_s},
+        "options": {
+            n: BUDGET_OPTIONS.get(n, OPTIONS.get(n, {})) for n in args.strategies.split(",")
+        },
         "command": " ".join(sys.argv),
         "runs": [],
     }

@@ -9,7 +9,9 @@
    default all), taking turns between bins: each bin first evaluates ``init_per_bin``
    pool members in Sobol order (spread over the bin), then mostly the unevaluated members
    nearest (fewest differing parameters) to the bin's best so far, sometimes
-   (``explore``) a random one. Every evaluated assignment comes from the pool, so its
+   (``explore``) a random one. With ``surrogate: ridge`` the pick is instead the member a
+   ridge regression on one-hot parameters, fitted on every evaluated member, predicts
+   best (once 8 are evaluated). Every evaluated assignment comes from the pool, so its
    predicted latency is known and it stays in its bin.
 4. The summary gives one winner per bin (``SearchResult.summary["bins"]``).
 
@@ -56,6 +58,7 @@ class StratifiedSearcher(Searcher):
         "init_per_bin": 4,
         "explore": 0.2,
         "budget_margin": 0.05,
+        "surrogate": None,
     }
 
     def __init__(self, space, objective, seed: int = 0, **options: Any) -> None:
@@ -79,6 +82,11 @@ class StratifiedSearcher(Searcher):
                 )
         if not 0 <= float(o["explore"]) <= 1:
             raise ConfigError(f"search.options.explore must be in [0, 1], got {o['explore']}")
+        if o["surrogate"] not in (None, "ridge"):
+            raise ConfigError(
+                f"search.options.surrogate is {o['surrogate']!r}; valid: null (nearest to the "
+                "bin's best), 'ridge'"
+            )
         check_predictor(o["predictor"])
         n_bins = bins if isinstance(bins, int) else len(bins) - 1
         targets = o["target_bins"]
@@ -226,9 +234,38 @@ class StratifiedSearcher(Searcher):
             return int(fresh[int(self.rng.integers(len(fresh)))])
         best = min(done)[1]
         cand = np.array(fresh)
+        if self.options["surrogate"] == "ridge":
+            pick = self._surrogate_pick(cand)
+            if pick is not None:
+                return pick
         dist = (self.pool[cand] != self.pool[best]).sum(axis=1)
         nearest = cand[dist == dist.min()]
         return int(nearest[int(self.rng.integers(len(nearest)))])
+
+    def _surrogate_pick(self, cand: np.ndarray) -> int | None:
+        """The candidate a ridge regression on one-hot parameters (fitted on every feasible
+        evaluated member) predicts best; ``None`` while it has fewer than 8 points."""
+        rows = [
+            (i, v)
+            for i, (_, v, m) in self.evaluated.items()
+            if v is not None and not self.violation(m)
+        ]
+        if len(rows) < 8:
+            return None
+        x = self._one_hot(self.pool[[i for i, _ in rows]])
+        y = np.array([v for _, v in rows])
+        a = x.T @ x + np.eye(x.shape[1])
+        w = np.linalg.solve(a, x.T @ (y - y.mean()))
+        pred = self._one_hot(self.pool[cand]) @ w
+        return int(cand[int(np.argmin(pred))])
+
+    def _one_hot(self, idx: np.ndarray) -> np.ndarray:
+        cards = self.encoding.cardinalities
+        offsets = np.concatenate([[0], np.cumsum(cards)[:-1]])
+        out = np.zeros((len(idx), int(cards.sum())))
+        rows = np.arange(len(idx))[:, None]
+        out[rows, offsets[None, :] + idx.astype(np.int64)] = 1.0
+        return out
 
     def _tell_impl(self, suggestion_id, params, metrics, values) -> None:
         key = self.encoding.key(params)

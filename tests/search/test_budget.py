@@ -318,3 +318,22 @@ def test_the_repository_table_refuses_a_budget_gpunet_cannot_reach():
     screen = check_search_budget(rec.model_copy(update={"search": rec.search.model_copy(
         update={"latency_budget_ms": 0.5})}))  # fmt: skip
     assert screen.model.kind == "lut" and 0.1 < screen.reach["fastest_predicted_ms"] < 0.5
+
+
+def test_the_screened_search_survives_ray_snapshots():
+    """Ray Tune pickles the search algorithm in every snapshot (``accelsearch resume``): the
+    screen and its measured error come back; a table predictor is made again, not stored."""
+    from ray import cloudpickle
+
+    space = tiny()
+    alg, _ = strategy.make("optuna-tpe", space, SINGLE, 0, {}, budget=BUDGET)
+    search = ScreenedSearch(alg, exact_screen(space, BUDGET), max_per_trial=50)
+    for i in range(6):
+        cfg = search.suggest(f"t{i}")
+        search.on_trial_complete(f"t{i}", measured_first(space, cfg, BUDGET))
+    assert search.screen.model._predictor is not None
+    again = cloudpickle.loads(cloudpickle.dumps(search))
+    assert again.screen.model._predictor is None  # dropped from the snapshot
+    assert again.screen.model.errors == search.screen.model.errors
+    assert again.screen.rejected == search.screen.rejected
+    assert again.suggest("x") == search.suggest("x")
