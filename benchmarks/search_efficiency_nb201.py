@@ -180,8 +180,10 @@ class Scorer:
 _STATE: dict = {}
 
 
-def _init(nb201_csv, latency_csv, focus) -> None:
+def _init(nb201_csv, latency_csv, focus, options=None) -> None:
     import optuna
+
+    OPTIONS.update(options or {})  # --options, in each spawned worker
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     acc, lat, _, table = load_tables(nb201_csv, latency_csv)
@@ -297,7 +299,13 @@ def main(argv=None) -> int:
     p.add_argument("--workers", type=int, default=max(1, (os.cpu_count() or 2) - 1))
     p.add_argument("--quick", action="store_true", help="synthetic latency, 2 seeds, 100 evals")
     p.add_argument("--device", default="cpu", help="recorded only (the search runs on CPU)")
+    p.add_argument(
+        "--options",
+        help='JSON: per-strategy options replacing OPTIONS, e.g. \'{"optuna-tpe": {"group": true}}\'',
+    )
     args = p.parse_args(argv)
+    if args.options:
+        OPTIONS.update(json.loads(args.options))
     if args.quick:
         args.synthetic_latency = True
         args.seeds = min(args.seeds, 2)
@@ -359,6 +367,7 @@ def main(argv=None) -> int:
         args.nb201_csv,
         None if args.synthetic_latency else args.latency_csv,
         args.focus_accuracy,
+        json.loads(args.options) if args.options else None,
     )
     with ctx.Pool(args.workers, initializer=_init, initargs=init_args) as pool:
         for res in pool.imap_unordered(_safe_run, jobs):
