@@ -70,6 +70,7 @@ from budget_search_report import (  # noqa: E402
     markdown,
     summarise,
     target_check,
+    write_tables,
 )
 from nb201_latency_fill import features  # noqa: E402
 from search_efficiency_nb201 import EDGES, OPTIONS, load_tables  # noqa: E402
@@ -359,7 +360,7 @@ def main(argv=None) -> int:
     summary["table"] = summarise(summary["runs"], args.measure_s, args.train_s)
     summary["target"] = target_check(summary["table"])
     out.write_text(json.dumps(summary, indent=1, default=str))
-    out.with_suffix(".tables.md").write_text(markdown(summary) + "\n")
+    write_tables(out.with_suffix(".md"), markdown(summary))
     print(f"[budget] {len(jobs)} runs in {time.perf_counter() - t0:.0f} s -> {out}")
     return 0
 

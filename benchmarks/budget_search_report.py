@@ -3,6 +3,8 @@ record (one table per budget)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 
 PERCENTILES = (10, 25, 50)
@@ -126,3 +128,19 @@ def _mean_or_none(vals: list) -> float | None:
     if not vals or any(v is None for v in vals):
         return None
     return float(np.mean(vals))
+
+
+BEGIN, END = "<!-- tables: written by budget_search_nb201.py -->", "<!-- /tables -->"
+
+
+def write_tables(path: Path, tables: str) -> None:
+    """Put the tables into the record's markdown between the markers (the text around them
+    is kept); a new file holds the tables alone."""
+    block = f"{BEGIN}\n\n{tables}\n\n{END}"
+    text = path.read_text() if path.exists() else ""
+    if BEGIN in text and END in text:
+        head, rest = text.split(BEGIN, 1)
+        text = head + block + rest.split(END, 1)[1]
+    else:
+        text = (text.rstrip() + "\n\n" if text else "") + block + "\n"
+    path.write_text(text)

@@ -81,7 +81,9 @@ def synthetic_latency(ops: tuple[str, ...], batch: int = 256) -> float:
     """A FLOPs-and-memory stand-in for GPU latency (ms) of the NB201 network: per live
     edge, multiply-adds at 200 TFLOP/s plus activation traffic at 2 TB/s, plus a fixed
     part for the stem, reduction blocks and head. Only for testing the benchmark."""
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    here = str(Path(__file__).resolve().parent)
+    if here not in sys.path:  # once: a path per call slows every later import
+        sys.path.insert(0, here)
     from nb201_latency_table import canonical
 
     live = canonical(ops)
