@@ -1,135 +1,25 @@
-"""Progress while a search runs; tables, plots and ``summary.md`` at the end of a run.
+"""Tables, plots and ``summary.md`` at the end of a run; progress while a search runs.
 
-Progress: the search driver reports a :class:`SearchProgress` after every trial event. A plain
-printer (``print``, a log file, CI) gets one line per event; :func:`console_printer` gives,
-when stdout is a terminal, a :class:`LivePrinter` that keeps one live status line (trials
-done/running/failed, best reward, elapsed time, ticking) under the scrolling messages.
+The progress display lives in :mod:`accelsearch.progress` (its names are also reachable
+from here: ``report.SearchProgress``, ``report.show_progress``, ``report.LivePrinter``,
+``report.console_printer``).
 """
 
 from __future__ import annotations
 
-import sys
-import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from accelsearch.progress import LivePrinter as LivePrinter
+from accelsearch.progress import SearchProgress as SearchProgress
+from accelsearch.progress import console_printer as console_printer
+from accelsearch.progress import show_progress as show_progress
 from accelsearch.scaling.family import Family
 from accelsearch.search.budget_report import budget_markdown
 from accelsearch.search.result import SearchResult
 
-
-@dataclass(frozen=True)
-class SearchProgress:
-    """Where a search stands: counts of trials, the best reward so far, and the clock."""
-
-    done: int
-    failed: int
-    running: int
-    total: int
-    best_reward: float | None
-    t0: float  # time.perf_counter() when the search started
-
-    @property
-    def elapsed_s(self) -> float:
-        return time.perf_counter() - self.t0
-
-    @property
-    def finished(self) -> bool:
-        return self.done + self.failed >= self.total and self.running == 0
-
-    def line(self) -> str:
-        best = f"{self.best_reward:.3f}" if self.best_reward is not None else "-"
-        return (
-            f"[search] {self.done}/{self.total} done, {self.failed} failed, "
-            f"{self.running} running, best reward {best}, {self.elapsed_s:.0f} s"
-        )
-
-
-def show_progress(printer, progress: SearchProgress) -> None:
-    """Hand ``progress`` to a live printer, or print its line with a plain one."""
-    live = getattr(printer, "progress", None)
-    if callable(live):
-        live(progress)
-    else:
-        printer(progress.line())
-
-
-class LivePrinter:
-    """A printer for terminals: messages scroll, one live search status line stays below.
-
-    Use it as ``printer`` (``run_recipe(..., printer=LivePrinter())``) and :meth:`close` it
-    at the end (or use it as a context manager).
-    """
-
-    def __init__(self, console=None) -> None:
-        from rich.console import Console
-
-        self.console = console or Console()
-        self._live = None
-        self._progress: SearchProgress | None = None
-
-    def __call__(self, *parts: Any) -> None:
-        self.console.print(*parts, highlight=False, markup=False)
-
-    def progress(self, progress: SearchProgress) -> None:
-        from rich.live import Live
-
-        self._progress = progress
-        if progress.finished:
-            self.close()
-            self(progress.line())
-            return
-        if self._live is None:
-            self._live = Live(self, console=self.console, refresh_per_second=2, transient=True)
-            self._live.start()
-        else:
-            self._live.refresh()
-
-    def __rich__(self):
-        from rich.text import Text
-
-        p = self._progress
-        if p is None:
-            return Text("")
-        minutes, seconds = divmod(int(p.elapsed_s), 60)
-        width = 24
-        filled = int(width * (p.done + p.failed) / max(p.total, 1))
-        best = f"{p.best_reward:.3f}" if p.best_reward is not None else "-"
-        text = Text("search ", style="bold")
-        text.append("━" * filled, style="green")
-        text.append("━" * (width - filled), style="grey35")
-        text.append(f" {p.done}/{p.total} done")
-        text.append(f" · {p.running} running")
-        text.append(f" · {p.failed} failed", style="red" if p.failed else None)
-        text.append(f" · best reward {best} · {minutes}:{seconds:02d}")
-        return text
-
-    def close(self) -> None:
-        if self._live is not None:
-            self._live.stop()
-            self._live = None
-
-    def __reduce__(self):
-        # Ray Tune snapshots its callbacks (and so the printer they hold): a copy is a fresh
-        # printer on this process's terminal, not the live display (locks do not pickle)
-        return (LivePrinter, ())
-
-    def __enter__(self) -> LivePrinter:
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
-
-
-def console_printer(stream=None):
-    """A :class:`LivePrinter` when ``stream`` (stdout) is a terminal, else ``print``."""
-    stream = stream if stream is not None else sys.stdout
-    if getattr(stream, "isatty", lambda: False)():
-        from rich.console import Console
-
-        return LivePrinter(Console(file=stream))
-    return print
+#: after a latency that still looked busy when measured again (LatencyResult.noisy)
+NOISY_MARK = " ~"
 
 
 def _fmt(v: Any, digits: int = 3) -> str:
@@ -161,7 +51,8 @@ def pareto_rows(result: SearchResult) -> tuple[list[str], list[list[str]]]:
         row = [
             t.trial_id,
             _fmt(t.metrics.get("accuracy"), 2),
-            _fmt(t.metrics.get("latency_ms")),
+            _fmt(t.metrics.get("latency_ms"))
+            + (NOISY_MARK if t.metrics.get("latency_noisy") else ""),
             _fmt(t.metrics.get("reward")),
             _fmt(t.metrics.get("params_m")),
             _fmt(t.metrics.get("gflops")),
@@ -227,7 +118,7 @@ def family_rows(family: Family) -> tuple[list[str], list[list[str]]]:
         row = [
             m.name,
             _fmt(m.target_ms),
-            _fmt(m.latency_ms),
+            _fmt(m.latency_ms) + (NOISY_MARK if m.latency.get("noisy") else ""),
             f"{100 * m.latency_error:+.1f}" + ("" if m.within_tolerance or m.phi == 0 else " !"),
             f"{m.phi:.4g}",
             _fmt(m.accuracy, 2),
@@ -376,9 +267,14 @@ def summary_markdown(
         "",
     ]
     if result is not None:
+        front = result.pareto()
         parts += [
             f"## Search: {len(result.completed)} trials completed, {len(result.failed)} failed, "
             f"{result.wall_s:.0f} s",
+            "",
+            f"The Pareto set: {len(front)} of the {len(result.completed)} completed trials "
+            "(each is the most accurate at its latency: no other trial is both more accurate "
+            "and faster; every trial is in `search.json`).",
             "",
             markdown_table(*pareto_rows(result)),
             "",
@@ -424,7 +320,30 @@ def summary_markdown(
                 markdown_table(*comparison_rows(family)),
                 "",
             ]
+    noisy = noisy_latencies(result, family)
+    if noisy:
+        parts += [
+            f"**{len(noisy)} latencies marked `~` looked busy** (a wide spread or a drift "
+            "during the measurement, still there when it was measured again): "
+            + "; ".join(noisy[:6])
+            + ("; ..." if len(noisy) > 6 else "")
+            + ". The device was probably shared with other work: measure these again on a "
+            "quiet device (`accelsearch scale` or a new run) before trusting them.",
+            "",
+        ]
     return "\n".join(parts)
+
+
+def noisy_latencies(result: SearchResult | None, family: Family | None) -> list[str]:
+    """``name: why`` for every Pareto trial and family member whose latency looked busy."""
+    out = []
+    for t in result.pareto() if result is not None else []:
+        if t.metrics.get("latency_noisy"):
+            out.append(f"trial `{t.trial_id}`")
+    for m in family.members if family is not None else []:
+        if m.latency.get("noisy"):
+            out.append(f"`{m.name}` ({m.latency.get('noisy_reason') or 'noisy'})")
+    return out
 
 
 def write_summary(path: str | Path, text: str) -> Path:

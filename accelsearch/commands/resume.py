@@ -16,12 +16,23 @@ def register(sub) -> None:
     )
     r.add_argument("--tracking-uri", help="MLflow tracking URI (default: the one the run used)")
     r.add_argument("--address", help="Ray cluster to join ('auto' or host:port); default: local")
+    r.add_argument(
+        "--trust-checkpoints",
+        action="store_true",
+        help="resume even if Ray Tune's snapshot does not match the hashes recorded when it was "
+        "written (it is read with pickle: only for a run folder you know nobody changed)",
+    )
     r.set_defaults(fn=resume)
 
 
 def resume(args: argparse.Namespace) -> int:
     from accelsearch.pipeline import resume_run
 
-    outcome = resume_run(args.run_dir, tracking_uri=args.tracking_uri, address=args.address)
+    outcome = resume_run(
+        args.run_dir,
+        tracking_uri=args.tracking_uri,
+        address=args.address,
+        trust_checkpoints=args.trust_checkpoints,
+    )
     print(f"[resume] finished in {outcome.wall_s:.0f} s: {outcome.output_dir}")
     return 0

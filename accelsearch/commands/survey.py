@@ -30,6 +30,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from accelsearch import data as packaged_data
+
 #: timm CNNs with ImageNet results in timm's results-imagenet.csv (``--models cnn``)
 CNN_SET = (
     "resnet18 resnet34 resnet50 resnet101 resnet50d resnext50_32x4d wide_resnet50_2 "
@@ -86,7 +88,11 @@ def register(sub) -> None:
     s.add_argument("--device", default="auto", help="cpu, cuda, cuda:N or auto")
     s.add_argument("--backend", default="auto", help="latency backend (default auto)")
     s.add_argument("--resolution", type=int, default=None, help="input size for every model")
-    s.add_argument("--accuracy-csv", default=None, help="timm results-imagenet.csv or similar")
+    s.add_argument(
+        "--accuracy-csv",
+        default=str(packaged_data.timm_imagenet_results()),
+        help="timm results-imagenet.csv or similar (default: the copy packaged with accelsearch)",
+    )
     s.add_argument("--max-seconds", type=float, default=5.0, help="timing cap per model")
     s.add_argument("--threads", type=int, default=None, help="CPU threads (device cpu)")
     s.add_argument("--no-cache", action="store_true", help="do not use the latency cache")

@@ -60,6 +60,13 @@ class StratifiedSearcher(Searcher):
         "budget_margin": 0.05,
         "surrogate": None,
     }
+    option_kinds = {
+        "predictor": (object,),  # a name, or from Python a callable or a LUT: check_predictor
+        "bins": (int, list),
+        "target_bins": (list,),
+        "predictor_options": (dict,),
+        "surrogate": (str,),  # null or "ridge" (checked below)
+    }
 
     def __init__(self, space, objective, seed: int = 0, **options: Any) -> None:
         super().__init__(space, objective, seed, **options)
@@ -75,7 +82,8 @@ class StratifiedSearcher(Searcher):
         if isinstance(bins, int) and bins < 1:
             raise ConfigError(f"search.options.bins must be >= 1, got {bins}")
         if isinstance(bins, (list, tuple)):
-            edges = [float(b) for b in bins]
+            numbers = all(isinstance(b, (int, float)) and not isinstance(b, bool) for b in bins)
+            edges = [float(b) for b in bins] if numbers else []
             if len(edges) < 2 or edges != sorted(edges):
                 raise ConfigError(
                     f"search.options.bins as edges needs >= 2 ascending values (ms), got {bins}"
@@ -87,7 +95,7 @@ class StratifiedSearcher(Searcher):
                 f"search.options.surrogate is {o['surrogate']!r}; valid: null (nearest to the "
                 "bin's best), 'ridge'"
             )
-        check_predictor(o["predictor"])
+        check_predictor(o["predictor"], o["predictor_options"])
         n_bins = bins if isinstance(bins, int) else len(bins) - 1
         targets = o["target_bins"]
         if targets is not None:

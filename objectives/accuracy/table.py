@@ -28,6 +28,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+from accelsearch import data as packaged_data
 from accelsearch.arch import Arch
 from accelsearch.errors import ConfigError, UnknownNameError, choices_text
 from accelsearch.objectives.accuracy.base import AccuracyEvaluator, Report
@@ -285,7 +286,8 @@ def timm_key(arch: Arch) -> str:
 class TableEvaluator(AccuracyEvaluator):
     """Accuracy from a published table (``accuracy.evaluator: table``).
 
-    Options: ``table`` (``nb201`` or ``timm``), ``csv`` (the file), ``dataset`` (NB201:
+    Options: ``table`` (``nb201`` or ``timm``), ``csv`` (the file; for ``timm`` it defaults
+    to the copy of timm's ``results-imagenet.csv`` packaged in :mod:`accelsearch.data`), ``dataset`` (NB201:
     ``cifar10``, ``cifar100``, ``ImageNet16-120``), ``metric`` and ``img_size`` (timm).
     In Python, ``key`` may be any ``Arch -> str`` function and ``accuracy`` a ready
     :class:`TableAccuracy`. An arch missing from the table fails its trial with the reason.
@@ -309,6 +311,8 @@ class TableEvaluator(AccuracyEvaluator):
             raise ConfigError(
                 f"table evaluator kind {table!r}; valid choices: {choices_text(self.KINDS)}"
             )
+        if accuracy is None and csv is None and table == "timm":
+            csv = str(packaged_data.timm_imagenet_results())  # ships with the package
         if accuracy is None and csv is None:
             raise ConfigError(
                 "table evaluator needs csv: the path of the table (e.g. nats_bench_tss.csv "

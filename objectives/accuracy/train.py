@@ -33,6 +33,7 @@ from torch import nn
 
 from accelsearch.arch import Arch
 from accelsearch.errors import ConfigError, EvaluationError, choices_text
+from accelsearch.kinds import check_fields
 from accelsearch.objectives.accuracy.base import AccuracyEvaluator, Report
 from accelsearch.objectives.accuracy.data import ImageData, check_source, load_dataset
 
@@ -75,7 +76,9 @@ class TrainConfig:
     clip_grad: float | None = None
     zero_init_head: bool = True  # start the classifier at zero (logits 0, loss ln(classes))
     augment: Sequence[str] = field(default_factory=lambda: ("crop", "flip"))
-    resolution: int | None = None  # None: the arch's own resolution
+    resolution: int | None = None  # None: the arch's own resolution (or resolution_scale)
+    resolution_scale: float | None = None  # train at this fraction of each arch's resolution
+    resolution_multiple: int = 4  # resolution_scale rounds to a multiple of this (and the arch's)
     max_stride: int | None = None  # cap on the candidate's total downsampling
     data_fraction: float = 1.0
     val_fraction: float = 0.2
@@ -91,6 +94,8 @@ class TrainConfig:
     check_every: int = 20  # steps between finite-loss checks on CUDA (each one syncs)
 
     def __post_init__(self) -> None:
+        check_fields(self, "accuracy.options")  # kinds first: the checks below compare
+
         def need(cond: bool, text: str) -> None:
             if not cond:
                 raise ConfigError(text)
@@ -133,6 +138,21 @@ class TrainConfig:
             f"accuracy.resolution must be >= 8 or None, got {self.resolution}",
         )
         need(
+            self.resolution_scale is None
+            or (math.isfinite(self.resolution_scale) and 0 < self.resolution_scale <= 4),
+            f"accuracy.resolution_scale must be in (0, 4] or None, got {self.resolution_scale}",
+        )
+        need(
+            self.resolution is None or self.resolution_scale is None,
+            "accuracy.resolution and accuracy.resolution_scale are both set; a fixed resolution "
+            f"({self.resolution}) or one that follows each arch's ({self.resolution_scale}), "
+            "not both: drop one of them",
+        )
+        need(
+            self.resolution_multiple >= 1,
+            f"accuracy.resolution_multiple must be >= 1, got {self.resolution_multiple}",
+        )
+        need(
             self.max_stride is None or self.max_stride >= 1,
             f"accuracy.max_stride must be >= 1 or None, got {self.max_stride}",
         )
@@ -170,6 +190,42 @@ class TrainConfig:
         check_source(self.dataset)
         if self.val_dataset is not None:
             check_source(self.val_dataset, "validation dataset")
+
+
+def train_resolution(arch: Arch, config: TrainConfig) -> int:
+    """The resolution ``arch`` is proxy-trained at under ``config``.
+
+    ``resolution`` fixes it for every arch; ``resolution_scale`` makes it follow the arch's
+    own (``round(arch.resolution × scale)``), so a member grown in resolution is trained on
+    larger images, as it would be on the full task. The result is a multiple of
+    ``resolution_multiple`` and of what the arch's structure needs (an n×n stride-n
+    space-to-depth conv needs its input divisible by n), and at least 8 px.
+    """
+    if config.resolution is not None:
+        return config.resolution
+    if config.resolution_scale is None:
+        return arch.resolution
+    step = math.lcm(config.resolution_multiple, required_multiple(arch))
+    res = max(1, round(arch.resolution * config.resolution_scale / step)) * step
+    while res < 8:
+        res += step
+    return res
+
+
+def required_multiple(arch: Arch) -> int:
+    """Input sizes ``arch`` accepts are multiples of this (1 for most archs).
+
+    An unpadded space-to-depth conv (type ``s2d``, kernel = stride = n) needs its input map
+    divisible by n, i.e. the image divisible by n × the strides before it.
+    """
+    need, before = 1, 1
+    units = ([arch.stem] if arch.stem is not None else []) + list(arch.stages)
+    for st in units:
+        if st.type in _FIXED_STRIDE_TYPES and st.depth > 0:
+            need = math.lcm(need, before * st.stride)
+        if st.depth > 0:
+            before *= st.stride
+    return need
 
 
 def cap_stride(arch: Arch, max_stride: int | None) -> Arch:
@@ -289,7 +345,8 @@ class TrainEvaluator(AccuracyEvaluator):
         """Train ``arch`` (or the given ``model`` of it) and return final val accuracy (%)."""
         c = self.config
         data = self.data()
-        train_arch = cap_stride(arch, c.max_stride)
+        # built at the resolution it trains at (a timm model of fixed input size needs it)
+        train_arch = cap_stride(arch, c.max_stride).replace(resolution=train_resolution(arch, c))
         device = self.device()
         threads_before = torch.get_num_threads()
         np_state = np.random.get_state()
@@ -324,7 +381,7 @@ class TrainEvaluator(AccuracyEvaluator):
 
         c = self.config
         t = self._tensors(device)
-        res = c.resolution or arch.resolution
+        res = arch.resolution  # the train arch is already at its training resolution
         if data.in_chans not in (arch.in_chans, 1):
             raise EvaluationError(
                 f"dataset images have {data.in_chans} channel(s) but the arch takes "
@@ -377,6 +434,7 @@ class TrainEvaluator(AccuracyEvaluator):
             "epochs": [],
             "accuracy": [],
             "train_loss": [],
+            "val_loss": [],
             "train_s": 0.0,
             "eval_s": 0.0,
             "images": 0,
@@ -424,7 +482,7 @@ class TrainEvaluator(AccuracyEvaluator):
                     self._check_finite(loss_sum, epoch, s)
             self._sync(device)
             t1 = time.perf_counter()
-            acc = self._accuracy(
+            acc, val_loss = self._accuracy(
                 step_model, t, res, arch.in_chans, fmt, amp_dtype if use_amp else None
             )
             t2 = time.perf_counter()
@@ -434,6 +492,7 @@ class TrainEvaluator(AccuracyEvaluator):
             run["epochs"].append(epoch + 1)
             run["accuracy"].append(acc)
             run["train_loss"].append(float(loss_sum) / steps_per_epoch)
+            run["val_loss"].append(val_loss)
             if report is not None:
                 report(epoch + 1, acc)
         run["images_per_s"] = run["images"] / max(run["train_s"], 1e-9)
@@ -506,17 +565,21 @@ class TrainEvaluator(AccuracyEvaluator):
         return x.contiguous(memory_format=fmt)
 
     @torch.no_grad()
-    def _accuracy(self, model, t, res, in_chans, fmt, amp_dtype) -> float:
+    def _accuracy(self, model, t, res, in_chans, fmt, amp_dtype) -> tuple[float, float]:
+        """(top-1 accuracy in %, mean cross-entropy) on the validation images."""
         model.eval()
         correct = torch.zeros((), dtype=torch.int64, device=t["val_y"].device)
+        loss = torch.zeros((), dtype=torch.float64, device=t["val_y"].device)
         n = len(t["val_y"])
         bs = self.config.eval_batch_size or max(2 * self.config.batch_size, 256)
         for s in range(0, n, bs):
             x = self._prepare(t["val_x"][s : s + bs], t, res, in_chans, False, fmt)
+            y = t["val_y"][s : s + bs]
             with torch.autocast(x.device.type, dtype=amp_dtype, enabled=amp_dtype is not None):
-                pred = model(x).argmax(1)
-            correct += (pred == t["val_y"][s : s + bs]).sum()
-        return 100.0 * int(correct) / n
+                logits = model(x).float()
+            correct += (logits.argmax(1) == y).sum()
+            loss += F.cross_entropy(logits, y, reduction="sum")
+        return 100.0 * int(correct) / n, float(loss) / n
 
 
 def zero_classifier(model: nn.Module) -> None:

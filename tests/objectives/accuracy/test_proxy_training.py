@@ -15,6 +15,8 @@ from accelsearch.objectives.accuracy.train import (
     cap_stride,
     cutout,
     random_crop,
+    required_multiple,
+    train_resolution,
 )
 
 FAST = dict(dataset="digits", batch_size=64, lr=0.1, threads=1)
@@ -96,6 +98,34 @@ def test_resolution_and_max_stride(arch):
     assert "stem.conv_r1_k3_s1" in ev.last_run["train_arch"]
 
 
+def test_resolution_scale_follows_each_archs_own_resolution(arch):
+    cfg = TrainConfig(dataset="digits", resolution_scale=0.143, resolution_multiple=1)
+    assert train_resolution(tiny_arch(resolution=224), cfg) == 32
+    assert train_resolution(tiny_arch(resolution=300), cfg) == 43
+    four = TrainConfig(dataset="digits", resolution_scale=0.286)  # default multiple 4
+    sizes = [train_resolution(tiny_arch(resolution=r), four) for r in (224, 240, 256, 288)]
+    assert sizes == [64, 68, 72, 84]  # every step of the family stays visible
+    assert train_resolution(tiny_arch(resolution=16), four) == 8  # never below 8 px
+    assert train_resolution(tiny_arch(resolution=300), TrainConfig(dataset="digits")) == 300
+    ev = TrainEvaluator(epochs=1, resolution_scale=0.75, **FAST)
+    ev.evaluate(tiny_arch(resolution=16))
+    assert ev.last_run["train_resolution"] == 12
+    assert ev.last_run["train_arch"].startswith("i12-")  # built at the size it trains at
+
+
+def test_resolution_scale_respects_space_to_depth():
+    s2d = Arch(
+        resolution=224,
+        stem=Stage("conv", 8, stride=2),
+        stages=(Stage("s2d", 32, kernel=4, stride=4), Stage("mbconv", 16, stride=2)),
+        head=Head(0),
+    )
+    assert required_multiple(s2d) == 8  # stem stride 2, then an unpadded 4x4 stride-4 conv
+    assert required_multiple(tiny_arch()) == 1
+    cfg = TrainConfig(dataset="digits", resolution_scale=0.3, resolution_multiple=1)
+    assert train_resolution(s2d, cfg) == 64  # 67.2 -> nearest multiple of 8
+
+
 def test_cap_stride_removes_the_first_strides():
     arch = Arch(
         resolution=32,
@@ -151,6 +181,10 @@ def test_gpu_style_augmentations_keep_shapes_and_vary_per_image():
         ({"warmup_epochs": -1}, "warmup"),
         ({"dataset": "/no/such/folder"}, "does not exist"),
         ({"device": "tpu"}, "cuda"),
+        ({"resolution_scale": 0}, "resolution_scale"),
+        ({"resolution_scale": float("nan")}, "resolution_scale"),
+        ({"resolution": 32, "resolution_scale": 0.5}, "not both"),
+        ({"resolution_multiple": 0}, "resolution_multiple"),
     ],
 )
 def test_bad_config_is_rejected_before_training(bad, match):
