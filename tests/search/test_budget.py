@@ -221,6 +221,15 @@ def test_stratified_bins_lie_under_the_budget():
         strategy.make("stratified", space, SINGLE, 0, {"predictor": "flops"}, budget=BUDGET)
 
 
+def test_stratified_ridge_surrogate_is_a_valid_option_and_a_bad_one_is_named():
+    space = tiny()
+    opts = {"candidates": 64, "bins": 2, "predictor": fake_latency, "surrogate": "ridge"}
+    alg, _ = strategy.make("stratified", space, SINGLE, 0, opts, budget=BUDGET)
+    assert alg.suggest("a") is not None
+    with pytest.raises(ConfigError, match=r"search.options.surrogate.*'ridge'"):
+        strategy.make("stratified", space, SINGLE, 0, {**opts, "surrogate": "gp"}, budget=BUDGET)
+
+
 def test_llr_takes_the_search_budget_as_its_own():
     space = spaces.get("efficientnet_x", width_mult=0.25, resolutions=(32,))
     alg, _ = strategy.make("llr", space, SINGLE, 0, {}, budget=Budget(latency_ms=1.5))
