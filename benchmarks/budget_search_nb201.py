@@ -355,8 +355,8 @@ def main(argv=None) -> int:
             ]
             print(f"[budget] {res['strategy']} {res['arm']} p{res['percentile']} "
                   f"seed {res['seed']}: {tag[0][:160]}", flush=True)  # fmt: skip
-            if len(summary["runs"]) % 5 == 0:
-                out.write_text(json.dumps(summary, indent=1, default=str))
+            # after every run: one stopped by a time limit loses none (--resume)
+            out.write_text(json.dumps(summary, indent=1, default=str))
     summary["table"] = summarise(summary["runs"], args.measure_s, args.train_s)
     summary["target"] = target_check(summary["table"])
     out.write_text(json.dumps(summary, indent=1, default=str))
