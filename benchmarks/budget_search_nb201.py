@@ -339,7 +339,7 @@ def main(argv=None) -> int:
         summary["sessions"] = old.get("sessions", []) + [
             {"date": old["date"], "wall_s": old.get("wall_s", 0.0), "runs": len(old["runs"])}
         ]
-        before = sum(s["wall_s"] for s in summary["sessions"])
+        before = old.get("wall_s", 0.0)  # already the total of the earlier sessions
         jobs = [j for j in jobs if _key(j) not in done]
     t0 = time.perf_counter()
     ctx = mp.get_context("spawn")
