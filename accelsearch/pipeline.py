@@ -87,18 +87,20 @@ def run_recipe(
     tracking URI is given (``accelsearch sync`` uploads them later).
     """
     from accelsearch.search.driver import Search
+    from accelsearch.search.screen_setup import check_search_budget
 
     t0 = time.perf_counter()
     workspace = Path(output_dir).resolve()
+    space = space if space is not None else recipe.space.make()
+    screen = check_search_budget(recipe, space, printer)  # a bad budget fails before any work
     tracker = make_tracker(recipe, workspace, tracking_uri, offline)  # fails before any work
     planned = check_baselines(recipe, printer)  # a bad baseline fails before the search
     out = new_run_dir(workspace, recipe.name)
     _follow_tracker(tracker, out, printer)
     (out / "recipe.json").write_text(recipe.model_dump_json(indent=2))
     printer(f"[run] {recipe.name}: output {out}, MLflow {tracker.uri}")
-    space = space if space is not None else recipe.space.make()
     result = Search(
-        recipe, out, tracker=tracker, address=address, printer=printer, space=space
+        recipe, out, tracker=tracker, address=address, printer=printer, space=space, screen=screen
     ).run()
     return finish_run(recipe, out, tracker, result, printer, space, t0, planned)
 

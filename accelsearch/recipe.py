@@ -258,6 +258,37 @@ class SchedulerSpec(_Strict):
         return v
 
 
+class ScreenSpec(_Strict):
+    """The screen before the GPU, for a search with a budget (``docs/search.md``).
+
+    ``predictor``: ``auto`` (the lookup table of the recipe's GPU when one exists, else
+    FLOPs calibrated on the trials measured so far), ``lut`` or ``flops``. ``margin``: a
+    fixed relative error margin instead of the predictor's measured one.
+    ``calibration_trials``: measured trials before the predictor's own error (or the FLOPs
+    fit) is trusted. ``max_per_trial``: rejections in a row before a candidate goes to a
+    trial anyway (its measurement decides). ``lut``: where the table is (``store``,
+    ``device_name``, ``backend``, ``fill``).
+    """
+
+    enabled: bool = True
+    predictor: str = "auto"
+    margin: float | None = Field(None, ge=0, lt=1)
+    calibration_trials: int = Field(4, ge=2)
+    max_per_trial: int = Field(200, ge=1)
+    lut: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("predictor")
+    @classmethod
+    def _known(cls, v: str) -> str:
+        from accelsearch.search.screen import SCREEN_PREDICTORS
+
+        if v not in SCREEN_PREDICTORS:
+            raise ValueError(
+                f"unknown screen predictor {v!r}; valid choices: {choices_text(SCREEN_PREDICTORS)}"
+            )
+        return v
+
+
 class SearchSpec(_Strict):
     """Search strategy and budget on Ray Tune.
 
@@ -266,6 +297,11 @@ class SearchSpec(_Strict):
     ``resumable`` (default true): every trial's result is checkpointed and Ray Tune
     snapshots the experiment at once, so ``accelsearch resume`` never repeats a finished
     trial (costs tens of ms per trial); false leaves it to Tune's periodic snapshots.
+
+    ``latency_budget_ms`` (and ``latency_min_ms``, ``params_budget_m``, ``gflops_budget``):
+    constraints on every candidate, at the recipe's latency batch size and precision; the
+    strategy takes them as constraints where it can, and the ``screen`` rejects candidates
+    predicted over them before the GPU (``docs/search.md``).
     """
 
     strategy: str = "optuna-tpe"
@@ -279,6 +315,11 @@ class SearchSpec(_Strict):
     scheduler: SchedulerSpec | None = None
     storage_path: str | None = None
     resumable: bool = True
+    latency_budget_ms: float | None = Field(None, gt=0)
+    latency_min_ms: float | None = Field(None, ge=0)
+    params_budget_m: float | None = Field(None, gt=0)
+    gflops_budget: float | None = Field(None, gt=0)
+    screen: ScreenSpec = Field(default_factory=ScreenSpec)
 
     @field_validator("strategy")
     @classmethod
@@ -290,6 +331,19 @@ class SearchSpec(_Strict):
                 f"unknown search strategy {v!r}; valid choices: {choices_text(search.strategies())}"
             )
         return v
+
+    @model_validator(mode="after")
+    def _budget(self) -> SearchSpec:
+        """The bounds agree, and the strategy can be kept under them (no space needed)."""
+        from accelsearch.search import strategy
+        from accelsearch.search.budget import Budget
+
+        try:
+            budget = Budget.of_search(self)
+            strategy.check_budget(self.strategy, budget, self.screen.enabled)
+        except AccelSearchError as exc:
+            raise ValueError(str(exc)) from None
+        return self
 
 
 class ScalingSpec(_Strict):

@@ -15,6 +15,7 @@ from accelsearch.progress import SearchProgress as SearchProgress
 from accelsearch.progress import console_printer as console_printer
 from accelsearch.progress import show_progress as show_progress
 from accelsearch.scaling.family import Family
+from accelsearch.search.budget_report import budget_markdown
 from accelsearch.search.result import SearchResult
 
 #: after a latency that still looked busy when measured again (LatencyResult.noisy)
@@ -38,10 +39,13 @@ def _utilisation(metrics: dict[str, Any]) -> float | None:
 
 
 def pareto_rows(result: SearchResult) -> tuple[list[str], list[list[str]]]:
+    """The Pareto set; under a budget a column ``feasible`` marks trials over it (``✗``)."""
     front = result.pareto()
     util = any(_utilisation(t.metrics) is not None for t in front)
+    budgeted = any("feasible" in t.metrics for t in result.trials)
     head = ["trial", "accuracy %", "latency ms", "reward", "params M", "GFLOPs"]
     head += ["util %"] if util else []
+    head += ["feasible"] if budgeted else []
     rows = []
     for t in front:
         row = [
@@ -55,6 +59,8 @@ def pareto_rows(result: SearchResult) -> tuple[list[str], list[list[str]]]:
         ]
         if util:
             row.append(_fmt(_utilisation(t.metrics), 1))
+        if budgeted:
+            row.append("✓" if t.feasible else "✗ over budget")
         rows.append([*row, str(t.arch) if t.arch else "-"])
     return [*head, "arch"], rows
 
@@ -64,6 +70,7 @@ def strategy_markdown(summary: dict[str, Any] | None) -> str:
     a table of latency bins and their winners (``stratified``), or the summary as JSON."""
     import json
 
+    summary = {k: v for k, v in (summary or {}).items() if k not in ("budget", "screen")}
     if not summary:
         return ""
     bins = summary.get("bins")
@@ -272,10 +279,19 @@ def summary_markdown(
             markdown_table(*pareto_rows(result)),
             "",
         ]
+        spent = budget_markdown(getattr(result, "summary", None) or {})
+        if spent:
+            parts += ["### Budget", "", spent, ""]
         strategy = strategy_markdown(getattr(result, "summary", None))
         if strategy:
             parts += [f"### What `{result.strategy or recipe.search.strategy}` concluded", ""]
             parts += [strategy, ""]
+        over = [t for t in result.trials if t.status == "infeasible"]
+        if over:
+            parts += [f"Measured over the budget, not trained ({len(over)}):", ""]
+            for t in over[:20]:
+                parts.append(f"- `{t.trial_id}`: {t.metrics.get('infeasible', '')}")
+            parts.append("")
         if result.failed:
             parts += ["Failed trials:", ""]
             for t in result.failed:

@@ -1,4 +1,5 @@
-"""``accelsearch validate RECIPE.yaml ...``: check recipes without running them."""
+"""``accelsearch validate RECIPE.yaml ...``: check recipes without running them (with a
+search budget, also its latency predictor and that the budget is reachable)."""
 
 from __future__ import annotations
 
@@ -18,11 +19,13 @@ def register(sub) -> None:
 def validate(args: argparse.Namespace) -> int:
     from accelsearch.errors import ConfigError
     from accelsearch.recipe import load_recipe
+    from accelsearch.search.screen_setup import check_search_budget
 
     failed = 0
     for path in args.recipes:
         try:
-            load_recipe(path, args.set)
+            recipe = load_recipe(path, args.set)
+            check_search_budget(recipe, printer=lambda *a: None)  # predictor, reachability
             print(f"ok: {path}")
         except ConfigError as exc:
             failed += 1

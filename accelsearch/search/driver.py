@@ -39,9 +39,12 @@ from ray.tune.logger import JsonLoggerCallback  # noqa: E402
 
 from accelsearch.errors import ConfigError  # noqa: E402
 from accelsearch.recipe import Recipe  # noqa: E402
-from accelsearch.search import checkpoints, strategy  # noqa: E402
+from accelsearch.search import budget_report, checkpoints, strategy  # noqa: E402
+from accelsearch.search.budget import Budget  # noqa: E402
 from accelsearch.search.result import SearchResult, TrialRecord  # noqa: E402
+from accelsearch.search.screen_setup import make_screen  # noqa: E402
 from accelsearch.search.trial import REPORTED_METRICS, TrialContext, run_trial  # noqa: E402
+from accelsearch.search.tune_adapter import LIVE_SCREENS, ScreenedSearch  # noqa: E402
 from accelsearch.tracking import Tracker  # noqa: E402
 
 EXPERIMENT = "search"  # Ray Tune's experiment folder inside <output_dir>/ray
@@ -195,9 +198,12 @@ class TrialLogger(Callback):
     def _progress(self) -> None:
         from accelsearch import report
 
-        done = [r for r in self.records.values() if r.status == "ok"]
+        done = [r for r in self.records.values() if r.status in ("ok", "infeasible")]
         failed = [r for r in self.records.values() if r.status == "failed"]
-        best = max((r.metrics.get("reward", float("-inf")) for r in done), default=None)
+        best = max(
+            (r.metrics.get("reward", float("-inf")) for r in done if r.ok and r.feasible),
+            default=None,
+        )
         report.show_progress(
             self.print,
             report.SearchProgress(
@@ -225,6 +231,7 @@ class TrialLogger(Callback):
 
     # -- Ray Tune hooks --------------------------------------------------------------------
     def on_trial_start(self, iteration, trials, trial, **info) -> None:
+        self._take_screened()  # rejected while the strategy looked for this trial's config
         rec = self._record(trial)
         self.running.add(trial.trial_id)
         self._progress()
@@ -274,24 +281,44 @@ class TrialLogger(Callback):
             self._progress()
             return
         rec.metrics = {k: v for k, v in result.items() if k in _KEEP or k in REPORTED_METRICS}
-        rec.status = "ok" if "accuracy" in result else "failed"
+        over = "accuracy" not in result and result.get("feasible") == 0
+        rec.status = "ok" if "accuracy" in result else ("infeasible" if over else "failed")
         if rec.status == "failed" and not rec.error:
             rec.error = "trial ended without reporting accuracy"
         params = self._params_once(rec)
         tags = {f"accelsearch.{k}": result[k] for k in _TAG_KEYS if k in result} if params else {}
+        tags.update(budget_report.trial_tags(result))
         if rec.error:
             tags["accelsearch.error"] = rec.error
-        status = "FINISHED" if rec.ok else "FAILED"
+        status = "FINISHED" if rec.ok or over else "FAILED"
+        times = {k: result[k] for k in ("measure_s", "train_s") if k in result}
         tracker = self.tracker
 
         def write() -> None:
             if rec.mlflow_run_id:
-                if params or tags:
-                    tracker.log_batch(rec.mlflow_run_id, params=params, tags=tags)
+                if params or tags or times:
+                    tracker.log_batch(rec.mlflow_run_id, times, params=params, tags=tags)
                 tracker.end_run(rec.mlflow_run_id, status)
 
         self._do(write)
+        self._take_screened()
         self._progress()
+
+    def _take_screened(self) -> None:
+        """Record the candidates the screen rejected since the last call (and log them)."""
+        screen = LIVE_SCREENS.get(self.attach_key or "")
+        if screen is None:
+            return
+        tracker, parent = self.tracker, self.parent
+        first = sum(1 for r in self.records.values() if r.status == "screened")
+        for n, entry in enumerate(screen.drain_screened(), start=first):
+            rec = budget_report.screened_record(self.space, n, entry)
+            self.records[rec.trial_id] = rec
+
+            def write(rec=rec) -> None:
+                rec.mlflow_run_id = budget_report.log_screened(tracker, parent, rec)
+
+            self._do(write)
 
     def on_trial_error(self, iteration, trials, trial, **info) -> None:
         rec = self._record(trial)
@@ -301,10 +328,12 @@ class TrialLogger(Callback):
         self._progress()
 
     def on_experiment_end(self, trials, **info) -> None:
+        self._take_screened()
         self.flush()
 
 
 _KEEP = {
+    *budget_report.BUDGET_KEYS,
     "epoch",
     "latency_cv",
     "latency_noisy",
@@ -344,6 +373,7 @@ class Search:
         address: str | None = None,
         printer=print,
         space=None,
+        screen=None,
         trust_checkpoints: bool = False,
     ) -> None:
         self.recipe = recipe
@@ -355,6 +385,11 @@ class Search:
         self.address = address
         self.print = printer
         self.summary: dict[str, Any] = {}
+        self.budget = Budget.of_search(recipe.search)
+        #: how the strategy takes the budget (native, own, screen)
+        self.constraint_kind = strategy.STRATEGIES.get(recipe.search.strategy).constraints
+        #: the screen made (and checked) before any trial; ``prepare_screen`` makes it
+        self.screen = screen
 
     # -- setup ---------------------------------------------------------------------------------
     @property
@@ -411,13 +446,40 @@ class Search:
                 else:
                     raise ConfigError(msg)
 
+    def prepare_screen(self):
+        """The screen for the recipe's budget, with every check that runs before any trial
+        (a lookup table for the device, a reachable budget); ``None`` when none applies."""
+        if self.screen is None:
+            self.screen = make_screen(self.recipe, self.space, self.constraint_kind, self.print)
+        return self.screen
+
+    @property
+    def gate(self) -> bool:
+        """Trials stop before training when measured over the budget."""
+        spec = self.recipe.search
+        return self.budget is not None and spec.screen.enabled and self.constraint_kind != "own"
+
     def _strategy(self):
         rec = self.recipe
         objective = objective_for(rec)
         options = strategy.strategy_options(rec.search.options)
         search_alg, param_space = strategy.make(
-            rec.search.strategy, self.space, objective, rec.search.seed, options
+            rec.search.strategy,
+            self.space,
+            objective,
+            rec.search.seed,
+            options,
+            budget=self.budget,
+            screen=rec.search.screen.enabled,
         )
+        screen = self.prepare_screen()
+        if screen is not None:
+            search_alg = ScreenedSearch(
+                search_alg, screen, rec.search.screen.max_per_trial, str(self.output_dir)
+            )
+            self.print(
+                f"[search] budget: {self.budget.describe()}; screen: {screen.summary()['predictor']}"
+            )
         if hasattr(search_alg, "summary_path"):
             search_alg.summary_path = str(self.output_dir / SUMMARY_FILE)
         return objective, search_alg, param_space
@@ -455,6 +517,7 @@ class Search:
         scheduled = rec.search.scheduler is not None and rec.search.scheduler.name != "fifo"
         ctx.checkpoint_result = rec.search.resumable
         ctx.checkpoint_epochs = rec.search.resumable and scheduled
+        ctx.budget, ctx.gate = self.budget, self.gate
         resources = {"cpu": rec.search.cpus_per_trial, "gpu": rec.search.gpus_per_trial}
         return tune.with_resources(tune.with_parameters(run_trial, ctx=ctx), resources)
 
@@ -480,6 +543,11 @@ class Search:
                 "latency_backend": rec.latency.backend,
                 "latency_batch_size": rec.latency.batch_size,
                 "accuracy_evaluator": rec.accuracy.evaluator,
+                **(
+                    {f"budget_{k}": v for k, v in self.budget.to_dict().items()}
+                    if self.budget is not None
+                    else {}
+                ),
             },
         )
         self.tracker.log_text(run, rec.model_dump_json(indent=2), "recipe.json")
@@ -600,6 +668,10 @@ class Search:
         self.summary = _read_summary(self.output_dir) or (
             search_alg.summary() if hasattr(search_alg, "summary") else {}
         )
+        self.summary.pop("screen", None)
+        screen = LIVE_SCREENS.pop(key, None)
+        if screen is not None:
+            self.summary["screen"] = screen.summary()["screen"]
         result = SearchResult(
             trials=sorted(records.values(), key=lambda r: r.trial_id),
             strategy=rec.search.strategy,
@@ -608,24 +680,36 @@ class Search:
             wall_s=time.perf_counter() - t0,
             summary=self.summary,
         )
+        if self.budget is not None:
+            self.summary["budget"] = self._spending(result)
+        best = [t for t in result.completed if t.feasible and "reward" in t.metrics]
         if self.tracker is not None and search_run:
+            spent = self.summary.get("budget")
             self.tracker.log_metrics(
                 search_run,
                 {
                     "trials_completed": len(result.completed),
                     "trials_failed": len(result.failed),
                     "wall_s": result.wall_s,
-                    **(
-                        {"best_reward": result.best().metrics["reward"]}
-                        if result.completed and "reward" in result.best().metrics
-                        else {}
-                    ),
+                    **({"best_reward": result.best().metrics["reward"]} if best else {}),
+                    **(budget_report.spending_metrics(spent) if spent else {}),
                 },
             )
             if self.summary:
                 self.tracker.log_json(search_run, self.summary, SUMMARY_FILE)
             self.tracker.end_run(search_run, "FINISHED")
         return result
+
+    def _spending(self, result: SearchResult) -> dict[str, Any]:
+        """Counts and GPU-seconds of the budgeted search (``budget_report.spending``)."""
+        report = budget_report.spending(result.trials, self.recipe.search.gpus_per_trial)
+        report["describe"] = self.budget.describe()
+        metric = objective_for(self.recipe).metrics[0]
+        mode = strategy.METRIC_MODES.get(metric, "max")
+        feasible = [t for t in result.completed if t.feasible and metric in t.metrics]
+        if feasible:
+            report["best_feasible"] = result.best(metric, mode).trial_id
+        return report
 
     # -- the run folder's state file --------------------------------------------------------
     @property
