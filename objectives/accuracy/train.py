@@ -272,6 +272,11 @@ class TrainEvaluator(AccuracyEvaluator):
         self._data: ImageData | None = None
         self.last_run: dict[str, Any] = {}
 
+    @classmethod
+    def option_names(cls) -> list[str]:
+        """The keyword options it takes: ``config`` or the fields of :class:`TrainConfig`."""
+        return ["config", *(f.name for f in dataclasses.fields(TrainConfig))]
+
     def describe(self) -> str:
         c = self.config
         return (
