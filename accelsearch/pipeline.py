@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from accelsearch import report
+from accelsearch import plots, report
 from accelsearch.errors import AccelSearchError
 from accelsearch.recipe import Recipe
 from accelsearch.scaling.family import Family
@@ -147,11 +147,14 @@ def finish_run(
         family = grow_family(
             recipe, best.arch, best.metrics.get("accuracy"), printer=printer, space=space
         )
-        family.save(out / "family.json")
+        family.save(out / "family.json")  # kept even if logging to MLflow fails
         log_family(tracker, family, recipe, result, out)
+        family.save(out / "family.json")  # now with its MLflow run id
     text = report.summary_markdown(recipe, result, family, _latency_note(result))
     report.write_summary(out / "summary.md", text)
-    report.print_tables(result, family)
+    report.print_tables(
+        result, family, report.reward_definition(recipe.reward.target_ms, recipe.reward.w)
+    )
     printer(f"[run] summary: {out / 'summary.md'}; {where_to_look(tracker.uri, workspace)}")
     return RunOutcome(out, result, family, tracker.uri, time.perf_counter() - t0)
 
@@ -285,7 +288,11 @@ def grow_family(
             spec.grid or None,
             latency=measure,
             accuracy=lambda arch: evaluator.evaluate(arch),
-            reward=lambda acc, lat, target: mnas_reward(acc, lat, target, recipe.reward.w),
+            # the search's reward, with its target: a member's reward is comparable with every
+            # trial's (ranking the grid at one target is the same with any fixed target)
+            reward=lambda acc, lat, _target: mnas_reward(
+                acc, lat, recipe.reward.target_ms, recipe.reward.w
+            ),
             predictor=spec.predictor,
             predictor_options=lut_options if spec.predictor == "lut" else None,
             max_triples=spec.max_triples,
@@ -321,6 +328,7 @@ def grow_family(
         family.settings["space"] = getattr(space, "name", "")
         family.settings["accuracy"] = evaluator.describe()
         family.settings["reward_w"] = recipe.reward.w
+        family.settings["reward_target_ms"] = recipe.reward.target_ms
     if export_dir is not None:
         paths = family.export_onnx(export_dir, num_classes=num_classes, space=space)
         printer(f"[lacs] ONNX: {len(paths)} files in {export_dir}")
@@ -356,7 +364,7 @@ def log_family(
             run, report.markdown_table(*report.comparison_rows(family)), "comparison.md"
         )
         tracker.log_json(run, family.comparison(), "comparison.json")
-    fig = report.family_plot(family, result)
+    fig = plots.family_plot(family, result)
     fig.savefig(out / "family.png", dpi=120)
     tracker.log_figure(run, fig, "family.png")
     import matplotlib.pyplot as plt

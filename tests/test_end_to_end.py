@@ -116,3 +116,32 @@ def test_mlflow_schema(run):
         assert "arch.json" in {f.path for f in client.list_artifacts(r.info.run_id)}
     fam_files = {f.path for f in client.list_artifacts(family_id)}
     assert {"family.md", "family.json", "family.png"} <= fam_files
+
+
+@pytest.mark.slow
+def test_one_reward_definition_and_the_family_run_id(run):
+    """The base model's reward agrees between the search and the family: one definition,
+    the recipe's target (only its latency is measured again); family.json names its run."""
+    from mlflow.tracking import MlflowClient
+
+    from accelsearch.objectives.reward import mnas_reward
+
+    recipe = _recipe()
+    target, w = recipe.reward.target_ms, recipe.reward.w
+    best = run.search.best()
+    m = best.metrics
+    assert m["reward"] == pytest.approx(mnas_reward(m["accuracy"], m["latency_ms"], target, w))
+    fam = run.family
+    for member in fam.members:
+        expected = mnas_reward(member.accuracy, member.latency_ms, target, w)
+        assert member.reward == pytest.approx(expected)
+    base = fam.members[0]
+    assert base.accuracy == pytest.approx(m["accuracy"])
+    # the same model, the same definition: the rewards differ only by the re-measured latency
+    assert base.reward / m["reward"] == pytest.approx((base.latency_ms / m["latency_ms"]) ** w)
+    saved = json.loads((run.output_dir / "family.json").read_text())
+    client = MlflowClient(run.tracking_uri)
+    family_run = client.get_run(saved["mlflow_run_id"])
+    assert family_run.data.tags["accelsearch.kind"] == "family"
+    summary = (run.output_dir / "summary.md").read_text()
+    assert f"reward = accuracy × (latency / {target:g} ms)^{w:g}" in summary
