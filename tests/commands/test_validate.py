@@ -58,9 +58,7 @@ def test_an_invalid_recipe_is_the_same_error_in_validate_and_run(tmp_path, capsy
     assert not (tmp_path / "ws").exists()
 
 
-def test_without_its_table_an_evaluator_still_has_its_option_names_checked(
-    tmp_path, monkeypatch
-):
+def test_without_its_table_an_evaluator_still_has_its_option_names_checked(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     path = ROOT / "recipes" / "nb201_utilization_filter.yaml"
     recipe = load_recipe(path, check_data=False)  # the table evaluator needs its CSV to be made
