@@ -17,6 +17,7 @@ from pathlib import Path
 
 from accelsearch import plots, report
 from accelsearch.errors import AccelSearchError
+from accelsearch.progress import show_status
 from accelsearch.recipe import Recipe
 from accelsearch.scaling.family import Family
 from accelsearch.search.result import SearchResult
@@ -70,6 +71,7 @@ def run_recipe(
 
     t0 = time.perf_counter()
     workspace = Path(output_dir).resolve()
+    show_status(printer, f"[run] {recipe.name}: setting up MLflow tracking (a new store: seconds)")
     tracker = make_tracker(recipe, workspace, tracking_uri, offline)  # fails before any work
     out = new_run_dir(workspace, recipe.name)
     (out / "recipe.json").write_text(recipe.model_dump_json(indent=2))

@@ -49,10 +49,12 @@ def run(tmp_path_factory):
     from accelsearch.pipeline import run_recipe
 
     out = tmp_path_factory.mktemp("ws")
+    printed: list[str] = []  # a plain printer, as for a log file
     try:
-        outcome = run_recipe(_recipe(), out)
+        outcome = run_recipe(_recipe(), out, printer=printed.append)
     finally:
         ray.shutdown()
+    outcome.printed = printed
     return outcome
 
 
@@ -145,3 +147,32 @@ def test_one_reward_definition_and_the_family_run_id(run):
     assert family_run.data.tags["accelsearch.kind"] == "family"
     summary = (run.output_dir / "summary.md").read_text()
     assert f"reward = accuracy × (latency / {target:g} ms)^{w:g}" in summary
+
+
+@pytest.mark.slow
+def test_progress_says_what_happens_and_prints_each_trial_once(run):
+    """From the first line: MLflow, Ray, each trial's start; then one row per finished trial
+    (failed ones with their error) under one header; the last counts once; no repeats."""
+    lines = run.printed
+    print("\n".join(lines))  # shown when the test fails
+    assert lines[0].startswith("[run] quickstart: setting up MLflow tracking")
+    ray_at = next(i for i, ln in enumerate(lines) if ln.startswith("[search] starting Ray"))
+    assert lines[ray_at + 1].startswith("[search] Ray ready in ")
+    for k in range(1, 6):
+        assert sum(ln.startswith(f"[search] trial {k}/5 started: ") for ln in lines) == 1
+    assert "imports PyTorch and loads the data" in next(ln for ln in lines if "trial 1/5" in ln)
+    headers = [i for i, ln in enumerate(lines) if ln.startswith("  # trial")]
+    assert len(headers) == 1
+    rows = lines[headers[0] + 1 :][: len(run.search.trials) + 10]
+    rows = [ln for ln in rows if ln[:3].strip().isdigit()]
+    assert len(rows) == 5 and len({ln[:3] for ln in rows}) == 5  # each trial once
+    arch_at = lines[headers[0]].index("arch (or error)")
+    for ln in rows:
+        if " failed " in ln:
+            assert ln[arch_at:].startswith("ArchError: test_flaky_x builds only archs with")
+        else:
+            assert ln[arch_at:].startswith("i") and " ok " in ln
+    done = [ln for ln in lines if ln.startswith("[search] ") and " done, " in ln]
+    assert len(done) == 1 and done[0].startswith(f"[search] {len(run.search.completed)}/5 done")
+    search_lines = [ln for ln in lines if ln.startswith("[search]")]
+    assert len(search_lines) == len(set(search_lines))
