@@ -57,6 +57,11 @@ def register(sub) -> None:
         help="listen beyond 127.0.0.1 without basic-auth: anyone who reaches the port may "
         "read and change the runs",
     )
+    u.add_argument(
+        "--allowed-hosts",
+        help="Host headers the server accepts when reached by name or address beyond "
+        "localhost (mlflow's option, e.g. 'myhost:5000,10.0.0.5:5000')",
+    )
     u.add_argument("--no-browser", action="store_true", help="do not open a web browser")
     u.add_argument("--dry-run", action="store_true", help="print the command, start nothing")
     u.set_defaults(fn=ui)
@@ -171,6 +176,8 @@ def ui(args: argparse.Namespace) -> int:
     store = find_store(args.output)
     warning = check_exposure(args)
     cmd = ui_command(store, args.port, args.workers, args.host)
+    if args.allowed_hosts:
+        cmd += ["--allowed-hosts", args.allowed_hosts]
     env: dict[str, str] = {}
     if args.app_name:
         cmd += ["--app-name", args.app_name]
