@@ -6,7 +6,9 @@ without reading the code.
 
 from __future__ import annotations
 
+import reprlib
 from collections.abc import Iterable
+from typing import Any
 
 
 class AccelSearchError(Exception):
@@ -43,3 +45,13 @@ class EvaluationError(AccelSearchError, RuntimeError):
 def choices_text(choices: Iterable[object]) -> str:
     """Render valid choices for an error message: ``'a', 'b', 'c'``."""
     return ", ".join(repr(c) for c in sorted(choices, key=str))
+
+
+def short_repr(value: Any, limit: int = 120) -> str:
+    """``repr`` cut to ``limit`` characters, without walking more of ``value`` than it shows
+    (a value made by YAML aliases may be billions of items long)."""
+    r = reprlib.Repr()
+    r.maxlevel, r.maxlist, r.maxtuple, r.maxdict, r.maxset = 3, 6, 6, 6, 6
+    r.maxstring, r.maxother, r.maxlong = limit, limit, 40
+    text = r.repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."

@@ -2,8 +2,9 @@
 
 ``spaces.get(name, **options)`` and ``accuracy.get(name, **options)`` pass a recipe's
 ``options`` mapping to a class; a misspelt key would otherwise surface as Python's
-``__init__() got an unexpected keyword argument``. :func:`check_options` names the bad key,
-the closest valid one and every valid one instead.
+``__init__() got an unexpected keyword argument``. :func:`check_option_names` names the bad
+key, the closest valid one and every valid one instead. (The kinds of the values are checked
+by :func:`accelsearch.kinds.check_options`, which gives the same hint.)
 """
 
 from __future__ import annotations
@@ -38,14 +39,20 @@ def option_names(factory: Callable[..., Any]) -> list[str] | None:
     return None if open_ended else sorted(names)
 
 
+def did_you_mean(key: str, valid: Iterable[str]) -> str:
+    """`` (did you mean 'width_mult'?)`` for the valid name closest to ``key``, else ``""``."""
+    close = difflib.get_close_matches(key, sorted(valid), n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
 def unknown_option_message(what: str, key: str, valid: Iterable[str]) -> str:
     valid = sorted(valid)
-    close = difflib.get_close_matches(key, valid, n=1, cutoff=0.6)
-    hint = f" (did you mean {close[0]!r}?)" if close else ""
-    return f"{what} has no option {key!r}{hint}; valid options: {choices_text(valid)}"
+    return f"{what} has no option {key!r}{did_you_mean(key, valid)}; valid options: " + (
+        choices_text(valid)
+    )
 
 
-def check_options(factory: Callable[..., Any], options: dict[str, Any], what: str) -> None:
+def check_option_names(factory: Callable[..., Any], options: dict[str, Any], what: str) -> None:
     """Raise :class:`ConfigError` for the first key of ``options`` that ``factory`` does not
     take (nothing is checked when its keywords cannot be known)."""
     valid = option_names(factory)

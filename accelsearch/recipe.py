@@ -7,10 +7,10 @@ choices. ``--set a.b=value`` overrides are applied to the raw YAML before valida
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -22,13 +22,28 @@ from pydantic import (
     model_validator,
 )
 
-from accelsearch.errors import AccelSearchError, ConfigError, choices_text
-from accelsearch.options import check_options
+from accelsearch.baselines.spec import BaselinesSpec
+from accelsearch.errors import AccelSearchError, ConfigError, choices_text, short_repr
+from accelsearch.kinds import check_options
+from accelsearch.options import check_option_names
 from accelsearch.recipe_data import MissingData
+from accelsearch.recipe_input import (
+    apply_overrides,
+    format_validation_error,
+    read_recipe_file,
+    value_problems,
+)
+
+#: what a recipe name may look like: it names the run folder, the MLflow experiment and,
+#: with ``accelsearch submit``, a path in a shell command on the cluster
+NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$"
+#: exceptions a space or evaluator constructor raises for an option of the wrong kind
+#: (a list where a number belongs, infinity for a size, ...): reported with the section
+OPTION_ERRORS = (TypeError, ValueError, OverflowError)
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)
 
 
 class SpaceSpec(_Strict):
@@ -51,11 +66,14 @@ class SpaceSpec(_Strict):
         from accelsearch import spaces
 
         try:
+            cls = spaces.SPACES.get(self.name)
+            check_option_names(cls, self.options, f"space {self.name!r}")  # with a "did you mean"
+            check_options(cls.__init__, self.options, "space.options", owner=f"space {self.name!r}")
             spaces.get(self.name, **self.options)
-        except TypeError as exc:
-            raise ValueError(f"bad option for space {self.name!r}: {exc}") from None
         except AccelSearchError as exc:
             raise ValueError(str(exc)) from None
+        except OPTION_ERRORS as exc:
+            raise ValueError(f"bad option for space {self.name!r}: {exc}") from None
         return self
 
     def make(self):
@@ -84,6 +102,13 @@ class LatencySpec(_Strict):
             raise ValueError(f"unknown latency backend {v!r}; valid choices: {choices_text(valid)}")
         return v
 
+    @field_validator("device")
+    @classmethod
+    def _device(cls, v: str) -> str:
+        if v not in ("auto", "cpu", "cuda") and not re.fullmatch(r"cuda:\d+", v):
+            raise ValueError("unknown latency device; valid: 'auto', 'cpu', 'cuda', 'cuda:N'")
+        return v
+
     @field_validator("precision")
     @classmethod
     def _precision(cls, v: str | None) -> str | None:
@@ -100,10 +125,10 @@ class LatencySpec(_Strict):
 
         try:
             Protocol(**v)
-        except TypeError as exc:
-            raise ValueError(f"bad latency protocol field: {exc}") from None
         except AccelSearchError as exc:
             raise ValueError(str(exc)) from None
+        except OPTION_ERRORS as exc:
+            raise ValueError(f"bad latency protocol field: {exc}") from None
         return v
 
 
@@ -147,7 +172,16 @@ def check_input_paths(
         if key.startswith(OUTPUT_PREFIXES):
             out[key] = str(path.resolve())
             continue
-        if not path.exists():
+        try:
+            exists = path.exists()
+        except OSError as exc:  # a name too long for the file system, ...
+            raise PydanticCustomError(
+                "path_invalid",
+                "{path_text} cannot be a path here ({reason}); fix the path, or override it "
+                "with --set",
+                {"option": key, "path_text": short_repr(value, 80), "reason": exc.strerror},
+            ) from None
+        if not exists:
             gap = MissingData(key, value, str(Path.cwd()))
             if missing is None:
                 raise PydanticCustomError(
@@ -201,8 +235,10 @@ class AccuracySpec(_Strict):
             from accelsearch.objectives import accuracy
 
             try:
-                what = f"accuracy evaluator {self.evaluator!r}"
-                check_options(accuracy.EVALUATORS.get(self.evaluator), self.options, what)
+                cls = accuracy.EVALUATORS.get(self.evaluator)
+                check_option_names(cls, self.options, f"accuracy evaluator {self.evaluator!r}")
+                owner = f"evaluator {self.evaluator!r}"
+                check_options(cls.__init__, self.options, "accuracy.options", owner=owner)
             except AccelSearchError as exc:
                 raise ValueError(str(exc)) from None
         return self
@@ -211,11 +247,15 @@ class AccuracySpec(_Strict):
         from accelsearch.objectives import accuracy
 
         try:
-            return accuracy.get(self.evaluator, **self.options)
-        except TypeError as exc:
-            raise ValueError(f"bad option for evaluator {self.evaluator!r}: {exc}") from None
+            cls = accuracy.EVALUATORS.get(self.evaluator)
+            owner = f"evaluator {self.evaluator!r}"
+            check_option_names(cls, self.options, f"accuracy {owner}")  # with a "did you mean"
+            check_options(cls.__init__, self.options, "accuracy.options", owner=owner)
+            return cls(**self.options)
         except AccelSearchError as exc:
             raise ValueError(str(exc)) from None
+        except OPTION_ERRORS as exc:
+            raise ValueError(f"bad option for evaluator {self.evaluator!r}: {exc}") from None
 
 
 class RewardSpec(_Strict):
@@ -382,19 +422,41 @@ class Recipe(_Strict):
     name: str
     description: str = ""
     seed: int = 0
-    num_classes: int | None = None
+    num_classes: int | None = Field(None, ge=1)
     space: SpaceSpec
     latency: LatencySpec = Field(default_factory=LatencySpec)
     accuracy: AccuracySpec = Field(default_factory=AccuracySpec)
     reward: RewardSpec
     search: SearchSpec = Field(default_factory=SearchSpec)
     scaling: ScalingSpec = Field(default_factory=lambda: ScalingSpec(enabled=False))
+    baselines: BaselinesSpec = Field(default_factory=BaselinesSpec)
     tracking: TrackingSpec = Field(default_factory=TrackingSpec)
     _missing_data: list[MissingData] = PrivateAttr(default_factory=list)
 
     @property
     def missing_data(self) -> list[MissingData]:
         return list(self._missing_data)
+
+    @field_validator("name")
+    @classmethod
+    def _safe_name(cls, v: str) -> str:
+        if not re.fullmatch(NAME_PATTERN, v):
+            raise ValueError(
+                "not allowed: the name makes the run folder's name and may reach a shell; use "
+                "letters, digits, '.', '_' and '-', starting with a letter or digit, at most 100 "
+                f"characters (pattern {NAME_PATTERN}), e.g. 'quickstart-v2'"
+            )
+        return v
+
+    @model_validator(mode="after")
+    def _baselines_need_a_family(self) -> Recipe:
+        if self.baselines.enabled and not self.scaling.enabled:
+            raise ValueError(
+                "baselines: the models are compared with the run's family, but scaling is "
+                "disabled (no family is grown); enable scaling (scaling.targets) or drop "
+                "the baselines section"
+            )
+        return self
 
     @model_validator(mode="after")
     def _strategy_fits_space(self) -> Recipe:
@@ -411,71 +473,28 @@ class Recipe(_Strict):
             )
         except AccelSearchError as exc:
             raise ValueError(f"search.strategy: {exc}") from None
+        except OPTION_ERRORS as exc:
+            raise ValueError(
+                f"search.options: bad option for strategy {self.search.strategy!r}: {exc}"
+            ) from None
         return self
 
 
 # -- loading --------------------------------------------------------------------------------
-def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
-    """Apply ``a.b.c=value`` overrides (value parsed as YAML) to a raw recipe dict."""
-    for item in overrides:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise ConfigError(f"override {item!r} must look like 'search.num_samples=2'")
-        node = raw
-        parts = key.split(".")
-        for p in parts[:-1]:
-            if not isinstance(node.get(p, {}), dict):
-                raise ConfigError(f"override {item!r}: {p!r} is not a section")
-            node = node.setdefault(p, {})
-        node[parts[-1]] = yaml.safe_load(value)
-    return raw
-
-
-def _valid_fields(model: type[BaseModel], loc: tuple) -> list[str]:
-    """Field names valid at ``loc`` (for 'unknown field' messages)."""
-    for part in loc[:-1]:
-        field = model.model_fields.get(str(part)) if isinstance(part, str) else None
-        ann = getattr(field, "annotation", None)
-        if isinstance(ann, type) and issubclass(ann, BaseModel):
-            model = ann
-        else:
-            return []
-    return sorted(model.model_fields)
-
-
-def format_validation_error(exc: ValidationError, source: str) -> str:
-    lines = []
-    for err in exc.errors():
-        loc = tuple(err.get("loc", ()))
-        path = ".".join(str(p) for p in loc) or "(recipe)"
-        option = (err.get("ctx") or {}).get("option")
-        if option:  # an error about one entry of an ``options`` mapping
-            path = f"{path}.{option}"
-        if err.get("type") == "extra_forbidden":
-            valid = _valid_fields(Recipe, loc)
-            lines.append(f"{source}: {path}: unknown field; valid fields here: {', '.join(valid)}")
-        elif err.get("type") == "missing":
-            lines.append(f"{source}: {path}: required field is missing")
-        else:
-            msg = err.get("msg", "")
-            msg = msg.removeprefix("Value error, ")
-            got = err.get("input")
-            extra = "" if isinstance(got, dict) or got is None else f" (got {got!r})"
-            lines.append(f"{source}: {path}: {msg}{extra}")
-    return "\n".join(lines)
-
-
 def recipe_from_dict(raw: Any, source: str = "recipe", check_data: bool = True) -> Recipe:
     """Validate a recipe mapping. ``check_data=False``: input data that does not exist is
     not an error but listed in ``recipe.missing_data``."""
     if not isinstance(raw, dict):
         raise ConfigError(f"{source}: a recipe must be a YAML mapping, got {type(raw).__name__}")
+    problems = value_problems(raw)
+    if problems:
+        raise ConfigError("\n".join(f"{source}: {p}" for p in problems))
     missing: list[MissingData] = []
     context = None if check_data else {"missing_data": missing}
     try:
         recipe = Recipe.model_validate(raw, context=context)
     except ValidationError as exc:
-        raise ConfigError(format_validation_error(exc, source)) from None
+        raise ConfigError(format_validation_error(exc, source, Recipe)) from None
     recipe._missing_data = missing
     return recipe
 
@@ -483,13 +502,7 @@ def recipe_from_dict(raw: Any, source: str = "recipe", check_data: bool = True) 
 def load_recipe(
     path: str | Path, overrides: list[str] | None = None, check_data: bool = True
 ) -> Recipe:
-    path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"recipe file {str(path)!r} does not exist")
-    try:
-        raw = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+    raw = read_recipe_file(path)
     raw = (
         apply_overrides(raw if isinstance(raw, dict) else {}, overrides or []) if overrides else raw
     )

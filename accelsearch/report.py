@@ -1,5 +1,7 @@
 """Tables, ``summary.md`` and reward wording at the end of a run (progress while a search
-runs: :mod:`accelsearch.progress`; the plot: :mod:`accelsearch.plots`)."""
+runs: :mod:`accelsearch.progress`, its names also reachable from here: ``report.SearchProgress``,
+``report.show_progress``, ``report.LivePrinter``, ``report.console_printer``; the plot:
+:mod:`accelsearch.plots`)."""
 
 from __future__ import annotations
 
@@ -7,8 +9,15 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from accelsearch.progress import LivePrinter as LivePrinter
+from accelsearch.progress import SearchProgress as SearchProgress
+from accelsearch.progress import console_printer as console_printer
+from accelsearch.progress import show_progress as show_progress
 from accelsearch.scaling.family import Family
 from accelsearch.search.result import SearchResult
+
+#: after a latency that still looked busy when measured again (LatencyResult.noisy)
+NOISY_MARK = " ~"
 
 
 def _fmt(v: Any, digits: int = 3) -> str:
@@ -37,7 +46,8 @@ def pareto_rows(result: SearchResult) -> tuple[list[str], list[list[str]]]:
         row = [
             t.trial_id,
             _fmt(t.metrics.get("accuracy"), 2),
-            _fmt(t.metrics.get("latency_ms")),
+            _fmt(t.metrics.get("latency_ms"))
+            + (NOISY_MARK if t.metrics.get("latency_noisy") else ""),
             _fmt(t.metrics.get("reward")),
             _fmt(t.metrics.get("params_m")),
             _fmt(t.metrics.get("gflops")),
@@ -100,7 +110,7 @@ def family_rows(family: Family) -> tuple[list[str], list[list[str]]]:
         row = [
             m.name,
             _fmt(m.target_ms),
-            _fmt(m.latency_ms),
+            _fmt(m.latency_ms) + (NOISY_MARK if m.latency.get("noisy") else ""),
             f"{100 * m.latency_error:+.1f}" + ("" if m.within_tolerance or m.phi == 0 else " !"),
             f"{m.phi:.4g}",
             _fmt(m.accuracy, 2),
@@ -233,9 +243,14 @@ def summary_markdown(
         "",
     ]
     if result is not None:
+        front = result.pareto()
         parts += [
             f"## Search: {len(result.completed)} trials completed, {len(result.failed)} failed, "
             f"{result.wall_s:.0f} s",
+            "",
+            f"The Pareto set: {len(front)} of the {len(result.completed)} completed trials "
+            "(each is the most accurate at its latency: no other trial is both more accurate "
+            "and faster; every trial is in `search.json`).",
             "",
             markdown_table(*pareto_rows(result)),
             "",
@@ -282,7 +297,30 @@ def summary_markdown(
                 markdown_table(*comparison_rows(family)),
                 "",
             ]
+    noisy = noisy_latencies(result, family)
+    if noisy:
+        parts += [
+            f"**{len(noisy)} latencies marked `~` looked busy** (a wide spread or a drift "
+            "during the measurement, still there when it was measured again): "
+            + "; ".join(noisy[:6])
+            + ("; ..." if len(noisy) > 6 else "")
+            + ". The device was probably shared with other work: measure these again on a "
+            "quiet device (`accelsearch scale` or a new run) before trusting them.",
+            "",
+        ]
     return "\n".join(parts)
+
+
+def noisy_latencies(result: SearchResult | None, family: Family | None) -> list[str]:
+    """``name: why`` for every Pareto trial and family member whose latency looked busy."""
+    out = []
+    for t in result.pareto() if result is not None else []:
+        if t.metrics.get("latency_noisy"):
+            out.append(f"trial `{t.trial_id}`")
+    for m in family.members if family is not None else []:
+        if m.latency.get("noisy"):
+            out.append(f"`{m.name}` ({m.latency.get('noisy_reason') or 'noisy'})")
+    return out
 
 
 def write_summary(path: str | Path, text: str) -> Path:

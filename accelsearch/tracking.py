@@ -1,7 +1,8 @@
 """MLflow tracking: the run schema users filter on.
 
-Runs carry the tag ``accelsearch.kind`` ∈ {``search``, ``trial``, ``family``, ``member``};
-trials are child runs of their search run and members child runs of their family run
+Runs carry the tag ``accelsearch.kind`` ∈ {``search``, ``trial``, ``family``, ``member``,
+``baseline``}; trials are child runs of their search run, members and baselines (published
+models measured alike, :mod:`accelsearch.baselines`) child runs of their family run
 (MLflow's ``mlflow.parentRunId``). Trial and member metrics: ``accuracy``, ``latency_ms``,
 ``reward``, ``params_m``, ``gflops`` (and ``gmacs``); member params: ``alpha``, ``beta``,
 ``gamma``, ``phi``, ``target_ms``; every trial and member logs ``arch.json``.
@@ -12,26 +13,51 @@ server (``--tracking-uri http://HOST:PORT``, see ``mlflow_server/``) the server 
 artifacts and serves them (``mlflow-artifacts:/``); a server that cannot be reached fails
 before anything runs. ``accelsearch run --offline`` keeps everything in the local store and
 ``accelsearch sync`` (:mod:`accelsearch.tracking_sync`) uploads it later.
+
+Before anything runs, a tracker also fails with the fix when a database store
+(``postgresql://``, ``mysql://``) refuses connections (:func:`check_database`) and when a
+server lets the user read but not write the experiment (HTTP 403). A local SQLite store is
+created and migrated under a file lock (:func:`store_lock`), so two runs started at once in a
+new workspace do not race MLflow's schema migration. :func:`bound_http_retries` caps MLflow's
+HTTP retries for runs (:data:`HTTP_RETRY_DEFAULTS`), so a server that dies mid-run is noticed
+in seconds (:mod:`accelsearch.tracking_failover` then goes on offline).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
+import os
 import socket
 import urllib.parse
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+from filelock import FileLock
 
 from accelsearch.errors import ConfigError
 
 KIND_TAG = "accelsearch.kind"
 #: MLflow 3's UI opens an experiment with this tag in its "Model training" (runs) views
 EXPERIMENT_TAGS = {"mlflow.experimentKind": "custom_model_development"}
-KINDS = ("search", "trial", "family", "member")
+KINDS = ("search", "trial", "family", "member", "baseline")
 
 
 REMOTE_SCHEMES = ("http", "https")
+#: MLflow's HTTP retry settings for a run (MLflow's own defaults: 7 retries with backoff
+#: factor 2 and a 120 s timeout, about 4 minutes per request when the server is gone). An
+#: environment variable the user set wins.
+HTTP_RETRY_DEFAULTS = {
+    "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2",
+    "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
+    "MLFLOW_HTTP_REQUEST_BACKOFF_JITTER": "0.5",
+    "MLFLOW_HTTP_REQUEST_TIMEOUT": "30",
+}
+#: database stores reached over the network: default port of each dialect
+DATABASE_PORTS = {"postgresql": 5432, "mysql": 3306, "mariadb": 3306, "mssql": 1433}
+DATABASE_TIMEOUT_S = 5
 SYNC_FILE = "sync.json"  # in an offline workspace: the server that `accelsearch sync` uploads to
 
 
@@ -109,6 +135,90 @@ def _check_api(uri: str, timeout: float, offline_hint: str) -> None:
         ) from None
 
 
+def bound_http_retries() -> dict[str, str]:
+    """Cap MLflow's HTTP retries and timeout in this process (see :data:`HTTP_RETRY_DEFAULTS`);
+    returns the settings in force."""
+    for key, value in HTTP_RETRY_DEFAULTS.items():
+        os.environ.setdefault(key, value)
+    return {key: os.environ[key] for key in HTTP_RETRY_DEFAULTS}
+
+
+def sqlite_path(uri: str) -> Path | None:
+    """The database file of a ``sqlite:///`` URI (None for other stores or in-memory)."""
+    if not uri.startswith("sqlite:///"):
+        return None
+    path = uri[len("sqlite:///") :].split("?", 1)[0]
+    return Path(path) if path and path != ":memory:" else None
+
+
+@contextlib.contextmanager
+def store_lock(uri: str, timeout: float = 300.0) -> Iterator[None]:
+    """Hold ``<db>.lock`` next to a SQLite store while it is created, migrated or its
+    experiment made: MLflow's schema migration is not safe against a second process doing
+    the same (``table ... already exists``, ``duplicate column name``). Other stores: no-op."""
+    path = sqlite_path(uri)
+    if path is None:
+        yield
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(path) + ".lock", timeout=timeout):
+        yield
+
+
+def _safe_db_url(url) -> str:
+    return url.render_as_string(hide_password=True)
+
+
+def check_database(uri: str, timeout: float = DATABASE_TIMEOUT_S) -> None:
+    """Fail in seconds, with the fix, when a database store cannot be used.
+
+    MLflow retries a database it cannot reach for about 100 s and then shows SQLAlchemy's
+    traceback; here one connection with a ``timeout`` says what is wrong first: the driver
+    is missing, nothing listens at host:port, or the server refused the login.
+    """
+    scheme = uri.split(":", 1)[0].lower()
+    dialect = scheme.split("+", 1)[0]
+    if dialect not in DATABASE_PORTS:
+        return
+    import sqlalchemy
+
+    try:
+        url = sqlalchemy.engine.make_url(uri)
+    except sqlalchemy.exc.ArgumentError as exc:
+        raise ConfigError(f"tracking URI is not a valid database URL ({exc})") from None
+    shown = _safe_db_url(url)
+    if url.host:
+        port = url.port or DATABASE_PORTS[dialect]
+        try:
+            with socket.create_connection((url.host, port), timeout=timeout):
+                pass
+        except OSError as exc:
+            raise ConfigError(
+                f"database store {shown!r} cannot be reached at {url.host}:{port} ({exc}); "
+                "start the database (or fix host and port in the URI), or leave --tracking-uri "
+                "out to use the workspace's SQLite store"
+            ) from None
+    connect_args = {"connect_timeout": int(timeout)} if dialect in ("postgresql", "mysql") else {}
+    try:
+        engine = sqlalchemy.create_engine(uri, connect_args=connect_args)
+    except ModuleNotFoundError as exc:
+        raise ConfigError(
+            f"database store {shown!r} needs the driver {exc.name!r}: pip install "
+            f"{'psycopg[binary]' if dialect == 'postgresql' else exc.name}"
+        ) from None
+    try:
+        with engine.connect():
+            pass
+    except sqlalchemy.exc.SQLAlchemyError as exc:
+        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0][:300]
+        raise ConfigError(
+            f"database store {shown!r} refused the connection ({reason}); check the user, "
+            "password and database name in the URI"
+        ) from None
+    finally:
+        engine.dispose()
+
+
 def quiet_mlflow() -> None:
     """No per-run "View run at" links or artifact progress bars from MLflow's client: the
     run prints its own progress (a user's explicit setting of these variables wins)."""
@@ -143,21 +253,37 @@ class Tracker:
         from mlflow.tracking import MlflowClient
 
         check_reachable(uri)
+        check_database(uri)
         quiet_mlflow()
         self.uri = uri
         mlflow.set_tracking_uri(uri)
-        self.client = MlflowClient(tracking_uri=uri)
-        exp = self.client.get_experiment_by_name(experiment)
-        if exp is None:
-            # a server keeps (and proxies) the artifacts itself; a local store gets a folder
-            local = artifact_root and not is_remote(uri)
-            location = Path(artifact_root).resolve().as_uri() if local else None
-            self.experiment_id = self.client.create_experiment(
-                experiment, artifact_location=location, tags=EXPERIMENT_TAGS
-            )
-        else:
-            self.experiment_id = exp.experiment_id
+        with store_lock(uri), _permission_errors(uri, experiment):
+            self.client = MlflowClient(tracking_uri=uri)  # creates and migrates a new store
+            exp = self.client.get_experiment_by_name(experiment)
+            if exp is None:
+                # a server keeps (and proxies) the artifacts itself; a local store gets a folder
+                local = artifact_root and not is_remote(uri)
+                location = Path(artifact_root).resolve().as_uri() if local else None
+                self.experiment_id = self._create_experiment(experiment, location)
+            else:
+                self.experiment_id = exp.experiment_id
+                if is_remote(uri):  # may we write? (READ-only users get HTTP 403 here)
+                    self.client.set_experiment_tag(self.experiment_id, WRITE_PROBE_TAG, "ok")
         self.experiment = experiment
+
+    def _create_experiment(self, name: str, location: str | None) -> str:
+        """Create ``name``; when it exists by then (another run made it a moment ago, or a
+        retried request already had), use it."""
+        from mlflow.exceptions import MlflowException
+
+        try:
+            return self.client.create_experiment(
+                name, artifact_location=location, tags=EXPERIMENT_TAGS
+            )
+        except MlflowException as exc:
+            if exc.error_code != "RESOURCE_ALREADY_EXISTS":
+                raise
+            return self.client.get_experiment_by_name(name).experiment_id
 
     # -- runs ------------------------------------------------------------------------------
     def start_run(
@@ -181,6 +307,20 @@ class Tracker:
 
     def end_run(self, run_id: str, status: str = "FINISHED") -> None:
         self.client.set_terminated(run_id, status=status)
+
+    def running_children(self, parent_id: str) -> list[str]:
+        """Ids of ``parent_id``'s child runs that are still RUNNING."""
+        runs = self.client.search_runs(
+            [self.experiment_id],
+            filter_string=f"tags.mlflow.parentRunId = '{parent_id}' and attributes.status = "
+            "'RUNNING'",
+            max_results=5000,
+        )
+        return [r.info.run_id for r in runs]
+
+    def resolve(self, run_id: str | None, create: bool = False) -> str | None:
+        """The id under which ``run_id`` lives in this store (itself; see FailoverTracker)."""
+        return run_id
 
     # -- data ------------------------------------------------------------------------------
     def log_params(self, run_id: str, params: dict[str, Any]) -> None:
@@ -247,6 +387,31 @@ class Tracker:
 
     def log_figure(self, run_id: str, figure, artifact_file: str) -> None:
         self.client.log_figure(run_id, figure, artifact_file)
+
+
+#: an experiment tag the tracker sets once, to learn whether the user may write there
+WRITE_PROBE_TAG = "accelsearch.writable"
+
+
+@contextlib.contextmanager
+def _permission_errors(uri: str, experiment: str) -> Iterator[None]:
+    """HTTP 401/403 from the server become a ConfigError that says what to ask for."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        yield
+    except MlflowException as exc:
+        status = exc.get_http_status_code()
+        if status not in (401, 403):
+            raise
+        user = os.environ.get("MLFLOW_TRACKING_USERNAME")
+        who = f"user {user!r}" if user else "this user"
+        raise ConfigError(
+            f"MLflow tracking server {uri!r}: {who} may not write to experiment "
+            f"{experiment!r} (HTTP {status}: {str(exc).splitlines()[0][:200]}); ask the "
+            "server's admin for EDIT permission on it, or set tracking.experiment to an "
+            "experiment of your own"
+        ) from None
 
 
 def _tag_text(v: Any) -> str:

@@ -9,11 +9,21 @@ the server), and the parent links (``mlflow.parentRunId``, and the family's
 
 Each copy carries the tag ``accelsearch.source_run_id`` (and ``accelsearch.sync_complete``
 once everything is uploaded), so syncing again skips what is already there and redoes a copy
-that an interruption left half done.
+that an interruption left half done; ``accelsearch.sync_fingerprint`` (a digest of the
+source's status, params, tags and latest metrics) tells a source run that changed since it
+was copied (a run resumed offline), and such a copy is brought up to date.
+
+A *stand-in* (a local run tagged ``accelsearch.remote_run_id``, made by
+:class:`~accelsearch.tracking_failover.FailoverTracker` for a run the server held when it went
+away) is merged into that server run instead: its metrics, params, tags, artifacts and final
+status are added there. Merging twice changes nothing (MLflow skips identical metric points,
+and params already there are left alone).
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import tempfile
 import time
 from collections.abc import Callable
@@ -25,7 +35,12 @@ from accelsearch.tracking import check_reachable, quiet_mlflow
 
 SOURCE_TAG = "accelsearch.source_run_id"
 COMPLETE_TAG = "accelsearch.sync_complete"
+FINGERPRINT_TAG = "accelsearch.sync_fingerprint"
+REMOTE_RUN_TAG = "accelsearch.remote_run_id"  # a stand-in's server run (tracking_failover)
 PARENT_TAG = "mlflow.parentRunId"
+STAND_IN_TAG = "accelsearch.stand_in"
+#: a stand-in's own tags that must not overwrite those of the server run it merges into
+_STAND_IN_ONLY = (REMOTE_RUN_TAG, STAND_IN_TAG, "mlflow.runName", PARENT_TAG)
 #: tags whose value is another run's id, rewritten to the copy's id
 RUN_ID_TAGS = (PARENT_TAG, "accelsearch.search_run_id")
 _UNFINISHED = ("RUNNING", "SCHEDULED")
@@ -38,11 +53,12 @@ class SyncReport:
     copied: dict[str, str] = field(default_factory=dict)
     skipped: dict[str, str] = field(default_factory=dict)  # already complete on the target
     redone: list[str] = field(default_factory=list)  # half-done copies deleted and copied again
+    merged: dict[str, str] = field(default_factory=dict)  # stand-ins and changed sources
     experiments: dict[str, str] = field(default_factory=dict)  # name -> target experiment id
 
     @property
     def mapping(self) -> dict[str, str]:
-        return {**self.skipped, **self.copied}
+        return {**self.skipped, **self.merged, **self.copied}
 
 
 def sync_runs(
@@ -86,19 +102,59 @@ def sync_runs(
         report.experiments[exp.name] = exp_id
         done, partial = _existing_copies(dst, exp_id)
         for run in _parents_first(runs):
-            rid = run.info.run_id
-            if rid in done:
-                report.skipped[rid] = done[rid]
-                continue
-            if rid in partial:
-                dst.delete_run(partial[rid])
-                report.redone.append(rid)
-            report.copied[rid] = _copy_run(src, dst, run, exp_id, report.mapping, source_uri)
+            _sync_one(src, dst, run, exp_id, done, partial, report, source_uri)
+        ids = {r.info.run_id for r in runs}
+        copied, there, merged = (
+            len(ids & set(g)) for g in (report.copied, report.skipped, report.merged)
+        )
         printer(
-            f"[sync] {exp.name}: {sum(r.info.run_id in report.copied for r in runs)} run(s) "
-            f"copied, {sum(r.info.run_id in report.skipped for r in runs)} already there"
+            f"[sync] {exp.name}: {copied} run(s) copied, {there} already there"
+            + (f", {merged} brought up to date" if merged else "")
         )
     return report
+
+
+def _sync_one(src, dst, run, exp_id, done, partial, report: SyncReport, source_uri) -> None:
+    """Skip, merge, redo or copy one source run (see the module docstring)."""
+    rid = run.info.run_id
+    fingerprint = run_fingerprint(run)
+    if rid in done:
+        target, seen = done[rid]
+        if seen in (None, fingerprint):  # None: copied before fingerprints were kept
+            report.skipped[rid] = target
+            return
+        report.merged[rid] = _merge_run(src, dst, run, target, report.mapping, fingerprint)
+        return
+    server_run = run.data.tags.get(REMOTE_RUN_TAG)
+    if server_run and _exists(dst, server_run):  # a stand-in: never delete its server run
+        report.merged[rid] = _merge_run(src, dst, run, server_run, report.mapping, fingerprint)
+        return
+    if rid in partial:
+        dst.delete_run(partial[rid])
+        report.redone.append(rid)
+    report.copied[rid] = _copy_run(src, dst, run, exp_id, report.mapping, source_uri, fingerprint)
+
+
+def run_fingerprint(run) -> str:
+    """A digest of what a source run holds now: status, end, params, tags, latest metrics."""
+    data = {
+        "status": run.info.status,
+        "end": run.info.end_time,
+        "params": run.data.params,
+        "tags": run.data.tags,
+        "metrics": run.data.metrics,
+    }
+    return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()[:20]
+
+
+def _exists(client, run_id: str) -> bool:
+    from mlflow.exceptions import MlflowException
+
+    try:
+        client.get_run(run_id)
+        return True
+    except MlflowException:
+        return False
 
 
 def _experiments(src, names: list[str] | None) -> list:
@@ -129,15 +185,19 @@ def _all_runs(client, experiment_id: str) -> list:
             return runs
 
 
-def _existing_copies(dst, experiment_id: str) -> tuple[dict[str, str], dict[str, str]]:
-    """Copies already on the target: complete ones and half-done ones, by source run id."""
+def _existing_copies(dst, experiment_id: str) -> tuple[dict, dict[str, str]]:
+    """Copies already on the target, by source run id: complete ones as (target id,
+    fingerprint of the source when copied), and half-done ones (target id)."""
     done, partial = {}, {}
     for run in _all_runs(dst, experiment_id):
-        source = run.data.tags.get(SOURCE_TAG)
-        if source:
-            (done if run.data.tags.get(COMPLETE_TAG) == "true" else partial)[source] = (
-                run.info.run_id
-            )
+        tags = run.data.tags
+        source = tags.get(SOURCE_TAG)
+        if not source:
+            continue
+        if tags.get(COMPLETE_TAG) == "true":
+            done[source] = (run.info.run_id, tags.get(FINGERPRINT_TAG))
+        else:
+            partial[source] = run.info.run_id
     return done, partial
 
 
@@ -161,8 +221,10 @@ def _parents_first(runs: list) -> list:
     return ordered
 
 
-def _copy_run(src, dst, run, experiment_id: str, mapping: dict[str, str], source_uri: str) -> str:
-    from mlflow.entities import Metric, Param
+def _copy_run(
+    src, dst, run, experiment_id: str, mapping: dict[str, str], source_uri: str, fingerprint: str
+) -> str:
+    from mlflow.entities import Param
 
     rid = run.info.run_id
     tags = dict(run.data.tags)
@@ -185,22 +247,61 @@ def _copy_run(src, dst, run, experiment_id: str, mapping: dict[str, str], source
     params = [Param(k, v) for k, v in run.data.params.items()]
     for i in range(0, len(params), 100):
         dst.log_batch(new_id, params=params[i : i + 100])
+    _copy_contents(src, dst, rid, new_id)
+    _finish_copy(dst, run, new_id, fingerprint)
+    return new_id
+
+
+def _merge_run(src, dst, run, target_id: str, mapping: dict[str, str], fingerprint: str) -> str:
+    """Add a source run's data to the existing target run ``target_id`` (a stand-in's
+    server run, or a copy whose source changed): params it lacks, every metric point (MLflow
+    skips identical ones), tags (links rewritten), artifacts, and the final status."""
+    from mlflow.entities import Param, RunTag
+
+    rid = run.info.run_id
+    target = dst.get_run(target_id)
+    have = target.data.params
+    params = [Param(k, v) for k, v in run.data.params.items() if k not in have]
+    for i in range(0, len(params), 100):
+        dst.log_batch(target_id, params=params[i : i + 100])
+    tags = {k: v for k, v in run.data.tags.items() if k not in _STAND_IN_ONLY}
+    for key in RUN_ID_TAGS:
+        if tags.get(key) in mapping:
+            tags[key] = mapping[tags[key]]
+    tags[SOURCE_TAG] = rid
+    dst.log_batch(target_id, tags=[RunTag(k, v) for k, v in tags.items()])
+    _copy_contents(src, dst, rid, target_id)
+    _finish_copy(dst, run, target_id, fingerprint)
+    return target_id
+
+
+def _copy_contents(src, dst, source_id: str, target_id: str) -> None:
+    """Every metric point (with its step and timestamp) and every artifact."""
+    from mlflow.entities import Metric
+
     history: list[Metric] = []
-    for key in run.data.metrics:
+    for key in src.get_run(source_id).data.metrics:
         history.extend(
-            Metric(m.key, m.value, m.timestamp, m.step) for m in src.get_metric_history(rid, key)
+            Metric(m.key, m.value, m.timestamp, m.step)
+            for m in src.get_metric_history(source_id, key)
         )
     for i in range(0, len(history), 1000):
-        dst.log_batch(new_id, metrics=history[i : i + 1000])
-    if src.list_artifacts(rid):
+        dst.log_batch(target_id, metrics=history[i : i + 1000])
+    if src.list_artifacts(source_id):
         with tempfile.TemporaryDirectory(prefix="accelsearch-sync-") as tmp:
-            local = src.download_artifacts(rid, "", tmp)
-            dst.log_artifacts(new_id, local)
-    dst.set_tag(new_id, COMPLETE_TAG, "true")
+            local = src.download_artifacts(source_id, "", tmp)
+            dst.log_artifacts(target_id, local)
+
+
+def _finish_copy(dst, run, target_id: str, fingerprint: str) -> None:
+    from mlflow.entities import RunTag
+
+    dst.log_batch(
+        target_id, tags=[RunTag(COMPLETE_TAG, "true"), RunTag(FINGERPRINT_TAG, fingerprint)]
+    )
     status = run.info.status
     if status not in _UNFINISHED:
-        dst.set_terminated(new_id, status=status, end_time=run.info.end_time or _now_ms())
-    return new_id
+        dst.set_terminated(target_id, status=status, end_time=run.info.end_time or _now_ms())
 
 
 def _safe_uri(uri: str) -> str:

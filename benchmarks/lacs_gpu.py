@@ -67,6 +67,16 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--max-measurements", type=int, default=8)
     p.add_argument("--max-multiplier", type=float, default=8.0)
     p.add_argument("--compare-phi", default="latency", choices=["latency", "flops", "none"])
+    p.add_argument(
+        "--proxy",
+        default="recipe",
+        choices=["recipe", "subset"],
+        help="recipe: the accuracy proxy of --recipe on all of CIFAR-10, --seeds seeds, trained "
+        "in --workers processes between latency measurements; subset: the old short proxy",
+    )
+    p.add_argument("--recipe", default="recipes/efficientnet_x_gpu.yaml")
+    p.add_argument("--seeds", default="0,1", help="proxy seeds (recipe proxy); mean is scored")
+    p.add_argument("--workers", type=int, default=6, help="proxy trainings sharing the GPU")
     p.add_argument("--cifar-train", help="cifar10-train-50k.tar.gz (train/<class>/*.jpg)")
     p.add_argument("--cifar-test", help="cifar10-test-10k.tar.gz (validation); else from train")
     p.add_argument(
@@ -178,6 +188,80 @@ class ProxyAccuracy:
         acc = self._evaluators[res].evaluate(arch)
         self.seconds.append(time.perf_counter() - t0)
         return acc
+
+
+def recipe_proxy_options(args) -> dict[str, Any]:
+    """The accuracy proxy of ``--recipe`` (its ``accuracy.options``), on this machine's data."""
+    import yaml
+
+    opts = dict(yaml.safe_load((ROOT / args.recipe).read_text())["accuracy"]["options"])
+    for key in ("dataset", "val_dataset", "device", "log_path", "cache_dir"):
+        opts.pop(key, None)
+    if args.quick:
+        opts.update(dataset="digits", val_dataset=None, device="cpu", amp=None, epochs=1,
+                    batch_size=64, lr=0.1, warmup_epochs=0, data_fraction=0.3)  # fmt: skip
+    else:
+        if not args.cifar_train:
+            raise SystemExit("--cifar-train is required with --proxy recipe (or --quick)")
+        opts.update(dataset=args.cifar_train, val_dataset=args.cifar_test, device=args.device)
+    return opts
+
+
+class DeferredAccuracy:
+    """The recipe's proxy, trained in batches between latency measurements.
+
+    LACS asks for an arch's accuracy while it solves; this records the arch and answers
+    NaN, then :meth:`train_pending` trains every recorded arch for every seed at once in
+    worker processes that share the GPU (no latency is measured meanwhile), stores the mean
+    in LACS's cache, and the caller runs LACS again: every latency and accuracy is then read
+    from the cache, so the second pass measures nothing and returns the real scores.
+    """
+
+    def __init__(self, options, seeds, workers, device, deadline, say):
+        self.options, self.seeds, self.workers = options, seeds, workers
+        self.device, self.deadline, self.say = device, deadline, say
+        self.pending: dict[str, Any] = {}
+        self.grid_archs: dict[tuple, Any] = {}  # (α, β, γ) -> the arch at the grid target
+        self.by_seed: dict[str, dict[int, float]] = {}
+        self.records: list[dict[str, Any]] = []
+        self.wall_s = 0.0
+
+    def __call__(self, arch) -> float:
+        self.pending.setdefault(arch.hash(), arch)
+        return math.nan
+
+    def train_pending(self, evals) -> None:
+        from _proxy_pool import run_pool, warm_data
+
+        archs = [a for k, a in self.pending.items() if k not in self.by_seed]
+        self.pending.clear()
+        if not archs:
+            return
+        if time.time() > self.deadline:
+            raise TimeBudgetExceeded("time budget spent before the proxy trainings")
+        warm_data(self.options)
+        tasks = [
+            dict(key=a.hash(), seed=sd, options=self.options, device=self.device,
+                 arch=a.to_json(indent=None))
+            for a in sorted(archs, key=lambda a: -a.resolution) for sd in self.seeds
+        ]  # fmt: skip
+
+        def done(rec):
+            self.records.append({k: v for k, v in rec.items() if k != "traceback"})
+            acc = rec.get("accuracy", math.nan)
+            self.by_seed.setdefault(rec["key"], {})[rec["seed"]] = acc
+            self.say(
+                f"[proxy] {rec['key'][:8]} seed {rec['seed']}: "
+                + (rec.get("error") or f"{acc:.2f} % at {rec['train_resolution']} px")
+            )
+
+        self.wall_s += run_pool(tasks, self.workers, done)
+        for a in archs:
+            accs = list(self.by_seed.get(a.hash(), {}).values())
+            evals.set_accuracy(a, sum(accs) / len(accs) if accs else math.nan)
+
+    def seeds_of(self, arch) -> dict[int, float]:
+        return dict(self.by_seed.get(arch.hash(), {}))
 
 
 class TimeBudgetExceeded(RuntimeError):
@@ -293,7 +377,13 @@ def run_base(spec: str, args, rec: Recorder, deadline: float) -> None:
         "seed": args.seed,
         "amp": None if args.amp == "none" or args.device == "cpu" else args.amp,
     }
-    accuracy = ProxyAccuracy(acc_config, args.train_res_factor, args.min_train_res, deadline)
+    if args.proxy == "recipe":
+        accuracy = DeferredAccuracy(
+            rec.data["proxy_options"], [int(v) for v in args.seeds.split(",")], args.workers,
+            args.device, deadline, say,
+        )  # fmt: skip
+    else:
+        accuracy = ProxyAccuracy(acc_config, args.train_res_factor, args.min_train_res, deadline)
     with latency.get_backend(
         "torch", device=args.device, precision=args.precision, protocol=protocol
     ) as backend:
@@ -337,7 +427,10 @@ def run_base(spec: str, args, rec: Recorder, deadline: float) -> None:
         targets = scaling.resolve_targets(scaling.parse_targets(args.targets), base_ms)
         say(f"[bench] {spec}: base {base_ms:.3f} ms; targets {[round(t, 3) for t in targets]} ms")
         try:
-            family = lacs.run(base, targets, name=ref, cost=cost, efficiency=efficiency)
+            if isinstance(accuracy, DeferredAccuracy):
+                family = run_deferred(lacs, accuracy, base, targets, ref, cost, efficiency, args)
+            else:
+                family = lacs.run(base, targets, name=ref, cost=cost, efficiency=efficiency)
         except TimeBudgetExceeded as exc:
             entry.update(status="stopped", error=str(exc), wall_s=time.perf_counter() - t0)
             entry["measurements"] = lacs.evals.stats()
@@ -365,11 +458,22 @@ def run_base(spec: str, args, rec: Recorder, deadline: float) -> None:
         }
         entry["status"] = "lacs done"
         rec.write()
+        if isinstance(accuracy, DeferredAccuracy):
+            entry["lacs"]["choice"] = triple_choice(family, accuracy, args.grid_target)
+            entry["lacs"]["accuracy_by_seed"] = {
+                m.name: accuracy.seeds_of(m.arch) for m in family.members
+            }
         if args.compare_phi != "none":
             try:
                 other = lacs.compare(
                     family, "efficientnet", args.compare_phi, cost=cost, efficiency=efficiency
                 )
+                if isinstance(accuracy, DeferredAccuracy) and accuracy.pending:
+                    accuracy.train_pending(lacs.evals)  # then the same growth, all cached
+                    other = lacs.compare(
+                        family, "efficientnet", args.compare_phi, cost=cost,
+                        efficiency=efficiency,
+                    )  # fmt: skip
                 entry["efficientnet"] = {
                     "alpha_beta_gamma": [other.alpha, other.beta, other.gamma],
                     "phi_from": args.compare_phi,
@@ -382,10 +486,72 @@ def run_base(spec: str, args, rec: Recorder, deadline: float) -> None:
                 entry["comparison_error"] = str(exc)
                 say(f"[bench] {spec}: comparison stopped ({exc})")
     entry["measurements"] = lacs.evals.stats()
-    entry["accuracy_eval_s"] = accuracy.seconds
+    if isinstance(accuracy, DeferredAccuracy):
+        entry["proxy_trainings"] = accuracy.records
+        entry["proxy_wall_s"] = accuracy.wall_s
+    else:
+        entry["accuracy_eval_s"] = accuracy.seconds
     entry["wall_s"] = time.perf_counter() - t0
     entry["status"] = "done"
     rec.write()
+
+
+def run_deferred(lacs, accuracy, base, targets, name, cost, efficiency, args):
+    """LACS with the proxy trained in batches: the grid's archs, then the chosen members."""
+    from accelsearch.scaling import UnreachableTargetError
+
+    first = sorted(targets)[args.grid_target]
+    pruned = lacs.prune(base, first, max(targets))
+    for triple in pruned.kept:  # latency only: the arch each triple reaches the target with
+        try:
+            arch = lacs.solve(base, triple, first, pruned.predicted_phi.get(triple)).arch
+        except UnreachableTargetError:
+            continue
+        accuracy.grid_archs[tuple(triple)] = arch
+        accuracy(arch)
+    accuracy(base)
+    accuracy.train_pending(lacs.evals)
+    family = lacs.run(base, targets, name=name, cost=cost, efficiency=efficiency)
+    if accuracy.pending:  # the chosen triple's members
+        accuracy.train_pending(lacs.evals)
+        family = lacs.run(base, targets, name=name, cost=cost, efficiency=efficiency)
+    return family
+
+
+def triple_choice(family, accuracy, grid_target: int) -> dict[str, Any]:
+    """The chosen (α, β, γ) per seed and how far ahead of the runner-up it was."""
+    from accelsearch.objectives.reward import mnas_reward
+
+    scored = [g for g in family.grid if g.reward is not None and g.reward == g.reward]
+    if len(scored) < 2:
+        return {"note": "fewer than two grid points were scored"}
+    ranked = sorted(scored, key=lambda g: -g.reward)
+    target = sorted(m.target_ms for m in family.members if m.phi > 0)[grid_target]
+    per_seed: dict[int, list] = {}
+    for g in scored:
+        arch = accuracy.grid_archs.get((g.alpha, g.beta, g.gamma))
+        for seed, acc in (accuracy.seeds_of(arch) if arch is not None else {}).items():
+            per_seed.setdefault(seed, []).append(
+                ((g.alpha, g.beta, g.gamma), mnas_reward(acc, g.latency_ms, target, -0.09))
+            )
+    choice_by_seed = {s: max(v, key=lambda t: t[1])[0] for s, v in per_seed.items()}
+    spreads = [max(v) - min(v) for v in _seed_values(family, accuracy).values() if len(v) > 1]
+    gap = ranked[0].reward - ranked[1].reward
+    noise = max(spreads) if spreads else None
+    return {
+        "chosen": [ranked[0].alpha, ranked[0].beta, ranked[0].gamma],
+        "runner_up": [ranked[1].alpha, ranked[1].beta, ranked[1].gamma],
+        "reward_gap": gap,
+        "seed_accuracy_spread_max": noise,
+        "chosen_by_seed": {str(s): list(t) for s, t in choice_by_seed.items()},
+        "verdict": "tie (inside the seeds' noise)"
+        if noise is not None and (gap <= noise or len(set(choice_by_seed.values())) > 1)
+        else "clear",
+    }
+
+
+def _seed_values(family, accuracy):
+    return {m.name: list(accuracy.seeds_of(m.arch).values()) for m in family.members}
 
 
 def print_tables(data: dict[str, Any]) -> None:
@@ -444,7 +610,10 @@ def main(argv=None) -> int:
         "batch_size": args.batch_size,
         "bases": [],
     }
-    if args.cifar_train:
+    if args.proxy == "recipe":
+        data["proxy_options"] = recipe_proxy_options(args)
+        data["data"] = {"dataset": data["proxy_options"]["dataset"]}
+    elif args.cifar_train:
         data_dir = (
             Path(args.data_dir)
             if args.data_dir

@@ -39,7 +39,18 @@ def build_parser() -> argparse.ArgumentParser:
         help="folder for the SQLite store, the artifacts and the auth database "
         "(default: ./mlflow-data)",
     )
-    p.add_argument("--host", default="127.0.0.1", help="interface to bind (default: 127.0.0.1)")
+    p.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="interface to bind (default: 127.0.0.1, this machine only); any other needs "
+        "--app-name basic-auth or --allow-unauthenticated",
+    )
+    p.add_argument(
+        "--allow-unauthenticated",
+        action="store_true",
+        help="serve beyond this machine without basic-auth: anyone who reaches the port can "
+        "read, change and delete every run (only on a network you trust)",
+    )
     p.add_argument("--port", type=int, default=5000, help="port (default: 5000)")
     p.add_argument("--workers", type=int, default=1, help="server worker processes (default: 1)")
     p.add_argument(
@@ -153,6 +164,40 @@ def check_port_free(host: str, port: int) -> None:
             ) from None
 
 
+def is_loopback(host: str) -> bool:
+    """True when ``host`` is reachable from this machine only (127.0.0.0/8, ::1, localhost)."""
+    import ipaddress
+
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        pass
+    try:  # a name: loopback only if every address it has is
+        infos = socket.getaddrinfo(host, None)
+    except OSError:
+        return False
+    return bool(infos) and all(ipaddress.ip_address(i[4][0]).is_loopback for i in infos)
+
+
+def check_exposure(args: argparse.Namespace) -> str | None:
+    """A server reachable from other machines needs users and passwords, or an explicit
+    ``--allow-unauthenticated``; returns the warning to print in that case."""
+    if is_loopback(args.host) or args.app_name == "basic-auth":
+        return None
+    where = f"{args.host}:{args.port}"
+    if not args.allow_unauthenticated:
+        raise StartError(
+            f"--host {args.host} serves beyond this machine, and without authentication anyone "
+            f"who reaches {where} can read, change and delete every run; add --app-name "
+            "basic-auth (users and passwords, see mlflow_server/README.md), or pass "
+            "--allow-unauthenticated on a network you trust"
+        )
+    return (
+        f"warning: serving MLflow on {where} WITHOUT authentication: anyone who reaches this "
+        "port can read, change and delete every run (--allow-unauthenticated)"
+    )
+
+
 def write_auth_config(root: Path, db_uri: str, default_permission: str) -> Path:
     """basic-auth reads its settings from an INI file named by MLFLOW_AUTH_CONFIG_PATH."""
     path = root / "basic_auth.ini"
@@ -216,12 +261,15 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if not args.dry_run:
             Path(args.root).mkdir(parents=True, exist_ok=True)
+        warning = check_exposure(args)
         cmd, env = plan(args)
         if not args.dry_run:
             check_port_free(args.host, args.port)
     except StartError as exc:
         print(f"mlflow_server/start.py: error: {exc}", file=sys.stderr)
         return 2
+    if warning:
+        print(f"mlflow_server/start.py: {warning}", file=sys.stderr, flush=True)
     shown = " ".join(shlex.quote(c) for c in cmd)
     if args.dry_run:
         for k, v in env.items():

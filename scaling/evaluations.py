@@ -5,6 +5,12 @@ triple that lands on an arch measured before (rounding makes that common) costs 
 With ``path`` the caches persist as JSON after every new entry, so a run that is stopped
 and started again does not repeat its measurements (the JSON records the conditions of
 each latency, and a cache is only as valid as the setup that produced it).
+
+That file is also LACS's checkpoint: a LACS run started again with the same settings asks
+for the same archs in the same order, and the first use of an entry loaded from the file
+counts as the fresh measurement (or evaluation) it was before the stop. The φ solver's
+measurement budget, each member's ``n_measurements`` and the family's totals come out as
+in a run that was never stopped, and nothing that was done is done again.
 """
 
 from __future__ import annotations
@@ -37,6 +43,10 @@ class Evaluations:
         self.evaluations = 0  # fresh accuracy evaluations
         self.latency_s = 0.0
         self.accuracy_s = 0.0
+        # loaded from the checkpoint, not used yet: the first use counts as fresh
+        self._replay_latency: set[str] = set()
+        self._replay_accuracy: set[str] = set()
+        self.restored = (0, 0)  # (latencies, accuracies) loaded from ``path``
         if self.path is not None and self.path.exists():
             self._load()
 
@@ -46,6 +56,10 @@ class Evaluations:
         key = arch.hash()
         if key in self._latency:
             ms, res = self._latency[key]
+            if key in self._replay_latency:  # measured before a stop: it counts as it did then
+                self._replay_latency.discard(key)
+                self.measurements += 1
+                return ms, res, True
             return ms, res, False
         if self.latency_fn is None:
             raise ConfigError("LACS needs a latency function to measure archs (latency=...)")
@@ -71,7 +85,10 @@ class Evaluations:
     # -- accuracy --------------------------------------------------------------------------------
     def accuracy(self, arch: Arch) -> float:
         key = arch.hash()
-        if key not in self._accuracy:
+        if key in self._replay_accuracy:  # evaluated before a stop
+            self._replay_accuracy.discard(key)
+            self.evaluations += 1
+        elif key not in self._accuracy:
             if self.accuracy_fn is None:
                 raise ConfigError("LACS needs an accuracy function to score archs (accuracy=...)")
             t0 = time.perf_counter()
@@ -87,6 +104,7 @@ class Evaluations:
     def set_accuracy(self, arch: Arch, accuracy: float) -> None:
         """Record an accuracy obtained elsewhere (the search's, for the base model)."""
         self._accuracy[arch.hash()] = float(accuracy)
+        self._replay_accuracy.discard(arch.hash())  # not an evaluation of this run
 
     def stats(self) -> dict[str, Any]:
         return {
@@ -126,3 +144,6 @@ class Evaluations:
                 res = LatencyResult.from_dict(res)
             self._latency[k] = (float(v["ms"]), res if res is not None else float(v["ms"]))
         self._accuracy.update({k: float(v) for k, v in data.get("accuracy", {}).items()})
+        self._replay_latency = set(self._latency)
+        self._replay_accuracy = set(self._accuracy)
+        self.restored = (len(self._latency), len(self._accuracy))

@@ -34,7 +34,7 @@ from accelsearch.scaling.evaluations import Evaluations
 from accelsearch.scaling.family import Family, FamilyMember, GridPoint
 from accelsearch.scaling.predict import LatencyPredictor, make_predictor
 from accelsearch.scaling.prune import EFFICIENTNET_COEFFICIENTS, PrunedGrid, prune_grid
-from accelsearch.scaling.rules import compound, space_rounding
+from accelsearch.scaling.rules import compound, scale, space_rounding
 from accelsearch.scaling.solve import PhiSolution, PhiSolver, UnreachableTargetError
 
 LatencyFn = Callable[[Arch], object]  # returns a LatencyResult or a float (ms)
@@ -269,7 +269,42 @@ class LACS:
             max_measurements=self.max_measurements,
             predict=predict,
             growth=math.log(a * b * b * g * g),
+            remainders=[
+                ("resolution", self._holding(base, triple, ("resolution",))),
+                ("resolution+depth", self._holding(base, triple, ("resolution", "depth"))),
+            ],
         )
+
+    def _holding(self, base: Arch, triple: Sequence[float], held: tuple[str, ...]):
+        """``make(φ_lo)``: an ``arch_at(φ)`` that keeps the ``held`` dimensions where the
+        family is at ``φ_lo`` and scales the others with φ (resolution moves in coarse steps,
+        so on a plateau depth and width can take up the rest of the latency budget). A
+        triple that grows resolution alone (α = β = 1) lets width grow at γ's rate instead:
+        width² and resolution² cost about the same."""
+        a, b, g = triple
+
+        def make(phi_lo: float):
+            lo = self.scaled(base, triple, phi_lo)
+
+            def width(phi: float) -> float:
+                if "width" in held:
+                    return b**phi_lo
+                return g ** (phi - phi_lo) if a == b == 1.0 else b**phi
+
+            def arch_at(phi: float) -> Arch:
+                return scale(
+                    base,
+                    depth=a ** (phi_lo if "depth" in held else phi),
+                    width=width(phi),
+                    resolution=lo.resolution / base.resolution if "resolution" in held
+                    else g**phi,
+                    channel_divisor=self.channel_divisor,
+                    resolution_multiple=self.resolution_multiple,
+                )  # fmt: skip
+
+            return arch_at
+
+        return make
 
     def solve(
         self, base: Arch, triple: Sequence[float], target_ms: float, phi_guess: float | None = None
@@ -336,6 +371,12 @@ class LACS:
             raise ConfigError("LACS needs an accuracy function to choose (alpha, beta, gamma)")
         t0 = time.perf_counter()
         m0 = self.evals.measurements
+        if any(self.evals.restored):
+            self.print(
+                f"[lacs] going on from the checkpoint {self.evals.path}: "
+                f"{self.evals.restored[0]} latencies and {self.evals.restored[1]} accuracies "
+                "are known and will not be measured or evaluated again"
+            )
         base_ms = self._prepare(base)
         if targets_x is not None:
             if len(targets_x) == 0:

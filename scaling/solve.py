@@ -19,6 +19,11 @@ it cost a real measurement (False when it came from a cache).
    equals an end's arch moves that end without a measurement (monotone steps). When no
    other arch lies between the ends, the target falls on a rounding step: the closest
    measured end is returned, ``reason="plateau"``.
+4. **Remainders.** A coarse step (resolution in multiples of 32) can leave a plateau far
+   outside the tolerance. With ``remainders`` (a list of ``(name, make)``; ``make(φ_lo)``
+   gives an ``arch_at`` that holds one dimension where the step's lower end has it and lets
+   the others grow from there), the search goes on from the lower end with that dimension
+   held, so the finer ones take up the remainder; ``reason`` becomes ``"held-<name>"``.
 
 Every returned value was measured (or read from the cache of earlier measurements of the
 same arch); predictions only place probes. Any probe within tolerance ends the search.
@@ -120,6 +125,7 @@ class PhiSolver:
         growth: float | None = None,
         what: str = "latency",
         unit: str = "ms",
+        remainders: list[tuple[str, Callable[[float], ArchAt]]] | None = None,
     ) -> None:
         if not 0 < tolerance < 1:
             raise ConfigError(f"φ solver tolerance must be in (0, 1), got {tolerance}")
@@ -136,6 +142,7 @@ class PhiSolver:
         self.growth = growth  # d log(value) / dφ for the first guess without a predictor
         self.what = what
         self.unit = unit
+        self.remainders = list(remainders or [])
 
     # -- helpers -------------------------------------------------------------------------------
     def _corrected(
@@ -188,6 +195,44 @@ class PhiSolver:
     # -- the search -----------------------------------------------------------------------------
     def solve(self, target: float, phi_guess: float | None = None) -> PhiSolution:
         """φ whose measured value is ``target`` within tolerance (see the module docstring)."""
+        sol = self._solve(target, phi_guess)
+        if sol.reason != "plateau" or sol.within_tolerance or not self.remainders:
+            return sol
+        return self._take_up_remainder(sol, target)
+
+    def _take_up_remainder(self, sol: PhiSolution, target: float) -> PhiSolution:
+        """Go on from the plateau's lower end with a dimension held (point 4 above); the
+        remainders are tried in order until one lands within tolerance."""
+        lo = max((p for p in sol.probes if p.value < target), key=lambda p: p.phi)
+        best = sol
+        for name, make in self.remainders:
+            arch_at = make(lo.phi)
+            sub = PhiSolver(
+                lambda t, at=arch_at: at(lo.phi + t), self.measure,
+                phi_max=max(self.phi_max - lo.phi, 1e-3), tolerance=self.tolerance,
+                max_measurements=max(2, self.max_measurements - sol.n_measurements),
+                predict=self.predict, growth=self.growth, what=self.what, unit=self.unit,
+            )  # fmt: skip
+            try:
+                held = sub.solve(target)
+            except (UnreachableTargetError, MeasurementError) as exc:
+                best.notes.append(f"holding {name} did not reach the target: {exc}")
+                continue
+            if abs(held.error) >= abs(best.error):
+                best.notes.append(f"holding {name} came no closer ({held.value:.4g} {self.unit})")
+                continue
+            best = PhiSolution(
+                target, lo.phi + held.phi, held.arch, held.value, self.tolerance,
+                sol.n_measurements + held.n_measurements,
+                f"held-{name}" if held.within_tolerance else "plateau",
+                sol.probes + held.probes,
+                sol.notes + held.notes + [f"{name} held at the step below φ={lo.phi:.4g}"],
+            )  # fmt: skip
+            if best.within_tolerance:
+                break
+        return best
+
+    def _solve(self, target: float, phi_guess: float | None = None) -> PhiSolution:
         if not (isinstance(target, (int, float)) and math.isfinite(target) and target > 0):
             raise ConfigError(f"{self.what} target must be a positive number, got {target!r}")
         probes: list[Probe] = []

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import builtins
 
-from accelsearch.options import check_options
+from accelsearch.options import check_option_names
 from accelsearch.registry import Registry
 from accelsearch.spaces.base import SearchSpace
 from accelsearch.spaces.constraints import (
@@ -43,7 +43,7 @@ def get(name: str, **options) -> SearchSpace:
     """A new instance of the space registered as ``name`` (options go to its constructor;
     an option it does not take fails naming the valid ones)."""
     cls = SPACES.get(name)
-    check_options(cls, options, f"space {name!r}")
+    check_option_names(cls, options, f"space {name!r}")
     return cls(**options)
 
 

@@ -25,7 +25,7 @@ from torch import nn
 
 from accelsearch.arch import Arch, Head, Stage
 from accelsearch.builder import BuildContext, register_block
-from accelsearch.errors import ArchError, ConfigError
+from accelsearch.errors import ArchError, ConfigError, short_repr
 from accelsearch.spaces import register_space
 from accelsearch.spaces.base import SearchSpace
 from accelsearch.spaces.constraints import ChainState, register_chain_rule, where
@@ -51,11 +51,23 @@ def default_cfg(name: str) -> dict[str, Any]:
 
 @functools.lru_cache(maxsize=4096)
 def feature_width(name: str, in_chans: int = 3) -> int:
-    """Width of ``name``'s pre-logits features (the model is made on the meta device)."""
+    """Width of ``name``'s pre-logits features, cached per model.
+
+    The model is made on the meta device (no memory, no initialisation) when it can be;
+    one whose construction needs real tensor values (RegNet in timm 1.0.16-1.0.24 calls
+    ``torch.unique`` and ``.item()`` on its stage widths) is built on the CPU instead.
+    """
     import torch
 
-    with torch.device("meta"):
+    try:
+        with torch.device("meta"):
+            model = _create(name, in_chans)
+    except Exception:  # noqa: BLE001 - any failure on meta: the CPU build below is the judge
         model = _create(name, in_chans)
+    return _width(model)
+
+
+def _width(model: nn.Module) -> int:
     return int(getattr(model, "head_hidden_size", None) or model.num_features)
 
 
@@ -90,7 +102,7 @@ def _timm_stage(stage: Stage, in_chs: int, ctx: BuildContext) -> tuple[list[nn.M
         raise ArchError(f"Stage('timm').depth must be 1 (one whole model), got {stage.depth}")
     ctx.next_drop_path()
     model = _create(name, in_chs, ctx.resolution)
-    width = int(getattr(model, "head_hidden_size", None) or model.num_features)
+    width = _width(model)
     if stage.width != width:
         raise ArchError(
             f"Stage('timm').width is {stage.width}, but {name} outputs {width} features; a "
@@ -125,6 +137,20 @@ def timm_arch(name: str, resolution: int | None = None, in_chans: int = 3) -> Ar
     )
 
 
+def _check_names(option: str, value: Any) -> None:
+    """``models``/``pattern``/``exclude``: a name or a list of names (texts), or nothing."""
+    if value is None or isinstance(value, str) and option != "models":
+        return
+    names = value if isinstance(value, (list, tuple)) else None
+    bad = [v for v in names if not isinstance(v, str)] if names is not None else [value]
+    if bad:
+        raise ConfigError(
+            f"timm_zoo option {option} must be timm model names (texts) such as "
+            f"resnet18.a1_in1k; these are not: {short_repr(bad)} (quote a name YAML reads as "
+            "a number, a date or true/false)"
+        )
+
+
 @register_space("timm_zoo")
 class TimmZooSpace(SearchSpace):
     """timm models as choices (``pattern``/``exclude`` filters or an explicit ``models`` list).
@@ -148,6 +174,8 @@ class TimmZooSpace(SearchSpace):
     ) -> None:
         import timm
 
+        for option, value in (("models", models), ("pattern", pattern), ("exclude", exclude)):
+            _check_names(option, value)
         if models is not None:
             names = list(dict.fromkeys(models))
             unknown = [n for n in names if not timm.is_model(n)]

@@ -126,9 +126,13 @@ class Server:
                 self.proc.wait(timeout=30)
 
 
-def start_server(root: Path, *args: str, env: dict[str, str] | None = None) -> Server:
-    """``mlflow_server/start.py --root ROOT --port FREE ARGS``; waits for ``/health``."""
-    port = free_port()
+def start_server(
+    root: Path, *args: str, env: dict[str, str] | None = None, port: int | None = None
+) -> Server:
+    """``mlflow_server/start.py --root ROOT --port PORT ARGS`` (default: a free port); waits
+    for ``/health``. A server stopped and started again on its root and port is the same
+    server to its clients."""
+    port = port or free_port()
     root.mkdir(parents=True, exist_ok=True)
     log = root / "server.log"
     cmd = [sys.executable, str(ROOT / "mlflow_server" / "start.py"), "--root", str(root)]

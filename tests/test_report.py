@@ -98,3 +98,28 @@ def test_utilisation_column_and_strategy_conclusion(archs):
     assert "| 0.800-1.200 | 40 | 0 | - | - | - |" in text
     result.summary = {"strategy": "llr", "rounds": [{"center_accuracy": 70.0}]}
     assert '"center_accuracy": 70.0' in report.summary_markdown(recipe, result, None)
+
+
+def test_summary_says_the_table_is_the_pareto_set_of_the_completed_trials(archs):
+    recipe = load_recipe(ROOT / "recipes" / "quickstart.yaml")
+    text = report.summary_markdown(recipe, _result(archs), None)
+    head = text.split("## Search: 2 trials completed, 1 failed, 12 s")[1].split("| trial |")[0]
+    assert "The Pareto set: 1 of the 2 completed trials" in head
+    assert "no other trial is both more accurate and faster" in head
+
+
+def test_busy_latencies_are_marked_in_the_tables_and_the_summary(archs, capsys):
+    recipe = load_recipe(ROOT / "recipes" / "quickstart.yaml")
+    result, family = _result(archs), _family(archs)
+    result.trials[0].metrics["latency_noisy"] = 1
+    family.members[2].latency = {"noisy": True, "noisy_reason": "spread cv 0.120 > 0.05"}
+    _, rows = report.pareto_rows(result)
+    assert rows[0][2] == "2.000 ~"
+    _, rows = report.family_rows(family)
+    assert [r[2] for r in rows] == ["2.000", "3.050", "4.600 ~"]
+    text = report.summary_markdown(recipe, result, family)
+    assert "**2 latencies marked `~` looked busy**" in text
+    assert "trial `t1`" in text and "`fam-2` (spread cv 0.120 > 0.05)" in text
+    assert "looked busy" not in report.summary_markdown(recipe, _result(archs), _family(archs))
+    report.print_tables(result, family)
+    assert "4.600 ~" in capsys.readouterr().out

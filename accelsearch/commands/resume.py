@@ -16,6 +16,12 @@ def register(sub) -> None:
     )
     r.add_argument("--tracking-uri", help="MLflow tracking URI (default: the one the run used)")
     r.add_argument("--address", help="Ray cluster to join ('auto' or host:port); default: local")
+    r.add_argument(
+        "--trust-checkpoints",
+        action="store_true",
+        help="resume even if Ray Tune's snapshot does not match the hashes recorded when it was "
+        "written (it is read with pickle: only for a run folder you know nobody changed)",
+    )
     r.set_defaults(fn=resume)
 
 
@@ -28,7 +34,11 @@ def resume(args: argparse.Namespace) -> int:
         from accelsearch.pipeline import resume_run
 
         outcome = resume_run(
-            args.run_dir, tracking_uri=args.tracking_uri, address=args.address, printer=printer
+            args.run_dir,
+            tracking_uri=args.tracking_uri,
+            address=args.address,
+            trust_checkpoints=args.trust_checkpoints,
+            printer=printer,
         )
     finally:
         getattr(printer, "close", lambda: None)()

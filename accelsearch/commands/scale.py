@@ -208,16 +208,11 @@ def search_from_mlflow(store: str, search_run_id: str):
 # -- the recipe --------------------------------------------------------------------------------------
 def build_recipe(args: argparse.Namespace, context: dict[str, Any]):
     """The recipe: ``--recipe`` or the search's, else defaults; then CLI overrides."""
-    import yaml
-
-    from accelsearch.recipe import apply_overrides, recipe_from_dict
+    from accelsearch.recipe import apply_overrides, read_recipe_file, recipe_from_dict
 
     if args.recipe:
-        path = Path(args.recipe)
-        if not path.is_file():
-            raise ConfigError(f"recipe file {args.recipe!r} does not exist")
-        raw = yaml.safe_load(path.read_text()) or {}
-        source = str(path)
+        raw = read_recipe_file(args.recipe) or {}  # refuses what load_recipe refuses
+        source = str(args.recipe)
     elif context.get("recipe"):
         raw, source = dict(context["recipe"]), "recipe.json of the search run"
     else:

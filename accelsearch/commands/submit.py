@@ -62,25 +62,34 @@ def register(sub) -> None:
 
 
 def entrypoint(args: argparse.Namespace, recipe_name: str) -> str:
-    """The shell command the cluster runs."""
+    """The shell command the cluster runs: every argument quoted (``shlex.quote``), so that
+    no recipe name, override or path is read by the cluster's shell; only a leading
+    ``$HOME/`` or ``~/`` of the output folder is left for that shell to expand."""
     output = args.output or f"$HOME/accelsearch-runs/{recipe_name}"
     argv = ["run", RECIPE_NAME, "--address", "auto"]
     if args.tracking_uri:
         argv += ["--tracking-uri", args.tracking_uri]
     for item in args.set:
         argv += ["--set", item]
-    # the output may use $HOME, expanded by the cluster's shell: quoted with "" below
-    out = '"' + output.replace('"', '\\"') + '"'
     if not args.imports:
-        return " ".join(shlex.quote(a) for a in [args.python, "-m", "accelsearch", *argv]) + (
-            " --output " + out
+        command = [args.python, "-m", "accelsearch", *argv]
+    else:
+        code = (
+            "import importlib, sys; "
+            + "".join(f"importlib.import_module({m!r}); " for m in args.imports)
+            + "from accelsearch.cli import main; sys.exit(main(sys.argv[1:]))"
         )
-    code = (
-        "import importlib, sys; "
-        + "".join(f"importlib.import_module({m!r}); " for m in args.imports)
-        + "from accelsearch.cli import main; sys.exit(main(sys.argv[1:]))"
-    )
-    return " ".join(shlex.quote(a) for a in [args.python, "-c", code, *argv]) + " --output " + out
+        command = [args.python, "-c", code, *argv]
+    return " ".join(shlex.quote(a) for a in command) + " --output " + _quoted_output(output)
+
+
+def _quoted_output(output: str) -> str:
+    """``output`` quoted for the shell, its leading ``$HOME/`` or ``~/`` expanded there."""
+    for home in ("$HOME/", "${HOME}/", "~/"):
+        if output.startswith(home):
+            rest = output[len(home) :]
+            return '"$HOME"/' + shlex.quote(rest) if rest else '"$HOME"'
+    return shlex.quote(output)
 
 
 def submit(args: argparse.Namespace) -> int:

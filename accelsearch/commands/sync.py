@@ -43,6 +43,7 @@ def sync(args: argparse.Namespace) -> int:
     if not args.dry_run:
         print(
             f"[sync] done: {len(report.copied)} run(s) copied, {len(report.skipped)} already "
-            f"there, {len(report.redone)} half-done copies redone"
+            f"there, {len(report.merged)} brought up to date, {len(report.redone)} half-done "
+            "copies redone"
         )
     return 0

@@ -12,6 +12,9 @@ pymoo population, ...) and this module's trial records come back, and MLflow log
 on in the same search run. With ``search.resumable`` (the default) a trial's final report
 carries a small checkpoint, which makes Ray Tune snapshot the experiment right then
 (``CheckpointConfig(num_to_keep=1)``), so a snapshot is never older than the last result.
+Ray Tune reads its snapshot back with pickle: the hash of every snapshot file is recorded
+as it is written, and a resume refuses files that do not match
+(:mod:`accelsearch.search.checkpoints`).
 """
 
 from __future__ import annotations
@@ -44,7 +47,7 @@ from accelsearch.progress import (  # noqa: E402
     show_status,
 )
 from accelsearch.recipe import Recipe, ScalingSpec  # noqa: E402
-from accelsearch.search import strategy  # noqa: E402
+from accelsearch.search import checkpoints, strategy  # noqa: E402
 from accelsearch.search.result import SearchResult, TrialRecord  # noqa: E402
 from accelsearch.search.trial import REPORTED_METRICS, TrialContext, run_trial  # noqa: E402
 from accelsearch.tracking import Tracker  # noqa: E402
@@ -389,8 +392,11 @@ class Search:
         address: str | None = None,
         printer=print,
         space=None,
+        trust_checkpoints: bool = False,
     ) -> None:
         self.recipe = recipe
+        #: resume without checking the snapshot's hashes (a run folder known to be safe)
+        self.trust_checkpoints = trust_checkpoints
         self.space = space if space is not None else recipe.space.make()
         self.output_dir = Path(output_dir).resolve()
         self.workspace = self.output_dir if isinstance(tracker, str) else None
@@ -581,17 +587,22 @@ class Search:
                 checkpoint_config=tune.CheckpointConfig(
                     num_to_keep=1 if rec.search.resumable else None
                 ),
-                callbacks=[logger, JsonLoggerCallback()],
+                callbacks=[
+                    logger,
+                    JsonLoggerCallback(),
+                    checkpoints.CheckpointHasher(self._state_path),
+                ],
                 verbose=0,
             ),
         )
+        checkpoints.record(self._state_path, checkpoints.hash_folder(self.experiment_path))
         return self._fit(tuner, key, search_run, search_alg)
 
     def resume(self) -> SearchResult:
         """Continue the search saved in ``output_dir`` (see the module docstring); in a
         workspace, its ``latest`` run."""
         if self.workspace is not None:
-            return self._in_workspace(pipeline.resume_run)
+            return self._in_workspace(pipeline.resume_run, trust_checkpoints=self.trust_checkpoints)
         from ray import tune
 
         _quiet_optuna()
@@ -601,6 +612,8 @@ class Search:
                 f"no resumable Ray Tune experiment in {str(path)!r}; pass the run folder "
                 "that `accelsearch run` wrote (it holds ray/search/), or start a new run"
             )
+        if not self.trust_checkpoints:  # before Ray Tune unpickles anything
+            checkpoints.verify(self._state_path, path)
         state = self._read_state()
         search_run = state.get("search_run_id")
         objective_for(self.recipe)  # the recipe is still valid
@@ -626,11 +639,16 @@ class Search:
         )
         return self._fit(tuner, key, search_run, None)
 
-    def _in_workspace(self, how, *recipe) -> SearchResult:
+    def _in_workspace(self, how, *recipe, **options) -> SearchResult:
         """Run or resume as ``accelsearch run`` does, in the workspace; then
         :attr:`output_dir` is the run's folder."""
         outcome = how(
-            *recipe, self.workspace, address=self.address, printer=self.print, space=self.space
+            *recipe,
+            self.workspace,
+            address=self.address,
+            printer=self.print,
+            space=self.space,
+            **options,
         )
         self.output_dir = outcome.output_dir
         self.summary = outcome.search.summary
@@ -649,6 +667,9 @@ class Search:
             if self.tracker is not None and search_run:
                 self.tracker.end_run(search_run, "KILLED")
             raise
+        # every snapshot file as Tune left it (a resumed search of a run made before the
+        # hashes were recorded has no CheckpointHasher among its restored callbacks)
+        checkpoints.record(self._state_path, checkpoints.hash_folder(self.experiment_path))
         logger = _LIVE.pop(key, None)
         if logger is not None:
             logger.flush()
@@ -686,15 +707,22 @@ class Search:
         return result
 
     # -- the run folder's state file --------------------------------------------------------
+    @property
+    def _state_path(self) -> Path:
+        return self.output_dir / STATE_FILE
+
     def _write_state(self, search_run: str | None, resumes: int = 0) -> None:
         data = {
+            **self._read_state(),  # keeps what others record there (checkpoint hashes)
             "search_run_id": search_run,
             "tracking_uri": self.tracker.uri if self.tracker is not None else None,
             "experiment_path": str(self.experiment_path),
             "resumes": resumes,
         }
         self.output_dir.mkdir(parents=True, exist_ok=True)
-        (self.output_dir / STATE_FILE).write_text(json.dumps(data, indent=2))
+        tmp = self._state_path.with_name(f".{STATE_FILE}.tmp")
+        tmp.write_text(json.dumps(data, indent=2))
+        os.replace(tmp, self._state_path)
 
     def _read_state(self) -> dict[str, Any]:
         path = self.output_dir / STATE_FILE
@@ -736,22 +764,19 @@ def _records_from_grid(grid, space) -> dict[str, TrialRecord]:
 
 def _close_orphans(tracker: Tracker, search_run: str, records: dict[str, TrialRecord]) -> None:
     """Trial runs left RUNNING by a stopped driver that the resumed search did not continue."""
-    known = {r.mlflow_run_id for r in records.values() if r.mlflow_run_id}
-    runs = tracker.client.search_runs(
-        [tracker.experiment_id],
-        filter_string=f"tags.mlflow.parentRunId = '{search_run}' and attributes.status = 'RUNNING'",
-    )
-    for run in runs:
-        if run.info.run_id in known:
+    # ids as the active store knows them (a tracker gone offline keeps stand-ins locally)
+    known = {tracker.resolve(r.mlflow_run_id) for r in records.values() if r.mlflow_run_id}
+    for run_id in tracker.running_children(search_run):
+        if run_id in known:
             continue
         tracker.set_tags(
-            run.info.run_id,
+            run_id,
             {
                 "accelsearch.error": "the driver stopped before this trial was recorded; the "
                 "resumed search ran a new trial in its place"
             },
         )
-        tracker.end_run(run.info.run_id, "KILLED")
+        tracker.end_run(run_id, "KILLED")
 
 
 def _read_summary(output_dir: Path) -> dict[str, Any]:

@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from accelsearch.errors import AccelSearchError, ConfigError
+from accelsearch.errors import AccelSearchError, ConfigError, short_repr
 from accelsearch.search.predictors import check_predictor, make_predictor, predict_params
 from accelsearch.search.searcher import Searcher
 from accelsearch.search.strategy import register_searcher
@@ -54,6 +54,12 @@ class LLRSearcher(Searcher):
         "candidates": 20000,
         "ridge": 1e-3,
     }
+    option_kinds = {
+        "latency_model": (object,),  # a name, or from Python a callable: check_predictor
+        "start": (str, dict),
+        "latency_budget_ms": (float,),
+        "predictor_options": (dict,),
+    }
 
     def __init__(self, space, objective, seed: int = 0, **options: Any) -> None:
         super().__init__(space, objective, seed, **options)
@@ -62,7 +68,12 @@ class LLRSearcher(Searcher):
             raise ConfigError(
                 f"search.options.granularity is {o['granularity']!r}; valid: 'type', 'stage'"
             )
-        steps = [int(s) for s in o["steps"]]
+        if not all(isinstance(s, int) and not isinstance(s, bool) for s in o["steps"]):
+            raise ConfigError(
+                f"search.options.steps must be a list of integer steps such as [-1, 1], got "
+                f"{short_repr(o['steps'])}"
+            )
+        steps = list(o["steps"])
         if not steps or 0 in steps:
             raise ConfigError(f"search.options.steps needs non-zero value steps, got {o['steps']}")
         for key in ("radius", "rounds", "candidates"):
@@ -71,7 +82,7 @@ class LLRSearcher(Searcher):
         self.steps = steps
         self.latency_model = o["latency_model"]
         if self.latency_model != "linear":
-            check_predictor(self.latency_model)
+            check_predictor(self.latency_model, o["predictor_options"])
         self.start_idx = self.encoding.to_indices(self._start_params())
         self.effects = self._stage_effects(self.start_idx)
         if not self.effects:

@@ -15,6 +15,7 @@ import warnings
 from typing import Any
 
 from accelsearch.errors import ConfigError, choices_text
+from accelsearch.kinds import check_options
 from accelsearch.search.encoding import declared_params
 from accelsearch.search.strategy import Objective, register_strategy
 
@@ -98,6 +99,9 @@ def make_sampler(name: str, seed: int, options: dict[str, Any]):
     import optuna
 
     cls_name, defaults, _, _ = SAMPLERS[name]
+    owner = f"Optuna's {cls_name} (strategy {name!r})"
+    sampler_init = getattr(optuna.samplers, cls_name).__init__
+    check_options(sampler_init, options, "search.options", ("seed",), owner)
     cls = _picklable_class(cls_name)
     valid = [p for p in inspect.signature(cls.__init__).parameters if p not in ("self", "seed")]
     kwargs = {**defaults, **options}

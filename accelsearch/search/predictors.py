@@ -24,6 +24,8 @@ import numpy as np
 
 from accelsearch.arch import Arch
 from accelsearch.errors import ConfigError, choices_text
+from accelsearch.kinds import check_options
+from accelsearch.objectives.latency.protocol import Protocol
 
 PREDICTOR_NAMES = ("auto", "lut", "flops")
 
@@ -73,8 +75,9 @@ def lut_available() -> bool:
     return True
 
 
-def check_predictor(spec: Any) -> None:
-    """Fail early (before any trial) for a predictor name that is unknown or not here."""
+def check_predictor(spec: Any, options: dict[str, Any] | None = None) -> None:
+    """Fail early (before any trial) for a predictor name that is unknown or not here, or
+    lookup-table ``options`` (``predictor_options``) it does not take."""
     if callable(spec) or hasattr(spec, "predict"):
         return
     if spec not in PREDICTOR_NAMES:
@@ -87,6 +90,15 @@ def check_predictor(spec: Any) -> None:
             "search.options.predictor is 'lut' but accelsearch.objectives.latency.lut is not "
             "installed here; use predictor: flops, or install the latency lookup table"
         )
+    if options and spec in ("lut", "auto") and lut_available():
+        from accelsearch.objectives.latency.lut import LUTPredictor
+
+        prefix = "search.options.predictor_options"
+        owner = "the lookup-table predictor"
+        check_options(LUTPredictor.__init__, options, prefix, ("space",), owner)
+        for key in ("protocol", "network_protocol"):
+            if isinstance(options.get(key), dict):
+                check_options(Protocol, options[key], f"{prefix}.{key}")
 
 
 def make_predictor(spec: Any, space, options: dict[str, Any] | None = None) -> LatencyPredictor:

@@ -28,6 +28,7 @@ class PymooSearcher(Searcher):
     """Base: one pymoo ``GeneticAlgorithm`` driven by ask/tell over a space."""
 
     defaults = {"pop_size": 20, "n_offsprings": None}
+    option_kinds = {"n_offsprings": (int,)}
 
     def __init__(self, space, objective, seed: int = 0, **options: Any) -> None:
         super().__init__(space, objective, seed, **options)

@@ -21,6 +21,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from accelsearch.errors import ConfigError, choices_text
+from accelsearch.kinds import annotation_kinds, check_kind
 from accelsearch.search.encoding import Encoding
 
 
@@ -37,9 +38,13 @@ class Searcher(ABC):
 
     ``options`` are the strategy's keyword options from ``search.options``; a subclass lists
     the ones it takes (with defaults) in ``defaults``, and an unknown one is a clear error.
+    A given option must be of its default's kind (an integer for ``rounds: 2``, a number for
+    ``explore: 0.2``, ...); ``option_kinds`` names the kinds of those that take several, or
+    whose default is ``None`` (which stays allowed).
     """
 
     defaults: ClassVar[dict[str, Any]] = {}
+    option_kinds: ClassVar[dict[str, tuple[type, ...]]] = {}
 
     def __init__(self, space, objective, seed: int = 0, **options: Any) -> None:
         unknown = sorted(set(options) - set(self.defaults))
@@ -48,6 +53,8 @@ class Searcher(ABC):
                 f"search.options has {unknown} which strategy {type(self).__name__} does not "
                 f"take; valid options: {choices_text(self.defaults) or '(none)'}"
             )
+        for name, value in options.items():
+            self._check_kind(name, value)
         self.space = space
         self.objective = objective
         self.seed = int(seed)
@@ -57,6 +64,13 @@ class Searcher(ABC):
         self.pending: dict[int, dict[str, Any]] = {}
         self.history: list[tuple[dict[str, Any], dict[str, Any] | None]] = []
         self._next_id = 0
+
+    def _check_kind(self, name: str, value: Any) -> None:
+        default = self.defaults[name]
+        if value is None and default is None:
+            return
+        kinds = self.option_kinds.get(name) or annotation_kinds(type(default))
+        check_kind(f"search.options.{name}", value, kinds)
 
     # -- public ----------------------------------------------------------------------------
     def ask(self) -> Suggestion | None:

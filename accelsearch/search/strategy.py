@@ -22,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from accelsearch.errors import ConfigError, choices_text
+from accelsearch.errors import ConfigError, choices_text, short_repr
 from accelsearch.registry import Registry
 
 #: metrics a trial reports that a strategy may optimise, and their direction
@@ -62,6 +62,11 @@ class Objective:
     @classmethod
     def of(cls, *metrics: str) -> Objective:
         """Objective over known metrics with their natural directions."""
+        if not all(isinstance(m, str) for m in metrics):
+            raise ConfigError(
+                f"search.options.objectives must be a list of metric names such as "
+                f"[accuracy, latency_ms], got {short_repr(list(metrics))}"
+            )
         unknown = [m for m in metrics if m not in METRIC_MODES]
         if unknown:
             raise ConfigError(
@@ -102,7 +107,7 @@ def objective_from_options(options: dict[str, Any]) -> Objective:
     if not isinstance(metrics, (list, tuple)) or not metrics:
         raise ConfigError(
             f"search.options.objectives must be a list of metric names such as "
-            f"[accuracy, latency_ms], got {metrics!r}"
+            f"[accuracy, latency_ms], got {short_repr(metrics)}"
         )
     return Objective.of(*metrics)
 

@@ -45,6 +45,12 @@ class StratifiedSearcher(Searcher):
         "init_per_bin": 4,
         "explore": 0.2,
     }
+    option_kinds = {
+        "predictor": (object,),  # a name, or from Python a callable or a LUT: check_predictor
+        "bins": (int, list),
+        "target_bins": (list,),
+        "predictor_options": (dict,),
+    }
 
     def __init__(self, space, objective, seed: int = 0, **options: Any) -> None:
         super().__init__(space, objective, seed, **options)
@@ -60,14 +66,15 @@ class StratifiedSearcher(Searcher):
         if isinstance(bins, int) and bins < 1:
             raise ConfigError(f"search.options.bins must be >= 1, got {bins}")
         if isinstance(bins, (list, tuple)):
-            edges = [float(b) for b in bins]
+            numbers = all(isinstance(b, (int, float)) and not isinstance(b, bool) for b in bins)
+            edges = [float(b) for b in bins] if numbers else []
             if len(edges) < 2 or edges != sorted(edges):
                 raise ConfigError(
                     f"search.options.bins as edges needs >= 2 ascending values (ms), got {bins}"
                 )
         if not 0 <= float(o["explore"]) <= 1:
             raise ConfigError(f"search.options.explore must be in [0, 1], got {o['explore']}")
-        check_predictor(o["predictor"])
+        check_predictor(o["predictor"], o["predictor_options"])
         n_bins = bins if isinstance(bins, int) else len(bins) - 1
         targets = o["target_bins"]
         if targets is not None:

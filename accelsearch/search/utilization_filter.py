@@ -28,8 +28,13 @@ import time
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
+
 from accelsearch.errors import ConfigError
+from accelsearch.kinds import check_options
 from accelsearch.objectives.filtering import FILTER_BY, CheapMetrics, UtilizationFilter
+from accelsearch.recipe import LatencySpec
+from accelsearch.recipe_input import format_validation_error
 from accelsearch.search.strategy import Objective, register_strategy
 
 _DEFAULT_LATENCY = {
@@ -239,11 +244,38 @@ def _config_key(config: dict[str, Any]) -> str:
     return repr(sorted(config.items(), key=lambda kv: kv[0]))
 
 
+class _WithoutTune:
+    """Stands in for Ray Tune's ``Searcher`` base when the options are only checked."""
+
+    def __init__(self, metric=None, mode=None) -> None:
+        pass
+
+
+class _CheckedScreening(_Screening, _WithoutTune):
+    pass
+
+
+def _validate(space, objective: Objective, seed: int, options: dict[str, Any]) -> _Screening:
+    """Every option checked without Ray (``accelsearch validate``): names, kinds, and the
+    ``latency`` mapping by the rules of a recipe's ``latency`` section."""
+    internal = ("space", "seed", "printer", "metric", "mode")  # the driver gives these
+    owner = "strategy 'utilization-filter'"
+    check_options(_Screening.__init__, options, "search.options", internal, owner)
+    try:
+        LatencySpec(**(options.get("latency") or {}))
+    except ValidationError as exc:
+        raise ConfigError(
+            format_validation_error(exc, "search.options.latency", LatencySpec)
+        ) from None
+    return _CheckedScreening(space, seed=seed, **options)
+
+
 @register_strategy(
     "utilization-filter",
     multi=True,
     description="screen many candidates by throughput and GPU utilisation (or FLOPs), "
     "evaluate accuracy on the Pareto-optimal ones only (Kosaian & Phanishayee)",
+    validator=_validate,
 )
 def _utilization_filter(space, objective: Objective, seed: int, options: dict[str, Any]):
     try:

@@ -35,7 +35,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from accelsearch.errors import ConfigError
+from accelsearch.errors import ConfigError, short_repr
 
 IMAGE_EXTS = {".jpg", ".jpeg", ".png", ".bmp", ".ppm", ".webp", ".gif", ".tif", ".tiff"}
 ARCHIVE_SUFFIXES = (".tar.gz", ".tgz", ".tar", ".tar.xz", ".txz", ".tar.bz2", ".tbz2")
@@ -101,7 +101,13 @@ def check_source(spec: str | os.PathLike, what: str = "dataset") -> None:
     if text == "digits" or text.startswith("torchvision:"):
         return
     path = Path(text).expanduser()
-    if not path.exists():
+    try:
+        exists = path.exists()
+    except OSError as exc:  # a name longer than the file system allows, ...
+        raise ConfigError(
+            f"{what} {short_repr(text, 80)} cannot be a path ({exc.strerror})"
+        ) from None
+    if not exists:
         raise ConfigError(
             f"{what} {text!r} does not exist; use 'digits' (bundled), an ImageFolder "
             "directory, an archive of one (.tar.gz/.tgz/.tar) or 'torchvision:NAME' with a root"

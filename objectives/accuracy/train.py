@@ -33,6 +33,7 @@ from torch import nn
 
 from accelsearch.arch import Arch
 from accelsearch.errors import ConfigError, EvaluationError, choices_text
+from accelsearch.kinds import check_fields
 from accelsearch.objectives.accuracy.base import AccuracyEvaluator, Report
 from accelsearch.objectives.accuracy.data import ImageData, check_source, load_dataset
 
@@ -93,6 +94,8 @@ class TrainConfig:
     check_every: int = 20  # steps between finite-loss checks on CUDA (each one syncs)
 
     def __post_init__(self) -> None:
+        check_fields(self, "accuracy.options")  # kinds first: the checks below compare
+
         def need(cond: bool, text: str) -> None:
             if not cond:
                 raise ConfigError(text)
@@ -436,6 +439,7 @@ class TrainEvaluator(AccuracyEvaluator):
             "epochs": [],
             "accuracy": [],
             "train_loss": [],
+            "val_loss": [],
             "train_s": 0.0,
             "eval_s": 0.0,
             "images": 0,
@@ -483,7 +487,7 @@ class TrainEvaluator(AccuracyEvaluator):
                     self._check_finite(loss_sum, epoch, s)
             self._sync(device)
             t1 = time.perf_counter()
-            acc = self._accuracy(
+            acc, val_loss = self._accuracy(
                 step_model, t, res, arch.in_chans, fmt, amp_dtype if use_amp else None
             )
             t2 = time.perf_counter()
@@ -493,6 +497,7 @@ class TrainEvaluator(AccuracyEvaluator):
             run["epochs"].append(epoch + 1)
             run["accuracy"].append(acc)
             run["train_loss"].append(float(loss_sum) / steps_per_epoch)
+            run["val_loss"].append(val_loss)
             if report is not None:
                 report(epoch + 1, acc)
         run["images_per_s"] = run["images"] / max(run["train_s"], 1e-9)
@@ -565,17 +570,21 @@ class TrainEvaluator(AccuracyEvaluator):
         return x.contiguous(memory_format=fmt)
 
     @torch.no_grad()
-    def _accuracy(self, model, t, res, in_chans, fmt, amp_dtype) -> float:
+    def _accuracy(self, model, t, res, in_chans, fmt, amp_dtype) -> tuple[float, float]:
+        """(top-1 accuracy in %, mean cross-entropy) on the validation images."""
         model.eval()
         correct = torch.zeros((), dtype=torch.int64, device=t["val_y"].device)
+        loss = torch.zeros((), dtype=torch.float64, device=t["val_y"].device)
         n = len(t["val_y"])
         bs = self.config.eval_batch_size or max(2 * self.config.batch_size, 256)
         for s in range(0, n, bs):
             x = self._prepare(t["val_x"][s : s + bs], t, res, in_chans, False, fmt)
+            y = t["val_y"][s : s + bs]
             with torch.autocast(x.device.type, dtype=amp_dtype, enabled=amp_dtype is not None):
-                pred = model(x).argmax(1)
-            correct += (pred == t["val_y"][s : s + bs]).sum()
-        return 100.0 * int(correct) / n
+                logits = model(x).float()
+            correct += (logits.argmax(1) == y).sum()
+            loss += F.cross_entropy(logits, y, reduction="sum")
+        return 100.0 * int(correct) / n, float(loss) / n
 
 
 def zero_classifier(model: nn.Module) -> None:

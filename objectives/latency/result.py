@@ -12,9 +12,11 @@ from typing import Any
 class LatencyResult:
     """Latency of one forward pass of a batch, with the conditions that produced it.
 
-    ``median_ms`` is the number to use; ``p10_ms``/``p90_ms`` and ``cv`` (coefficient of
-    variation of the trimmed samples) say how steady it was; ``noisy`` is set when ``cv``
-    exceeded the backend's threshold. ``backend`` is the backend that ran (``requested_backend``
+    ``median_ms`` is the number to use; ``p10_ms``/``p90_ms``, ``cv`` (coefficient of
+    variation of the trimmed samples) and ``drift`` (how far the last third of the samples
+    moved from the first) say how steady it was. A measurement that looked busy was timed
+    again (``attempts``); ``noisy`` is set when the steadier attempt still exceeded the
+    protocol's ``noisy_cv`` or ``noisy_drift``, and ``noisy_reason`` says which. ``backend`` is the backend that ran (``requested_backend``
     says what was asked for, e.g. ``"auto"``); ``mode`` says how it ran (CUDA graphs, the
     ONNX Runtime provider, the TensorRT precision flags); ``cached`` is true when the result
     came from the latency cache instead of the device. ``model_hash`` names the structure
@@ -39,6 +41,9 @@ class LatencyResult:
     build_s: float = 0.0
     wall_s: float = 0.0
     noisy: bool = False
+    noisy_reason: str = ""
+    drift: float = 0.0
+    attempts: int = 1
     ci_rel: float = 0.0
     cached: bool = False
     requested_backend: str = ""
@@ -57,7 +62,7 @@ class LatencyResult:
             + (f"/{self.mode}" if self.mode else "")
             + ", "
             f"{self.precision}, batch {self.batch_size}, {self.resolution}px]"
-            + (" NOISY" if self.noisy else "")
+            + (f" NOISY ({self.noisy_reason}, {self.attempts} attempts)" if self.noisy else "")
             + (" (cached)" if self.cached else "")
         )
 

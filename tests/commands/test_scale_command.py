@@ -137,3 +137,16 @@ def test_missing_base_and_unknown_run(tmp_path, capsys):
     assert "does not exist" in capsys.readouterr().err
     assert main(["scale", "--from-run", "abc", "--output", str(tmp_path), "--targets", "x2"]) == 2
     assert "no MLflow store" in capsys.readouterr().err
+
+
+def test_a_recipe_file_is_read_as_carefully_as_by_run(tmp_path, capsys):
+    base = tmp_path / "base.json"
+    base.write_text(tiny_arch().to_json())
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text("name: a\nreward: {target_ms: 1.0}\nname: b\n")
+    args = ["scale", "--base", str(base), "--targets", "x2", "--recipe", str(recipe)]
+    assert main(args + ["--no-mlflow", "--output", str(tmp_path)]) == 2
+    assert "found key 'name' a second time (first on line 1)" in capsys.readouterr().err
+    recipe.write_bytes(b"name: caf\xe9\n")
+    assert main(args + ["--no-mlflow", "--output", str(tmp_path)]) == 2
+    assert "line 1, column 10: byte 0xe9 is not UTF-8" in capsys.readouterr().err

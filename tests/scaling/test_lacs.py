@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 
 import pytest
@@ -36,10 +37,11 @@ def synthetic_accuracy(arch):
 
 class Counter:
     def __init__(self, fn):
-        self.fn, self.calls, self.returned = fn, 0, []
+        self.fn, self.calls, self.returned, self.args = fn, 0, [], []
 
     def __call__(self, arch):
         self.calls += 1
+        self.args.append(arch)
         value = self.fn(arch)
         self.returned.append(value)
         return value
@@ -109,7 +111,11 @@ def test_lacs_grows_a_family_that_hits_measured_targets():
         assert m.within_tolerance == (abs(m.latency_error) <= 0.02 + 1e-12)
         if not m.within_tolerance:
             assert m.solve == "plateau"
-        assert m.arch == compound(BASE, family.alpha, family.beta, family.gamma, m.phi)
+        rule = compound(BASE, family.alpha, family.beta, family.gamma, m.phi)
+        if m.solve == "held-resolution":  # a plateau's rest taken up by depth and width
+            assert m.arch.stages == rule.stages and m.arch.resolution < rule.resolution
+        else:
+            assert m.arch == rule
         assert m.accuracy == pytest.approx(synthetic_accuracy(m.arch))
         assert m.reward == pytest.approx(m.accuracy * (m.latency_ms / t) ** -0.09)
     assert sum(m.within_tolerance for m in family.members[1:]) >= 3
@@ -248,6 +254,50 @@ def test_persistent_cache_makes_a_rerun_free(tmp_path):
     assert family2.members[1].accuracy == family.members[1].accuracy
 
 
+class PowerCut(Exception):
+    """A stop in the middle of LACS (the driver killed), at a chosen evaluation."""
+
+
+def test_lacs_stopped_mid_grid_goes_on_from_its_checkpoint(tmp_path):
+    """Stopped at the third accuracy evaluation (the second grid point's), LACS started
+    again with the same checkpoint measures and evaluates nothing twice, and the family
+    (members, measurement counts) is the one an uninterrupted run makes."""
+    grid = [(1.2, 1.1, 1.15), (1.4, 1.0, 1.0), (1.0, 1.2, 1.2)]
+    targets = [BASE_MS * 1.6, BASE_MS * 2.5]
+    quiet = {"printer": lambda s: None}
+    whole = LACS(grid=grid, latency=synthetic_ms, accuracy=synthetic_accuracy, **quiet)
+    expected = whole.run(BASE, targets)
+
+    done: list[str] = []
+
+    def accuracy_then_cut(arch):
+        if len(done) == 2:
+            raise PowerCut
+        done.append(arch.hash())
+        return synthetic_accuracy(arch)
+
+    path = tmp_path / "lacs_checkpoint.json"
+    first_latency = Counter(synthetic_ms)
+    lacs = LACS(grid=grid, evaluations=Evaluations(first_latency, accuracy_then_cut, path), **quiet)
+    with pytest.raises(PowerCut):
+        lacs.run(BASE, targets)
+    saved = json.loads(path.read_text())  # what the checkpoint holds, by arch hash
+    measured_before = set(saved["latency"])
+    assert first_latency.calls == len(measured_before) > 0 and set(saved["accuracy"]) == set(done)
+
+    again_latency, again_accuracy = Counter(synthetic_ms), Counter(synthetic_accuracy)
+    lacs2 = LACS(grid=grid, evaluations=Evaluations(again_latency, again_accuracy, path), **quiet)
+    family = lacs2.run(BASE, targets)
+    assert lacs2.evals.restored == (len(measured_before), 2)
+    remeasured = {a.hash() for a in again_latency.args} & measured_before
+    retrained = {a.hash() for a in again_accuracy.args} & set(done)
+    assert not remeasured and not retrained, "nothing done before the stop is done again"
+    assert again_latency.calls > 0 and again_accuracy.calls > 0  # the rest was done now
+    assert [g.__dict__ for g in family.grid] == [g.__dict__ for g in expected.grid]
+    assert [m.to_dict() for m in family.members] == [m.to_dict() for m in expected.members]
+    assert family.total_measurements == expected.total_measurements
+
+
 def test_predictors():
     assert make_predictor("none") is None
     p = make_predictor(lambda arch: 2.0)
@@ -300,3 +350,24 @@ def test_comparison_when_lacs_chose_efficientnets_coefficients():
     assert [m.arch for m in other.members] == [m.arch for m in family.members]
     assert other.members[1].name == f"{other.name}-1" and other.settings["same_as"] == "family"
     assert all(r["accuracy_delta"] == 0 for r in family.comparison())
+
+
+def test_a_resolution_plateau_is_taken_up_by_depth_and_width():
+    # resolution in steps of 32 px (GENet's space) makes latency jump between steps; a target
+    # inside a jump is reached by holding the lower resolution and growing depth and width
+    triple = (1.0, 1.0, 1.4)  # resolution-heavy, so every target sits between two steps
+    plain = LACS(grid=[triple], latency=synthetic_ms, accuracy=synthetic_accuracy,
+                 resolution_multiple=32, printer=lambda s: None)  # fmt: skip
+    steps = sorted({synthetic_ms(plain.scaled(BASE, triple, i / 50)) for i in range(1, 60)})
+    jumps = [(a, b) for a, b in zip(steps, steps[1:]) if b > 1.1 * a]
+    assert jumps, "32-px resolution steps should make latency jump by more than 10 %"
+    targets = [math.sqrt(a * b) for a, b in jumps[:3]]
+    family = plain.run(BASE, targets, name="res")
+    for m in family.members[1:]:
+        assert m.within_tolerance, (m.target_ms, m.latency_ms, m.solve)
+        assert m.latency_ms == pytest.approx(synthetic_ms(m.arch))  # measured
+        rule = compound(BASE, *triple, m.phi, resolution_multiple=32)
+        if m.solve != "converged":  # resolution held on a step at or below the rule's
+            assert m.solve.startswith("held-resolution") and m.arch != rule
+            assert m.arch.resolution <= rule.resolution and m.arch.resolution % 32 == 0
+    assert any(m.solve.startswith("held-") for m in family.members[1:])

@@ -66,3 +66,58 @@ def test_default_resolution_and_bad_archs():
     zoo.build(bigger)  # resolution scales fine
     with pytest.raises(ArchError, match="first stage"):
         zoo.check(arch.replace(stem=spaces.get("efficientnet").reference("efficientnet-b0").stem))
+
+
+class _UniqueInitNet(torch.nn.Module):
+    """Stage widths from ``torch.unique`` and ``.item()`` in ``__init__``, as timm
+    1.0.16-1.0.24's RegNet computed them: such a model cannot be made on the meta device."""
+
+    def __init__(self, num_classes: int = 1000, in_chans: int = 3, **kwargs) -> None:
+        super().__init__()
+        widths = torch.unique(torch.tensor([8.0, 8.0, 16.0, 24.0]))
+        self.num_features = int(widths.max().item())
+        self.body = torch.nn.Sequential(
+            torch.nn.Conv2d(in_chans, self.num_features, 3, stride=2),
+            torch.nn.AdaptiveAvgPool2d(1),
+            torch.nn.Flatten(),
+        )
+        self.fc = torch.nn.Linear(self.num_features, num_classes) if num_classes else None
+
+    def forward(self, x):
+        y = self.body(x)
+        return self.fc(y) if self.fc is not None else y
+
+
+if not timm.is_model("accelsearch_unique_init_net"):
+
+    @timm.models.register_model
+    def accelsearch_unique_init_net(pretrained: bool = False, **kwargs) -> _UniqueInitNet:
+        return _UniqueInitNet(**kwargs)
+
+
+def test_a_model_that_cannot_be_made_on_the_meta_device_still_has_a_width():
+    from accelsearch.spaces.timm_zoo import feature_width, timm_arch
+
+    with pytest.raises((NotImplementedError, RuntimeError)), torch.device("meta"):
+        timm.create_model("accelsearch_unique_init_net", num_classes=0)  # what the probe meets
+    arch = timm_arch("accelsearch_unique_init_net", resolution=32)
+    assert arch.stages[0].width == feature_width("accelsearch_unique_init_net") == 24
+    zoo = spaces.get("timm_zoo", models=["accelsearch_unique_init_net"])
+    assert zoo.build(arch, num_classes=10)(torch.zeros(2, 3, 32, 32)).shape == (2, 10)
+
+
+def test_every_model_of_the_survey_cnn_list_has_an_arch():
+    """``accelsearch survey --models cnn``: all 42 get an arch (a width probe each, ~5 s);
+    a few of them, RegNetY-1.6GF among them, are also built and run (a full build of the
+    list takes ~10 s more on 2 cores, and building is what other tests cover)."""
+    from accelsearch.commands.survey import CNN_SET
+    from accelsearch.spaces.timm_zoo import timm_arch
+
+    zoo = spaces.get("timm_zoo", models=list(CNN_SET), resolutions=(64,))
+    archs = {name: zoo.decode({"model": name, "resolution": 64}) for name in CNN_SET}
+    assert all(a.stages[0].width > 0 for a in archs.values())
+    assert timm_arch("regnety_016").stages[0].width == 888
+    for name in ("regnety_016", "mobilenetv3_large_100", "dla34"):
+        model = zoo.build(archs[name], num_classes=10).eval()
+        with torch.no_grad():
+            assert model(torch.zeros(1, 3, 64, 64)).shape == (1, 10)

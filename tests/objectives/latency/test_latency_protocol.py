@@ -87,3 +87,72 @@ def test_time_cap_stops_the_loop():
 def test_bad_protocols_are_rejected(kwargs):
     with pytest.raises(ConfigError):
         Protocol(**kwargs)
+
+
+def _timer(*phases):
+    """A fake timer: ``phases`` are (number of samples, sample function) in turn; the last
+    phase goes on for ever."""
+    calls = itertools.count()
+
+    def once():
+        k = next(calls)
+        for n, fn in phases:
+            if k < n:
+                return fn(k)
+            k -= n
+        return phases[-1][1](k)
+
+    return once
+
+
+def test_a_busy_measurement_is_taken_again_and_the_steady_one_kept():
+    rng = np.random.default_rng(3)
+    p = Protocol(warmup=0, min_reps=20, max_reps=40, batch_reps=10, max_seconds=60)
+    busy = (40, lambda k: float(1.0 + rng.exponential(0.5)))  # another job shares the device
+    stats = run_protocol(_timer(busy, (10**9, lambda k: 1.0)), p)
+    assert stats.attempts == 2 and stats.busy == "" and stats.median_ms == 1.0
+
+
+def test_still_busy_after_the_repeat_is_flagged_with_why():
+    rng = np.random.default_rng(4)
+    p = Protocol(warmup=0, min_reps=20, max_reps=40, batch_reps=10, max_seconds=60)
+    stats = run_protocol(lambda: float(1.0 + rng.exponential(0.5)), p)
+    assert stats.attempts == 2 and stats.busy.startswith("spread cv")
+    once = Protocol(warmup=0, min_reps=20, max_reps=40, max_seconds=60, noisy_retries=0)
+    assert run_protocol(lambda: float(1.0 + rng.exponential(0.5)), once).attempts == 1
+
+
+def test_a_drift_is_busy_even_when_the_spread_is_small():
+    p = Protocol(warmup=0, min_reps=60, max_reps=60, batch_reps=10, max_seconds=60)
+    ramp = itertools.count()  # the device slows down steadily: 1.00 -> 1.10 ms per attempt
+    stats = run_protocol(lambda: 1.0 + 0.1 * (next(ramp) % 60) / 60, p)
+    assert stats.cv < p.noisy_cv and stats.drift > p.noisy_drift
+    assert stats.busy.startswith("drift") and stats.attempts == 2
+
+
+def test_a_backend_marks_a_busy_result_noisy():
+    from accelsearch.arch import Arch, Head, Stage
+    from accelsearch.objectives.latency.base import LatencyBackend
+
+    rng = np.random.default_rng(5)
+
+    class BusyDevice(LatencyBackend):
+        """Times nothing: every sample comes from a device that other work keeps busy."""
+
+        name = "busy_test"
+        uses_device_lock = False
+
+        def _prepare(self, model_or_arch, num_classes):
+            return None
+
+        def _measure_impl(self, model, input_shape):
+            stats = run_protocol(lambda: float(1.0 + rng.exponential(0.5)), self.protocol)
+            return stats, 0.0, "fake", {}
+
+    arch = Arch(resolution=8, stem=Stage("conv", width=4), stages=(), head=Head(width=0))
+    protocol = Protocol(warmup=0, min_reps=10, max_reps=20, max_seconds=60)
+    with BusyDevice(device="cpu", protocol=protocol, cache=False) as backend:
+        r = backend.measure(arch, batch_size=1)
+    assert r.noisy and r.attempts == 2 and r.noisy_reason.startswith("spread cv")
+    assert "NOISY (spread cv" in r.describe()
+    assert type(r).from_dict(r.to_dict()) == r
