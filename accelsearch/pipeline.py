@@ -26,6 +26,7 @@ from accelsearch.family_run import GenericBuilder as GenericBuilder
 from accelsearch.family_run import family_of_run
 from accelsearch.family_run import grow_family as grow_family
 from accelsearch.family_run import log_family as log_family
+from accelsearch.progress import show_status
 from accelsearch.recipe import Recipe
 from accelsearch.scaling.family import Family
 from accelsearch.search.result import SearchResult
@@ -93,6 +94,7 @@ def run_recipe(
     workspace = Path(output_dir).resolve()
     space = space if space is not None else recipe.space.make()
     screen = check_search_budget(recipe, space, printer)  # a bad budget fails before any work
+    show_status(printer, f"[run] {recipe.name}: setting up MLflow tracking (a new store: seconds)")
     tracker = make_tracker(recipe, workspace, tracking_uri, offline)  # fails before any work
     planned = check_baselines(recipe, printer)  # a bad baseline fails before the search
     out = new_run_dir(workspace, recipe.name)
@@ -195,7 +197,9 @@ def finish_run(
         )
         text = text.rstrip("\n") + "\n\n" + outcome.section + "\n"
     report.write_summary(out / "summary.md", text)
-    report.print_tables(result, family)
+    report.print_tables(
+        result, family, report.reward_definition(recipe.reward.target_ms, recipe.reward.w)
+    )
     if isinstance(tracker, FailoverTracker):
         tracker.sync_back(printer)  # after a fallback: upload if the server is back
     printer(f"[run] summary: {out / 'summary.md'}; {where_to_look(tracker.uri, workspace)}")

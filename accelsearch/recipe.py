@@ -11,11 +11,22 @@ import re
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from accelsearch.baselines.spec import BaselinesSpec
 from accelsearch.errors import AccelSearchError, ConfigError, choices_text, short_repr
 from accelsearch.kinds import check_options
+from accelsearch.options import check_option_names
+from accelsearch.recipe_data import MissingData
 from accelsearch.recipe_input import (
     apply_overrides,
     format_validation_error,
@@ -56,6 +67,7 @@ class SpaceSpec(_Strict):
 
         try:
             cls = spaces.SPACES.get(self.name)
+            check_option_names(cls, self.options, f"space {self.name!r}")  # with a "did you mean"
             check_options(cls.__init__, self.options, "space.options", owner=f"space {self.name!r}")
             spaces.get(self.name, **self.options)
         except AccelSearchError as exc:
@@ -141,10 +153,14 @@ def looks_like_path(value: Any) -> bool:
     return "/" in value or "\\" in value or value.startswith("~") or bool(Path(value).suffix)
 
 
-def check_input_paths(options: dict[str, Any]) -> dict[str, Any]:
+def check_input_paths(
+    options: dict[str, Any], missing: list[MissingData] | None = None
+) -> dict[str, Any]:
     """Fail, naming the option, when an input file or folder of ``options`` does not exist;
     else make it absolute. Relative paths start from the working directory, and become
-    absolute here because trials run elsewhere (Ray Tune starts each in its own folder)."""
+    absolute here because trials run elsewhere (Ray Tune starts each in its own folder).
+    With a ``missing`` list, a path that does not exist is added to it instead (and made
+    absolute all the same): ``accelsearch validate`` warns about it."""
     from pydantic_core import PydanticCustomError
 
     out = dict(options)
@@ -166,14 +182,21 @@ def check_input_paths(options: dict[str, Any]) -> dict[str, Any]:
                 {"option": key, "path_text": short_repr(value, 80), "reason": exc.strerror},
             ) from None
         if not exists:
-            raise PydanticCustomError(
-                "path_missing",
-                "'{path}' does not exist (relative paths start from the working directory "
-                "{cwd}); fix the path, or override it with --set",
-                {"option": key, "path": value, "cwd": str(Path.cwd())},
-            )
+            gap = MissingData(key, value, str(Path.cwd()))
+            if missing is None:
+                raise PydanticCustomError(
+                    "path_missing",
+                    "{problem}; {how}",
+                    {"option": key, "problem": gap.problem(), "how": gap.how_to_get()},
+                )
+            missing.append(gap)
         out[key] = str(path.resolve())
     return out
+
+
+def _missing_data(info: ValidationInfo) -> list[MissingData] | None:
+    """The list missing input data goes to when a recipe is validated without its data."""
+    return (info.context or {}).get("missing_data") if info is not None else None
 
 
 class AccuracySpec(_Strict):
@@ -184,8 +207,8 @@ class AccuracySpec(_Strict):
 
     @field_validator("options")
     @classmethod
-    def _paths(cls, v: dict[str, Any]) -> dict[str, Any]:
-        return check_input_paths(v)
+    def _paths(cls, v: dict[str, Any], info: ValidationInfo) -> dict[str, Any]:
+        return check_input_paths(v, _missing_data(info))
 
     @field_validator("evaluator")
     @classmethod
@@ -200,8 +223,24 @@ class AccuracySpec(_Strict):
         return v
 
     @model_validator(mode="after")
-    def _options(self) -> AccuracySpec:
-        self.make()  # a bad option fails here, before anything runs
+    def _options(self, info: ValidationInfo) -> AccuracySpec:
+        try:
+            self.make()  # a bad option fails here, before anything runs
+        except ValueError:
+            missing = _missing_data(info)
+            if not missing or not any(m.option in self.options for m in missing):
+                raise
+            # an evaluator that reads its data when made (a table): without the data, only
+            # the names of its options can be checked
+            from accelsearch.objectives import accuracy
+
+            try:
+                cls = accuracy.EVALUATORS.get(self.evaluator)
+                check_option_names(cls, self.options, f"accuracy evaluator {self.evaluator!r}")
+                owner = f"evaluator {self.evaluator!r}"
+                check_options(cls.__init__, self.options, "accuracy.options", owner=owner)
+            except AccelSearchError as exc:
+                raise ValueError(str(exc)) from None
         return self
 
     def make(self):
@@ -210,6 +249,7 @@ class AccuracySpec(_Strict):
         try:
             cls = accuracy.EVALUATORS.get(self.evaluator)
             owner = f"evaluator {self.evaluator!r}"
+            check_option_names(cls, self.options, f"accuracy {owner}")  # with a "did you mean"
             check_options(cls.__init__, self.options, "accuracy.options", owner=owner)
             return cls(**self.options)
         except AccelSearchError as exc:
@@ -427,7 +467,11 @@ class TrackingSpec(_Strict):
 
 
 class Recipe(_Strict):
-    """A whole run: search a space, then grow the best model into a family."""
+    """A whole run: search a space, then grow the best model into a family.
+
+    ``missing_data``: input files the recipe names that were not found, when it was loaded
+    with ``check_data=False`` (``accelsearch validate``); empty otherwise.
+    """
 
     name: str
     description: str = ""
@@ -441,6 +485,11 @@ class Recipe(_Strict):
     scaling: ScalingSpec = Field(default_factory=lambda: ScalingSpec(enabled=False))
     baselines: BaselinesSpec = Field(default_factory=BaselinesSpec)
     tracking: TrackingSpec = Field(default_factory=TrackingSpec)
+    _missing_data: list[MissingData] = PrivateAttr(default_factory=list)
+
+    @property
+    def missing_data(self) -> list[MissingData]:
+        return list(self._missing_data)
 
     @field_validator("name")
     @classmethod
@@ -486,21 +535,29 @@ class Recipe(_Strict):
 
 
 # -- loading --------------------------------------------------------------------------------
-def recipe_from_dict(raw: Any, source: str = "recipe") -> Recipe:
+def recipe_from_dict(raw: Any, source: str = "recipe", check_data: bool = True) -> Recipe:
+    """Validate a recipe mapping. ``check_data=False``: input data that does not exist is
+    not an error but listed in ``recipe.missing_data``."""
     if not isinstance(raw, dict):
         raise ConfigError(f"{source}: a recipe must be a YAML mapping, got {type(raw).__name__}")
     problems = value_problems(raw)
     if problems:
         raise ConfigError("\n".join(f"{source}: {p}" for p in problems))
+    missing: list[MissingData] = []
+    context = None if check_data else {"missing_data": missing}
     try:
-        return Recipe.model_validate(raw)
+        recipe = Recipe.model_validate(raw, context=context)
     except ValidationError as exc:
         raise ConfigError(format_validation_error(exc, source, Recipe)) from None
+    recipe._missing_data = missing
+    return recipe
 
 
-def load_recipe(path: str | Path, overrides: list[str] | None = None) -> Recipe:
+def load_recipe(
+    path: str | Path, overrides: list[str] | None = None, check_data: bool = True
+) -> Recipe:
     raw = read_recipe_file(path)
     raw = (
         apply_overrides(raw if isinstance(raw, dict) else {}, overrides or []) if overrides else raw
     )
-    return recipe_from_dict(raw, str(path))
+    return recipe_from_dict(raw, str(path), check_data)

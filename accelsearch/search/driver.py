@@ -37,8 +37,16 @@ os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")
 from ray.tune import Callback  # noqa: E402
 from ray.tune.logger import JsonLoggerCallback  # noqa: E402
 
+from accelsearch import pipeline  # noqa: E402 - Search(..., tracker=WORKSPACE) runs through it
 from accelsearch.errors import ConfigError  # noqa: E402
-from accelsearch.recipe import Recipe  # noqa: E402
+from accelsearch.progress import (  # noqa: E402
+    SearchProgress,
+    TrialTable,
+    show_progress,
+    show_row,
+    show_status,
+)
+from accelsearch.recipe import Recipe, ScalingSpec  # noqa: E402
 from accelsearch.search import budget_report, checkpoints, strategy  # noqa: E402
 from accelsearch.search.budget import Budget  # noqa: E402
 from accelsearch.search.result import SearchResult, TrialRecord  # noqa: E402
@@ -101,7 +109,8 @@ class BackgroundWriter:
 
 
 class TrialLogger(Callback):
-    """Collects trial records, logs them to MLflow and prints one progress line per event.
+    """Collects trial records, logs them to MLflow and reports progress: a status when a
+    trial starts (and, to a live printer, each epoch), one table row when it ends.
 
     Its state (records with their MLflow run ids) is saved in every Ray Tune snapshot, so a
     resumed search logs into the same MLflow runs. MLflow calls run in a
@@ -127,6 +136,9 @@ class TrialLogger(Callback):
         self.print = printer
         self.attach_key = attach_key
         self.restarts = 0
+        self.epochs: int | None = None  # the evaluator's epochs, for "epoch e/E" statuses
+        self._table = TrialTable(total)
+        self._rows = 0  # rows printed by this process (the header goes before the first)
         self._writer: BackgroundWriter | None = None
         self._params_logged: set[str] = set()  # trials whose params are in MLflow
 
@@ -164,6 +176,7 @@ class TrialLogger(Callback):
         self.tracker = tracker
         self.print = printer or print
         self.t0 = time.perf_counter()  # a clock of another process means nothing here
+        self._rows = 0
 
     def get_state(self) -> dict[str, Any]:
         return {
@@ -196,20 +209,26 @@ class TrialLogger(Callback):
         return rec
 
     def _progress(self) -> None:
-        from accelsearch import report
-
         done = [r for r in self.records.values() if r.status in ("ok", "infeasible")]
         failed = [r for r in self.records.values() if r.status == "failed"]
         best = max(
             (r.metrics.get("reward", float("-inf")) for r in done if r.ok and r.feasible),
             default=None,
         )
-        report.show_progress(
+        show_progress(
             self.print,
-            report.SearchProgress(
-                len(done), len(failed), len(self.running), self.total, best, self.t0
-            ),
+            SearchProgress(len(done), len(failed), len(self.running), self.total, best, self.t0),
         )
+
+    def _number(self, rec: TrialRecord) -> int:
+        """The trial's number, in the order trials started (kept across a resume)."""
+        return list(self.records).index(rec.trial_id) + 1
+
+    def _row(self, rec: TrialRecord) -> None:
+        if not self._rows:
+            show_row(self.print, self._table.header())
+        self._rows += 1
+        show_row(self.print, self._table.row(self._number(rec), rec))
 
     def _fail(self, rec: TrialRecord, text: str) -> None:
         rec.status = "failed"
@@ -227,13 +246,19 @@ class TrialLogger(Callback):
                 tracker.end_run(rec.mlflow_run_id, "FAILED")
 
         self._do(write)
-        self.print(f"[search] trial {rec.trial_id} failed: {_last_line(text)}")
+        self._row(rec)
 
     # -- Ray Tune hooks --------------------------------------------------------------------
     def on_trial_start(self, iteration, trials, trial, **info) -> None:
         self._take_screened()  # rejected while the strategy looked for this trial's config
         rec = self._record(trial)
         self.running.add(trial.trial_id)
+        k = self._number(rec)
+        first = " (its Ray worker starts first: it imports PyTorch and loads the data)"
+        show_status(
+            self.print,
+            f"[search] trial {k}/{self.total} started: {rec.trial_id}" + (first if k == 1 else ""),
+        )
         self._progress()
         tracker, parent = self.tracker, self.parent
 
@@ -261,6 +286,14 @@ class TrialLogger(Callback):
             return  # a stored result reported again, or the last epoch's report repeated
         step = int(result.get("epoch", result.get("training_iteration", 0)))
         metrics = {k: result[k] for k in REPORTED_METRICS if k in result}
+        if "accuracy" in metrics and not result.get("final"):
+            of = f"/{self.epochs}" if self.epochs else ""
+            show_status(
+                self.print,
+                f"trial {self._number(rec)}/{self.total} at epoch {step}{of}: "
+                f"accuracy {metrics['accuracy']:.1f} %, latency {metrics.get('latency_ms', 0):.3f} ms",
+                plain=False,
+            )
         params = self._params_once(rec)
         tags = {f"accelsearch.{k}": result[k] for k in _TAG_KEYS if k in result} if params else {}
         tracker = self.tracker
@@ -301,6 +334,7 @@ class TrialLogger(Callback):
                 tracker.end_run(rec.mlflow_run_id, status)
 
         self._do(write)
+        self._row(rec)
         self._take_screened()
         self._progress()
 
@@ -362,14 +396,28 @@ def _last_line(text: str) -> str:
     return lines[-1][:500] if lines else text[:500]
 
 
+#: ``Search(..., tracker=WORKSPACE)``, the default: ``output_dir`` is a workspace
+WORKSPACE = "workspace"
+
+
 class Search:
-    """Runs a recipe's search section on Ray Tune."""
+    """Runs a recipe's search section on Ray Tune.
+
+    With ``tracker=WORKSPACE`` (the default) ``output_dir`` is a workspace, written as
+    ``accelsearch run --output`` writes it (:func:`accelsearch.pipeline.run_recipe` with the
+    recipe's ``scaling`` off): the MLflow store in it, the search and its trials as MLflow
+    runs, a ``<name>-<stamp>/`` folder with ``recipe.json``, ``search.json`` and
+    ``summary.md``, ``latest`` pointing at it; :attr:`output_dir` is that folder after
+    :meth:`run`. With a :class:`Tracker` (or ``None``: no MLflow) ``output_dir`` is the
+    search's own folder and only Ray Tune's state is written there (what ``run_recipe`` does
+    around it is then the caller's).
+    """
 
     def __init__(
         self,
         recipe: Recipe,
         output_dir: str | Path,
-        tracker: Tracker | None = None,
+        tracker: Tracker | None | str = WORKSPACE,
         address: str | None = None,
         printer=print,
         space=None,
@@ -381,7 +429,10 @@ class Search:
         self.trust_checkpoints = trust_checkpoints
         self.space = space if space is not None else recipe.space.make()
         self.output_dir = Path(output_dir).resolve()
-        self.tracker = tracker
+        self.workspace = self.output_dir if isinstance(tracker, str) else None
+        if isinstance(tracker, str) and tracker != WORKSPACE:
+            raise ConfigError(f"Search tracker {tracker!r}: give a Tracker, None or {WORKSPACE!r}")
+        self.tracker = None if isinstance(tracker, str) else tracker
         self.address = address
         self.print = printer
         self.summary: dict[str, Any] = {}
@@ -410,6 +461,9 @@ class Search:
             "logging_level": "ERROR",
             "log_to_driver": bool(int(os.environ.get("ACCELSEARCH_RAY_LOGS", "0"))),
         }
+        where = f"joining the Ray cluster at {self.address}" if self.address else "starting Ray"
+        show_status(self.print, f"[search] {where} ...")
+        t0 = time.perf_counter()
         if self.address:
             kwargs["address"] = self.address
         else:
@@ -421,12 +475,13 @@ class Search:
                 int(os.environ.get("ACCELSEARCH_OBJECT_STORE_MB", "256")) * 1024 * 1024
             )
         ctx = ray.init(**kwargs)
-        if self.address:
-            res = ray.cluster_resources()
-            self.print(
-                f"[search] joined Ray cluster at {ctx.address_info.get('gcs_address', self.address)} "
-                f"({res.get('CPU', 0):g} CPUs, {res.get('GPU', 0):g} GPUs)"
-            )
+        res = ray.cluster_resources()
+        what = (
+            f"joined Ray cluster at {ctx.address_info.get('gcs_address', self.address)}"
+            if self.address
+            else f"Ray ready in {time.perf_counter() - t0:.0f} s"
+        )
+        self.print(f"[search] {what} ({res.get('CPU', 0):g} CPUs, {res.get('GPU', 0):g} GPUs)")
 
     def _check_resources(self) -> None:
         """A trial asking for more GPUs or CPUs than any node has would wait forever."""
@@ -555,6 +610,11 @@ class Search:
 
     # -- run / resume ----------------------------------------------------------------------
     def run(self) -> SearchResult:
+        if self.workspace is not None:
+            return self._in_workspace(
+                pipeline.run_recipe,
+                self.recipe.model_copy(update={"scaling": ScalingSpec(enabled=False)}),
+            )
         from ray import tune
 
         _quiet_optuna()
@@ -571,6 +631,7 @@ class Search:
         logger = TrialLogger(
             self.space, self.tracker, search_run, rec.search.num_samples, self.print, key
         )
+        logger.epochs = _evaluator_epochs(rec)
         metric, mode = (
             (None, None) if objective.multi else (objective.metrics[0], objective.modes[0])
         )
@@ -606,7 +667,10 @@ class Search:
         return self._fit(tuner, key, search_run, search_alg)
 
     def resume(self) -> SearchResult:
-        """Continue the search saved in ``output_dir`` (see the module docstring)."""
+        """Continue the search saved in ``output_dir`` (see the module docstring); in a
+        workspace, its ``latest`` run."""
+        if self.workspace is not None:
+            return self._in_workspace(pipeline.resume_run, trust_checkpoints=self.trust_checkpoints)
         from ray import tune
 
         _quiet_optuna()
@@ -642,6 +706,21 @@ class Search:
             restart_errored=False,
         )
         return self._fit(tuner, key, search_run, None)
+
+    def _in_workspace(self, how, *recipe, **options) -> SearchResult:
+        """Run or resume as ``accelsearch run`` does, in the workspace; then
+        :attr:`output_dir` is the run's folder."""
+        outcome = how(
+            *recipe,
+            self.workspace,
+            address=self.address,
+            printer=self.print,
+            space=self.space,
+            **options,
+        )
+        self.output_dir = outcome.output_dir
+        self.summary = outcome.search.summary
+        return outcome.search
 
     def _fit(self, tuner, key: str, search_run, search_alg) -> SearchResult:
         rec = self.recipe

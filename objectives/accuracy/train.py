@@ -20,6 +20,7 @@ which fails that trial with its reason while the search goes on.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from collections.abc import Sequence
@@ -168,6 +169,11 @@ class TrainEvaluator(AccuracyEvaluator):
         self.config = config or TrainConfig(**kwargs)
         self._data: ImageData | None = None
         self.last_run: dict[str, Any] = {}
+
+    @classmethod
+    def option_names(cls) -> list[str]:
+        """The keyword options it takes: ``config`` or the fields of :class:`TrainConfig`."""
+        return ["config", *(f.name for f in dataclasses.fields(TrainConfig))]
 
     def describe(self) -> str:
         c = self.config
