@@ -112,7 +112,6 @@ def layer_breaks() -> set[tuple[str, str]]:
 KNOWN: set[tuple[str, str]] = {
     # the search driver and trial read the whole Recipe and write MLflow/report themselves
     ("accelsearch.search.driver", "accelsearch.recipe"),
-    ("accelsearch.search.driver", "accelsearch.report"),
     ("accelsearch.search.driver", "accelsearch.tracking"),
     ("accelsearch.search.driver", "accelsearch.pipeline"),  # Search(..., tracker=WORKSPACE)
     ("accelsearch.search.driver", "accelsearch.progress"),
