@@ -27,7 +27,9 @@ from accelsearch.family_run import family_of_run
 from accelsearch.family_run import grow_family as grow_family
 from accelsearch.family_run import log_family as log_family
 from accelsearch.recipe import Recipe
+from accelsearch.recipe_search import Search
 from accelsearch.scaling.family import Family
+from accelsearch.search.driver import STATE_FILE
 from accelsearch.search.result import SearchResult
 from accelsearch.tracking import Tracker, default_tracking_uri, is_remote, write_sync_target
 from accelsearch.tracking_failover import FailoverTracker, read_fallback
@@ -86,8 +88,6 @@ def run_recipe(
     ``offline=True`` keeps the MLflow runs in the workspace's SQLite store even when a
     tracking URI is given (``accelsearch sync`` uploads them later).
     """
-    from accelsearch.search.driver import Search
-
     t0 = time.perf_counter()
     workspace = Path(output_dir).resolve()
     tracker = make_tracker(recipe, workspace, tracking_uri, offline)  # fails before any work
@@ -121,7 +121,6 @@ def resume_run(
     """
     from accelsearch.errors import ConfigError
     from accelsearch.recipe import recipe_from_dict
-    from accelsearch.search.driver import STATE_FILE, Search
 
     t0 = time.perf_counter()
     out = Path(run_dir).resolve()

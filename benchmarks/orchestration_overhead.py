@@ -176,7 +176,7 @@ def accelsearch_search(
 ) -> dict:
     from accelsearch.pipeline import make_tracker
     from accelsearch.recipe import recipe_from_dict
-    from accelsearch.search.driver import Search
+    from accelsearch.recipe_search import Search
 
     recipe = recipe_from_dict(
         {

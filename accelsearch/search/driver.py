@@ -1,15 +1,18 @@
 """The search driver: a Ray Tune ``Tuner`` over a space, one trial function for every strategy.
 
-``Search(recipe, output_dir, tracker).run()`` starts (or joins) Ray, builds the strategy's
-search algorithm, runs the trials with the resources the recipe asks for, logs each trial
-to MLflow as a child of the search run (failed ones with their traceback), prints progress,
-and returns a :class:`~accelsearch.search.result.SearchResult`.
+``SearchDriver(settings, space, evaluator, output_dir, observers).run()`` starts (or joins)
+Ray, builds the strategy's search algorithm, runs the trials with the resources the
+settings ask for, tells its observers of every trial event (the application layer's log
+each trial to MLflow as a child of the search run, failed ones with their traceback, and
+print progress; see :mod:`accelsearch.search.observer`), and returns a
+:class:`~accelsearch.search.result.SearchResult`. A recipe's search is run through
+:class:`accelsearch.recipe_search.Search`, which translates the recipe into these settings.
 
-``Search(...).resume()`` continues a search whose driver was stopped (Ctrl-C, SIGKILL, a
-lost head node) from Ray Tune's experiment snapshot in ``output_dir/ray/search``: finished
-trials are not run again, unfinished ones start over, the searcher's state (Optuna study,
-pymoo population, ...) and this module's trial records come back, and MLflow logging goes
-on in the same search run. With ``search.resumable`` (the default) a trial's final report
+``SearchDriver(...).resume()`` continues a search whose driver was stopped (Ctrl-C,
+SIGKILL, a lost head node) from Ray Tune's experiment snapshot in ``output_dir/ray/search``:
+finished trials are not run again, unfinished ones start over, the searcher's state (Optuna
+study, pymoo population, ...) and the trial records come back, and the observers go on with
+the same search (MLflow: the same search run). With ``search.resumable`` (the default) a trial's final report
 carries a small checkpoint, which makes Ray Tune snapshot the experiment right then
 (``CheckpointConfig(num_to_keep=1)``), so a snapshot is never older than the last result.
 Ray Tune reads its snapshot back with pickle: the hash of every snapshot file is recorded
@@ -22,6 +25,7 @@ from __future__ import annotations
 import json
 import os
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -34,324 +38,43 @@ os.environ.setdefault("TUNE_DISABLE_STRICT_METRIC_CHECKING", "1")
 # trial) are left out, its JSON logger kept (see Search.run)
 os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")
 
-from ray.tune import Callback  # noqa: E402
 from ray.tune.logger import JsonLoggerCallback  # noqa: E402
 
 from accelsearch.errors import ConfigError  # noqa: E402
-from accelsearch.recipe import Recipe  # noqa: E402
 from accelsearch.search import checkpoints, strategy  # noqa: E402
+from accelsearch.search.observer import SearchObserver, SearchStart  # noqa: E402
 from accelsearch.search.result import SearchResult, TrialRecord  # noqa: E402
+from accelsearch.search.settings import SearchSettings  # noqa: E402
 from accelsearch.search.trial import REPORTED_METRICS, TrialContext, run_trial  # noqa: E402
-from accelsearch.tracking import Tracker  # noqa: E402
+from accelsearch.search.trial_log import ATTACHED, KEEP, LIVE, TrialLogger  # noqa: E402
 
 EXPERIMENT = "search"  # Ray Tune's experiment folder inside <output_dir>/ray
-STATE_FILE = "search_state.json"  # MLflow ids and settings that resume needs
+STATE_FILE = "search_state.json"  # tracking ids and settings that resume needs
 SUMMARY_FILE = "strategy_summary.json"
 
 
-def objective_for(recipe: Recipe) -> strategy.Objective:
-    return strategy.objective_from_options(recipe.search.options)
-
-
-# Trackers and printers do not travel in Ray Tune's pickled experiment state; the driver
-# attaches them again by output folder when it restores a search. The logger Ray Tune
-# actually calls registers itself in _LIVE when the experiment starts.
-_ATTACHED: dict[str, tuple[Tracker | None, Any]] = {}
-_LIVE: dict[str, TrialLogger] = {}
-
-
-class BackgroundWriter:
-    """Runs tracker calls in one background thread, in the order they were given.
-
-    A write to MLflow's SQLite store takes ~30 ms (one commit each); done in Ray Tune's
-    event loop they would add ~130 ms to every trial. Calls for one trial run in order, so
-    a trial's run exists before its metrics are logged. ``flush()`` waits for all of them.
-    """
-
-    def __init__(self, printer=print) -> None:
-        import queue
-        import threading
-
-        self.queue: queue.Queue = queue.Queue()
-        self.print = printer
-        self.errors = 0
-        self.thread = threading.Thread(target=self._loop, name="accelsearch-mlflow", daemon=True)
-        self.thread.start()
-
-    def submit(self, fn) -> None:
-        self.queue.put(fn)
-
-    def flush(self) -> None:
-        self.queue.join()
-
-    def _loop(self) -> None:
-        while True:
-            fn = self.queue.get()
-            try:
-                fn()
-            except Exception as exc:  # noqa: BLE001 - tracking must not stop the search
-                self.errors += 1
-                if self.errors <= 3:
-                    self.print(f"[search] warning: MLflow logging failed: {exc}")
-            finally:
-                self.queue.task_done()
-
-
-class TrialLogger(Callback):
-    """Collects trial records, logs them to MLflow and prints one progress line per event.
-
-    Its state (records with their MLflow run ids) is saved in every Ray Tune snapshot, so a
-    resumed search logs into the same MLflow runs. MLflow calls run in a
-    :class:`BackgroundWriter`; :meth:`flush` waits for them.
-    """
+class SearchDriver:
+    """Runs a search on Ray Tune: ``settings`` over ``space``, trials evaluated by
+    ``evaluator``, events told to ``observers`` (see the module docstring)."""
 
     def __init__(
         self,
+        settings: SearchSettings,
         space,
-        tracker: Tracker | None,
-        parent_run_id: str | None,
-        total: int,
-        printer=print,
-        attach_key: str | None = None,
-    ) -> None:
-        self.space = space
-        self.tracker = tracker
-        self.parent = parent_run_id
-        self.total = total
-        self.records: dict[str, TrialRecord] = {}
-        self.running: set[str] = set()
-        self.t0 = time.perf_counter()
-        self.print = printer
-        self.attach_key = attach_key
-        self.restarts = 0
-        self._writer: BackgroundWriter | None = None
-        self._params_logged: set[str] = set()  # trials whose params are in MLflow
-
-    def _do(self, fn) -> None:
-        """Run a tracker call in the background writer (nothing without a tracker)."""
-        if self.tracker is None:
-            return
-        if self._writer is None:
-            self._writer = BackgroundWriter(self.print)
-        self._writer.submit(fn)
-
-    def flush(self) -> None:
-        if self._writer is not None:
-            self._writer.flush()
-
-    def _params_once(self, rec: TrialRecord) -> dict[str, Any]:
-        """The trial's parameters the first time they are asked for, then nothing."""
-        if rec.trial_id in self._params_logged:
-            return {}
-        self._params_logged.add(rec.trial_id)
-        return dict(rec.params)
-
-    # -- pickling and Ray Tune's callback state ---------------------------------------------
-    def __getstate__(self) -> dict[str, Any]:
-        state = self.__dict__.copy()
-        state["tracker"] = None
-        state["print"] = None
-        state["_writer"] = None
-        state["_params_logged"] = set()
-        return state
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__dict__.update(state)
-        tracker, printer = _ATTACHED.get(self.attach_key or "", (None, print))
-        self.tracker = tracker
-        self.print = printer or print
-        self.t0 = time.perf_counter()  # a clock of another process means nothing here
-
-    def get_state(self) -> dict[str, Any]:
-        return {
-            "records": {k: r.to_dict() for k, r in self.records.items()},
-            "parent": self.parent,
-            "restarts": self.restarts,
-        }
-
-    def setup(self, **info) -> None:
-        _LIVE[self.attach_key or ""] = self
-
-    def set_state(self, state: dict[str, Any]) -> None:
-        _LIVE[self.attach_key or ""] = self
-        self.records = {k: TrialRecord.from_dict(d) for k, d in state["records"].items()}
-        self.parent = state.get("parent", self.parent)
-        self.restarts = int(state.get("restarts", 0))
-        self.running = set()
-
-    # -- helpers ---------------------------------------------------------------------------
-    def _record(self, trial) -> TrialRecord:
-        rec = self.records.get(trial.trial_id)
-        if rec is None:
-            arch, err = None, None
-            try:
-                arch = self.space.decode(dict(trial.config))
-            except Exception as exc:  # noqa: BLE001 - an undecodable config is the trial's failure
-                err = f"decode failed: {exc}"
-            rec = TrialRecord(trial.trial_id, dict(trial.config), "running", arch=arch, error=err)
-            self.records[trial.trial_id] = rec
-        return rec
-
-    def _progress(self) -> None:
-        from accelsearch import report
-
-        done = [r for r in self.records.values() if r.status == "ok"]
-        failed = [r for r in self.records.values() if r.status == "failed"]
-        best = max((r.metrics.get("reward", float("-inf")) for r in done), default=None)
-        report.show_progress(
-            self.print,
-            report.SearchProgress(
-                len(done), len(failed), len(self.running), self.total, best, self.t0
-            ),
-        )
-
-    def _fail(self, rec: TrialRecord, text: str) -> None:
-        rec.status = "failed"
-        rec.error = text
-        tracker = self.tracker
-
-        params = self._params_once(rec)
-
-        def write() -> None:
-            if rec.mlflow_run_id:
-                tracker.log_text(rec.mlflow_run_id, text, "error.txt")
-                tracker.log_batch(
-                    rec.mlflow_run_id, params=params, tags={"accelsearch.error": _last_line(text)}
-                )
-                tracker.end_run(rec.mlflow_run_id, "FAILED")
-
-        self._do(write)
-        self.print(f"[search] trial {rec.trial_id} failed: {_last_line(text)}")
-
-    # -- Ray Tune hooks --------------------------------------------------------------------
-    def on_trial_start(self, iteration, trials, trial, **info) -> None:
-        rec = self._record(trial)
-        self.running.add(trial.trial_id)
-        self._progress()
-        tracker, parent = self.tracker, self.parent
-
-        def write() -> None:
-            if rec.mlflow_run_id is None:
-                rec.mlflow_run_id = tracker.start_run(  # params come with the first metrics
-                    "trial",
-                    f"trial-{rec.trial_id}",
-                    parent_id=parent,
-                    tags={
-                        "accelsearch.trial_id": rec.trial_id,
-                        "accelsearch.arch": str(rec.arch) if rec.arch else "",
-                    },
-                )
-                if rec.arch is not None:
-                    tracker.log_text(rec.mlflow_run_id, rec.arch.to_json(), "arch.json")
-            else:  # restarted after a resume or a worker failure: same MLflow run
-                tracker.set_tags(rec.mlflow_run_id, {"accelsearch.restarted": "true"})
-
-        self._do(write)
-
-    def on_trial_result(self, iteration, trials, trial, result, **info) -> None:
-        rec = self._record(trial)
-        if result.get("replayed") or result.get("repeat"):
-            return  # a stored result reported again, or the last epoch's report repeated
-        step = int(result.get("epoch", result.get("training_iteration", 0)))
-        metrics = {k: result[k] for k in REPORTED_METRICS if k in result}
-        params = self._params_once(rec)
-        tags = {f"accelsearch.{k}": result[k] for k in _TAG_KEYS if k in result} if params else {}
-        tracker = self.tracker
-
-        def write() -> None:  # one commit: metrics (+ params and latency tags the first time)
-            if rec.mlflow_run_id and (metrics or params):
-                tracker.log_batch(rec.mlflow_run_id, metrics, params, tags, step)
-
-        self._do(write)
-
-    def on_trial_complete(self, iteration, trials, trial, **info) -> None:
-        rec = self._record(trial)
-        self.running.discard(trial.trial_id)
-        result = dict(trial.last_result or {})
-        if result.get("trial_error"):
-            rec.metrics = {}
-            self._fail(rec, str(result["trial_error"]))
-            self._progress()
-            return
-        rec.metrics = {k: v for k, v in result.items() if k in _KEEP or k in REPORTED_METRICS}
-        rec.status = "ok" if "accuracy" in result else "failed"
-        if rec.status == "failed" and not rec.error:
-            rec.error = "trial ended without reporting accuracy"
-        params = self._params_once(rec)
-        tags = {f"accelsearch.{k}": result[k] for k in _TAG_KEYS if k in result} if params else {}
-        if rec.error:
-            tags["accelsearch.error"] = rec.error
-        status = "FINISHED" if rec.ok else "FAILED"
-        tracker = self.tracker
-
-        def write() -> None:
-            if rec.mlflow_run_id:
-                if params or tags:
-                    tracker.log_batch(rec.mlflow_run_id, params=params, tags=tags)
-                tracker.end_run(rec.mlflow_run_id, status)
-
-        self._do(write)
-        self._progress()
-
-    def on_trial_error(self, iteration, trials, trial, **info) -> None:
-        rec = self._record(trial)
-        self.running.discard(trial.trial_id)
-        rec.metrics = {k: v for k, v in (trial.last_result or {}).items() if k in REPORTED_METRICS}
-        self._fail(rec, _error_text(trial))
-        self._progress()
-
-    def on_experiment_end(self, trials, **info) -> None:
-        self.flush()
-
-
-_KEEP = {
-    "epoch",
-    "latency_cv",
-    "latency_noisy",
-    "eval_s",
-    "arch",
-    "latency_backend",
-    "latency_device",
-    "latency_precision",
-    "latency_batch_size",
-}
-_TAG_KEYS = ("latency_backend", "latency_device", "latency_precision", "latency_batch_size")
-
-
-def _error_text(trial) -> str:
-    try:
-        text = trial.get_error()
-    except Exception:  # noqa: BLE001 - storage may be gone; fall back below
-        text = None
-    if not text and getattr(trial, "error_file", None) and os.path.exists(trial.error_file):
-        text = Path(trial.error_file).read_text()
-    return text or "trial failed (Ray recorded no error text)"
-
-
-def _last_line(text: str) -> str:
-    lines = [ln for ln in text.strip().splitlines() if ln.strip()]
-    return lines[-1][:500] if lines else text[:500]
-
-
-class Search:
-    """Runs a recipe's search section on Ray Tune."""
-
-    def __init__(
-        self,
-        recipe: Recipe,
+        evaluator,
         output_dir: str | Path,
-        tracker: Tracker | None = None,
+        observers: Sequence[SearchObserver] = (),
         address: str | None = None,
         printer=print,
-        space=None,
         trust_checkpoints: bool = False,
     ) -> None:
-        self.recipe = recipe
+        self.settings = settings
+        self.space = space
+        self.evaluator = evaluator
         #: resume without checking the snapshot's hashes (a run folder known to be safe)
         self.trust_checkpoints = trust_checkpoints
-        self.space = space if space is not None else recipe.space.make()
         self.output_dir = Path(output_dir).resolve()
-        self.tracker = tracker
+        self.observers = tuple(observers)
         self.address = address
         self.print = printer
         self.summary: dict[str, Any] = {}
@@ -363,7 +86,11 @@ class Search:
 
     @property
     def storage_path(self) -> str:
-        return self.recipe.search.storage_path or str(self.output_dir / "ray")
+        return self.settings.storage_path or str(self.output_dir / "ray")
+
+    @property
+    def objective(self) -> strategy.Objective:
+        return strategy.objective_from_options(self.settings.options)
 
     def _init_ray(self) -> None:
         import ray
@@ -397,7 +124,7 @@ class Search:
         """A trial asking for more GPUs or CPUs than any node has would wait forever."""
         import ray
 
-        spec = self.recipe.search
+        spec = self.settings
         total = ray.cluster_resources()
         for key, need in (("GPU", spec.gpus_per_trial), ("CPU", spec.cpus_per_trial)):
             have = float(total.get(key, 0.0))
@@ -412,26 +139,26 @@ class Search:
                     raise ConfigError(msg)
 
     def _strategy(self):
-        rec = self.recipe
-        objective = objective_for(rec)
-        options = strategy.strategy_options(rec.search.options)
+        spec = self.settings
+        objective = self.objective
+        options = strategy.strategy_options(spec.options)
         search_alg, param_space = strategy.make(
-            rec.search.strategy, self.space, objective, rec.search.seed, options
+            spec.strategy, self.space, objective, spec.seed, options
         )
         if hasattr(search_alg, "summary_path"):
             search_alg.summary_path = str(self.output_dir / SUMMARY_FILE)
         return objective, search_alg, param_space
 
     def _scheduler(self, objective: strategy.Objective):
-        """Ray Tune scheduler from ``search.scheduler`` (``asha`` or none)."""
-        spec = self.recipe.search.scheduler
-        if spec is None or spec.name == "fifo":
+        """Ray Tune scheduler from the settings' ``scheduler`` (``asha`` or none)."""
+        spec = self.settings.scheduler
+        if not self.settings.scheduled:
             return None
         from ray.tune.schedulers import ASHAScheduler
 
         metric = spec.metric or ("accuracy" if objective.multi else objective.metrics[0])
         mode = strategy.METRIC_MODES.get(metric, "max")
-        max_t = spec.max_t or _evaluator_epochs(self.recipe) or 100
+        max_t = spec.max_t or self.settings.evaluator_epochs or 100
         if spec.grace_period > max_t:
             raise ConfigError(
                 f"search.scheduler.grace_period ({spec.grace_period}) is above max_t ({max_t} "
@@ -450,59 +177,45 @@ class Search:
     def _trainable(self):
         from ray import tune
 
-        rec = self.recipe
-        ctx = TrialContext.for_recipe(rec, self.space)
-        scheduled = rec.search.scheduler is not None and rec.search.scheduler.name != "fifo"
-        ctx.checkpoint_result = rec.search.resumable
-        ctx.checkpoint_epochs = rec.search.resumable and scheduled
-        resources = {"cpu": rec.search.cpus_per_trial, "gpu": rec.search.gpus_per_trial}
+        spec = self.settings
+        ctx = TrialContext.for_workers(
+            self.space,
+            self.evaluator,
+            spec.trial,
+            checkpoint_result=spec.resumable,
+            checkpoint_epochs=spec.resumable and spec.scheduled,
+        )
+        resources = {"cpu": spec.cpus_per_trial, "gpu": spec.gpus_per_trial}
         return tune.with_resources(tune.with_parameters(run_trial, ctx=ctx), resources)
 
-    def _start_search_run(self, objective) -> str | None:
-        rec = self.recipe
-        if self.tracker is None:
-            return None
-        run = self.tracker.start_run(
-            "search",
-            f"{rec.name}-search",
-            tags={
-                "accelsearch.space": rec.space.name,
-                "accelsearch.strategy": rec.search.strategy,
-                "accelsearch.objectives": ",".join(objective.metrics),
-                "accelsearch.output_dir": str(self.output_dir),
-            },
-            params={
-                "space": rec.space.name,
-                "strategy": rec.search.strategy,
-                "num_samples": rec.search.num_samples,
-                "reward_target_ms": rec.reward.target_ms,
-                "reward_w": rec.reward.w,
-                "latency_backend": rec.latency.backend,
-                "latency_batch_size": rec.latency.batch_size,
-                "accuracy_evaluator": rec.accuracy.evaluator,
-            },
-        )
-        self.tracker.log_text(run, rec.model_dump_json(indent=2), "recipe.json")
-        return run
+    def _start(self, objective, run_id: str | None = None, resumes: int = 0) -> str | None:
+        """Tell the observers the search starts; the first tracking run id they return."""
+        start = SearchStart(self.output_dir, tuple(objective.metrics), run_id, resumes)
+        found = None
+        for observer in self.observers:
+            found = observer.on_search_start(start) or found
+        return found
+
+    @property
+    def tracking_uri(self) -> str | None:
+        return next((o.tracking_uri for o in self.observers if o.tracking_uri), None)
 
     # -- run / resume ----------------------------------------------------------------------
     def run(self) -> SearchResult:
         from ray import tune
 
         _quiet_optuna()
-        rec = self.recipe
+        spec = self.settings
         objective, search_alg, param_space = self._strategy()  # bad input fails here
         scheduler = self._scheduler(objective)
         self._init_ray()
         self._check_resources()
         self.output_dir.mkdir(parents=True, exist_ok=True)
-        search_run = self._start_search_run(objective)
+        search_run = self._start(objective)
         self._write_state(search_run)
         key = str(self.output_dir)
-        _ATTACHED[key] = (self.tracker, self.print)
-        logger = TrialLogger(
-            self.space, self.tracker, search_run, rec.search.num_samples, self.print, key
-        )
+        ATTACHED[key] = (self.observers, self.print)
+        logger = TrialLogger(self.space, self.observers, spec.num_samples, self.print, key)
         metric, mode = (
             (None, None) if objective.multi else (objective.metrics[0], objective.modes[0])
         )
@@ -514,18 +227,16 @@ class Search:
                 scheduler=scheduler,
                 metric=None if scheduler is not None else metric,
                 mode=None if scheduler is not None else mode,
-                num_samples=rec.search.num_samples,
-                max_concurrent_trials=rec.search.max_concurrent,
+                num_samples=spec.num_samples,
+                max_concurrent_trials=spec.max_concurrent,
                 reuse_actors=True,
             ),
             run_config=tune.RunConfig(
                 name=EXPERIMENT,
                 storage_path=self.storage_path,
-                failure_config=tune.FailureConfig(max_failures=rec.search.max_failures),
+                failure_config=tune.FailureConfig(max_failures=spec.max_failures),
                 # a trial's result checkpoint makes Tune snapshot the experiment at once
-                checkpoint_config=tune.CheckpointConfig(
-                    num_to_keep=1 if rec.search.resumable else None
-                ),
+                checkpoint_config=tune.CheckpointConfig(num_to_keep=1 if spec.resumable else None),
                 callbacks=[
                     logger,
                     JsonLoggerCallback(),
@@ -552,19 +263,14 @@ class Search:
             checkpoints.verify(self._state_path, path)
         state = self._read_state()
         search_run = state.get("search_run_id")
-        objective_for(self.recipe)  # the recipe is still valid
+        objective = self.objective  # the settings are still valid
         self._init_ray()
         self._check_resources()
         key = str(self.output_dir)
-        _ATTACHED[key] = (self.tracker, self.print)
-        if self.tracker is not None and search_run:
-            resumes = int(state.get("resumes", 0)) + 1
-            state["resumes"] = resumes
+        ATTACHED[key] = (self.observers, self.print)
+        resumes = int(state.get("resumes", 0)) + 1
+        if self._start(objective, search_run, resumes) and search_run:
             self._write_state(search_run, resumes)
-            self.tracker.set_tags(
-                search_run,
-                {"accelsearch.resumed": str(resumes), "accelsearch.resumed_at": _now()},
-            )
         self.print(f"[search] resuming {path}")
         tuner = tune.Tuner.restore(
             str(path),
@@ -576,55 +282,37 @@ class Search:
         return self._fit(tuner, key, search_run, None)
 
     def _fit(self, tuner, key: str, search_run, search_alg) -> SearchResult:
-        rec = self.recipe
         t0 = time.perf_counter()
-        _LIVE.pop(key, None)
+        LIVE.pop(key, None)
         try:
             grid = tuner.fit()
         except BaseException:
-            live = _LIVE.get(key)
+            live = LIVE.get(key)
             if live is not None:
                 live.flush()
-            if self.tracker is not None and search_run:
-                self.tracker.end_run(search_run, "KILLED")
+            for observer in self.observers:
+                observer.on_search_stopped()
             raise
         # every snapshot file as Tune left it (a resumed search of a run made before the
         # hashes were recorded has no CheckpointHasher among its restored callbacks)
         checkpoints.record(self._state_path, checkpoints.hash_folder(self.experiment_path))
-        logger = _LIVE.pop(key, None)
+        logger = LIVE.pop(key, None)
         if logger is not None:
             logger.flush()
         records = logger.records if logger is not None else _records_from_grid(grid, self.space)
-        if logger is not None and self.tracker is not None and search_run:
-            _close_orphans(self.tracker, search_run, logger.records)
         self.summary = _read_summary(self.output_dir) or (
             search_alg.summary() if hasattr(search_alg, "summary") else {}
         )
         result = SearchResult(
             trials=sorted(records.values(), key=lambda r: r.trial_id),
-            strategy=rec.search.strategy,
-            space=rec.space.name,
+            strategy=self.settings.strategy,
+            space=self.settings.space_name,
             mlflow_run_id=search_run,
             wall_s=time.perf_counter() - t0,
             summary=self.summary,
         )
-        if self.tracker is not None and search_run:
-            self.tracker.log_metrics(
-                search_run,
-                {
-                    "trials_completed": len(result.completed),
-                    "trials_failed": len(result.failed),
-                    "wall_s": result.wall_s,
-                    **(
-                        {"best_reward": result.best().metrics["reward"]}
-                        if result.completed and "reward" in result.best().metrics
-                        else {}
-                    ),
-                },
-            )
-            if self.summary:
-                self.tracker.log_json(search_run, self.summary, SUMMARY_FILE)
-            self.tracker.end_run(search_run, "FINISHED")
+        for observer in self.observers:
+            observer.on_search_end(result, trials_tracked=logger is not None)
         return result
 
     # -- the run folder's state file --------------------------------------------------------
@@ -636,7 +324,7 @@ class Search:
         data = {
             **self._read_state(),  # keeps what others record there (checkpoint hashes)
             "search_run_id": search_run,
-            "tracking_uri": self.tracker.uri if self.tracker is not None else None,
+            "tracking_uri": self.tracking_uri,
             "experiment_path": str(self.experiment_path),
             "resumes": resumes,
         }
@@ -656,15 +344,6 @@ def _quiet_optuna() -> None:
     optuna.logging.set_verbosity(optuna.logging.WARNING)
 
 
-def _now() -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%S")
-
-
-def _evaluator_epochs(recipe: Recipe) -> int | None:
-    epochs = recipe.accuracy.options.get("epochs")
-    return int(epochs) if isinstance(epochs, int) and epochs > 0 else None
-
-
 def _records_from_grid(grid, space) -> dict[str, TrialRecord]:
     out = {}
     for res in grid:
@@ -676,28 +355,11 @@ def _records_from_grid(grid, space) -> dict[str, TrialRecord]:
             tid,
             cfg,
             "ok" if ok else "failed",
-            metrics={k: v for k, v in metrics.items() if k in _KEEP or k in REPORTED_METRICS},
+            metrics={k: v for k, v in metrics.items() if k in KEEP or k in REPORTED_METRICS},
             arch=space.decode(cfg) if ok else None,
             error=None if ok else str(res.error or metrics.get("trial_error", "")),
         )
     return out
-
-
-def _close_orphans(tracker: Tracker, search_run: str, records: dict[str, TrialRecord]) -> None:
-    """Trial runs left RUNNING by a stopped driver that the resumed search did not continue."""
-    # ids as the active store knows them (a tracker gone offline keeps stand-ins locally)
-    known = {tracker.resolve(r.mlflow_run_id) for r in records.values() if r.mlflow_run_id}
-    for run_id in tracker.running_children(search_run):
-        if run_id in known:
-            continue
-        tracker.set_tags(
-            run_id,
-            {
-                "accelsearch.error": "the driver stopped before this trial was recorded; the "
-                "resumed search ran a new trial in its place"
-            },
-        )
-        tracker.end_run(run_id, "KILLED")
 
 
 def _read_summary(output_dir: Path) -> dict[str, Any]:
