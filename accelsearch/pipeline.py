@@ -27,7 +27,7 @@ from accelsearch.family_run import family_of_run
 from accelsearch.family_run import grow_family as grow_family
 from accelsearch.family_run import log_family as log_family
 from accelsearch.recipe import Recipe
-from accelsearch.recipe_search import Search
+from accelsearch.recipe_driver import search_driver
 from accelsearch.scaling.family import Family
 from accelsearch.search.driver import STATE_FILE
 from accelsearch.search.result import SearchResult
@@ -97,9 +97,7 @@ def run_recipe(
     (out / "recipe.json").write_text(recipe.model_dump_json(indent=2))
     printer(f"[run] {recipe.name}: output {out}, MLflow {tracker.uri}")
     space = space if space is not None else recipe.space.make()
-    result = Search(
-        recipe, out, tracker=tracker, address=address, printer=printer, space=space
-    ).run()
+    result = search_driver(recipe, out, tracker, address, printer, space).run()
     return finish_run(recipe, out, tracker, result, printer, space, t0, planned)
 
 
@@ -147,15 +145,8 @@ def resume_run(
         result = SearchResult.load(out / "search.json")
     else:
         printer(f"[resume] {out}: continuing the search")
-        result = Search(
-            recipe,
-            out,
-            tracker=tracker,
-            address=address,
-            printer=printer,
-            space=space,
-            trust_checkpoints=trust_checkpoints,
-        ).resume()
+        driver = search_driver(recipe, out, tracker, address, printer, space, trust_checkpoints)
+        result = driver.resume()
     return finish_run(recipe, out, tracker, result, printer, space, t0, planned)
 
 

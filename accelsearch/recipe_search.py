@@ -3,7 +3,7 @@ tracking and a progress display.
 
 The search room (:mod:`accelsearch.search`) gets a built space, an evaluator, small typed
 settings (:func:`accelsearch.recipe_settings.search_settings`) and observers
-(:mod:`accelsearch.search_tracking`), never the recipe.
+(:mod:`accelsearch.search_tracking`), never the recipe (:mod:`accelsearch.recipe_driver`).
 
 >>> from accelsearch.recipe_search import Search
 >>> result = Search(recipe, "runs/x").run()        # or .resume() after a stop
@@ -15,11 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from accelsearch.recipe import Recipe
-from accelsearch.recipe_settings import search_settings
-from accelsearch.search.driver import SearchDriver
-from accelsearch.search.observer import SearchObserver
+from accelsearch.recipe_driver import search_driver
 from accelsearch.search.result import SearchResult
-from accelsearch.search_tracking import MlflowSearchObserver, ProgressObserver
 from accelsearch.tracking import Tracker
 
 
@@ -45,18 +42,8 @@ class Search:
         self.recipe = recipe
         self.space = space if space is not None else recipe.space.make()
         self.tracker = tracker
-        observers: list[SearchObserver] = [ProgressObserver(printer)]
-        if tracker is not None:
-            observers.insert(0, MlflowSearchObserver(tracker, recipe, printer))
-        self.driver = SearchDriver(
-            search_settings(recipe),
-            self.space,
-            recipe.accuracy.make(),
-            output_dir,
-            observers=observers,
-            address=address,
-            printer=printer,
-            trust_checkpoints=trust_checkpoints,
+        self.driver = search_driver(
+            recipe, output_dir, tracker, address, printer, self.space, trust_checkpoints
         )
 
     @property

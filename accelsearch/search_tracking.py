@@ -174,7 +174,7 @@ class MlflowSearchObserver(SearchObserver):
         self._params_logged.add(rec.trial_id)
         return dict(rec.params)
 
-    def on_trial_start(self, record: TrialRecord, restarted: bool) -> None:
+    def on_trial_start(self, record: TrialRecord, number: int, restarted: bool) -> None:
         tracker, parent, rec = self.tracker, self.run_id, record
 
         def write() -> None:
@@ -195,7 +195,7 @@ class MlflowSearchObserver(SearchObserver):
 
         self._do(write)
 
-    def on_trial_result(self, record: TrialRecord, result: Mapping[str, Any]) -> None:
+    def on_trial_result(self, record: TrialRecord, number: int, result: Mapping[str, Any]) -> None:
         rec, tracker = record, self.tracker
         step = int(result.get("epoch", result.get("training_iteration", 0)))
         metrics = {k: result[k] for k in REPORTED_METRICS if k in result}
@@ -208,7 +208,9 @@ class MlflowSearchObserver(SearchObserver):
 
         self._do(write)
 
-    def on_trial_complete(self, record: TrialRecord, result: Mapping[str, Any]) -> None:
+    def on_trial_complete(
+        self, record: TrialRecord, number: int, result: Mapping[str, Any]
+    ) -> None:
         rec, tracker = record, self.tracker
         params = self._params_once(rec)
         tags = _latency_tags(result) if params else {}
@@ -224,7 +226,7 @@ class MlflowSearchObserver(SearchObserver):
 
         self._do(write)
 
-    def on_trial_error(self, record: TrialRecord, error: str) -> None:
+    def on_trial_error(self, record: TrialRecord, number: int, error: str) -> None:
         rec, tracker = record, self.tracker
         params = self._params_once(rec)
 

@@ -190,7 +190,15 @@ class SearchDriver:
 
     def _start(self, objective, run_id: str | None = None, resumes: int = 0) -> str | None:
         """Tell the observers the search starts; the first tracking run id they return."""
-        start = SearchStart(self.output_dir, tuple(objective.metrics), run_id, resumes)
+        spec = self.settings
+        start = SearchStart(
+            self.output_dir,
+            tuple(objective.metrics),
+            run_id,
+            resumes,
+            total=spec.num_samples,
+            epochs=spec.evaluator_epochs,
+        )
         found = None
         for observer in self.observers:
             found = observer.on_search_start(start) or found

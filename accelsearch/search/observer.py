@@ -31,6 +31,10 @@ class SearchStart:
     run_id: str | None = None
     #: how often this search has been resumed, this time included (0: a new search)
     resumes: int = 0
+    #: trials the search will run (``num_samples``)
+    total: int = 0
+    #: epochs the accuracy evaluator trains (None: not known)
+    epochs: int | None = None
 
     @property
     def resumed(self) -> bool:
@@ -58,20 +62,24 @@ class SearchObserver:
         keeps it for a resume), or None."""
         return None
 
-    def on_trial_start(self, record: TrialRecord, restarted: bool) -> None:
+    def on_trial_start(self, record: TrialRecord, number: int, restarted: bool) -> None:
         """A trial started (``restarted``: it had started before, in this search or in the
-        one resumed). ``record.arch`` is its decoded arch, or None if decoding failed."""
+        one resumed). ``record.arch`` is its decoded arch, or None if decoding failed;
+        ``number`` counts trials in the order they first started (1, 2, ..., kept across a
+        resume), in every hook."""
 
-    def on_trial_result(self, record: TrialRecord, result: Mapping[str, Any]) -> None:
+    def on_trial_result(self, record: TrialRecord, number: int, result: Mapping[str, Any]) -> None:
         """A trial reported (after each accuracy epoch and at its end); ``result`` is Ray
         Tune's result dict. Stored results reported again by a resumed trial, and the last
         epoch's report repeated, are not passed on."""
 
-    def on_trial_complete(self, record: TrialRecord, result: Mapping[str, Any]) -> None:
+    def on_trial_complete(
+        self, record: TrialRecord, number: int, result: Mapping[str, Any]
+    ) -> None:
         """A trial ended without an exception of its worker; ``record.status`` says whether
         it reported accuracy (``ok``) or failed (``record.error`` holds why)."""
 
-    def on_trial_error(self, record: TrialRecord, error: str) -> None:
+    def on_trial_error(self, record: TrialRecord, number: int, error: str) -> None:
         """A trial failed: its own work raised (``error`` is the traceback), or its worker
         died. ``record.status`` is ``failed``."""
 

@@ -116,11 +116,15 @@ class TrialLogger(Callback):
         for observer in self.observers:
             observer.on_progress(self.records, len(self.running), self.total, self.t0)
 
+    def number(self, rec: TrialRecord) -> int:
+        """The trial's number, in the order trials started (kept across a resume)."""
+        return list(self.records).index(rec.trial_id) + 1
+
     def _fail(self, rec: TrialRecord, text: str) -> None:
         rec.status = "failed"
         rec.error = text
         for observer in self.observers:
-            observer.on_trial_error(rec, text)
+            observer.on_trial_error(rec, self.number(rec), text)
         self.print(f"[search] trial {rec.trial_id} failed: {last_line(text)}")
 
     # -- Ray Tune hooks --------------------------------------------------------------------
@@ -130,14 +134,14 @@ class TrialLogger(Callback):
         self.running.add(trial.trial_id)
         self._progress()
         for observer in self.observers:
-            observer.on_trial_start(rec, restarted)
+            observer.on_trial_start(rec, self.number(rec), restarted)
 
     def on_trial_result(self, iteration, trials, trial, result, **info) -> None:
         rec = self._record(trial)
         if result.get("replayed") or result.get("repeat"):
             return  # a stored result reported again, or the last epoch's report repeated
         for observer in self.observers:
-            observer.on_trial_result(rec, result)
+            observer.on_trial_result(rec, self.number(rec), result)
 
     def on_trial_complete(self, iteration, trials, trial, **info) -> None:
         rec = self._record(trial)
@@ -153,7 +157,7 @@ class TrialLogger(Callback):
         if rec.status == "failed" and not rec.error:
             rec.error = "trial ended without reporting accuracy"
         for observer in self.observers:
-            observer.on_trial_complete(rec, result)
+            observer.on_trial_complete(rec, self.number(rec), result)
         self._progress()
 
     def on_trial_error(self, iteration, trials, trial, **info) -> None:

@@ -17,21 +17,25 @@ pytestmark = pytest.mark.slow
 class Recorder(SearchObserver):
     def __init__(self) -> None:
         self.events: list[tuple] = []
+        self.numbers: list[tuple[int, str]] = []
 
     def on_search_start(self, start):
-        self.events.append(("start", start.resumed, start.objectives))
+        self.events.append(("start", start.resumed, start.objectives, start.total))
         return "search-run-1"
 
-    def on_trial_start(self, record, restarted):
+    def on_trial_start(self, record, number, restarted):
+        self.numbers.append((number, record.trial_id))
         self.events.append(("trial_start", record.trial_id, restarted))
 
-    def on_trial_result(self, record, result):
+    def on_trial_result(self, record, number, result):
         self.events.append(("result", record.trial_id, result.get("epoch")))
 
-    def on_trial_complete(self, record, result):
+    def on_trial_complete(self, record, number, result):
+        assert (number, record.trial_id) in self.numbers
         self.events.append(("complete", record.trial_id, record.status))
 
-    def on_trial_error(self, record, error):
+    def on_trial_error(self, record, number, error):
+        assert (number, record.trial_id) in self.numbers
         self.events.append(("error", record.trial_id, error))
 
     def on_progress(self, records, running, total, t0):
@@ -77,7 +81,8 @@ def test_driver_runs_settings_and_tells_observers_in_order(tmp_path):
     assert result.failed and result.completed  # seed 0 samples width 12 once
     assert result.space == "search_flaky" and result.strategy == "random"
     events = recorder.events
-    assert events[0] == ("start", False, ("reward",))
+    assert events[0] == ("start", False, ("reward",), 6)
+    assert [n for n, _ in recorder.numbers] == [1, 2, 3, 4, 5, 6]  # in the order they started
     assert events[-1] == ("end", 6, True)
     for t in result.trials:
         mine = [e for e in events if e[0] != "progress" and e[1:2] == (t.trial_id,)]
