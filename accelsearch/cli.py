@@ -5,7 +5,11 @@ from __future__ import annotations
 import argparse
 import sys
 
+from accelsearch import __version__
 from accelsearch.errors import AccelSearchError
+
+#: the libraries a bug report needs the versions of (read from package metadata: no import)
+VERSION_OF = ("torch", "ray", "optuna", "pymoo", "mlflow", "timm")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -14,11 +18,27 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="accelsearch",
         description="Find CNN families that run fast on your accelerator.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,  # --version on one line
     )
+    p.add_argument("--version", action="version", version=version_text())
     sub = p.add_subparsers(dest="command", required=True)
     for module in command_modules():
         module.register(sub)
     return p
+
+
+def version_text() -> str:
+    """``accelsearch X (Python Y; torch Z, ray ...)``: what ``--version`` prints."""
+    import platform
+    from importlib import metadata
+
+    found = []
+    for name in VERSION_OF:
+        try:
+            found.append(f"{name} {metadata.version(name)}")
+        except metadata.PackageNotFoundError:
+            found.append(f"{name} not installed")
+    return f"accelsearch {__version__} (Python {platform.python_version()}; {', '.join(found)})"
 
 
 def main(argv: list[str] | None = None) -> int:

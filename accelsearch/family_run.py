@@ -14,7 +14,7 @@ from pathlib import Path
 
 import torch
 
-from accelsearch import report
+from accelsearch import plots, report
 from accelsearch.accounting import model_cost
 from accelsearch.builder import build_model
 from accelsearch.errors import AccelSearchError
@@ -148,6 +148,7 @@ def grow_family(
         family.settings["space"] = getattr(space, "name", "")
         family.settings["accuracy"] = evaluator.describe()
         family.settings["reward_w"] = recipe.reward.w
+        family.settings["reward_target_ms"] = recipe.reward.target_ms
     if export_dir is not None:
         paths = family.export_onnx(export_dir, num_classes=num_classes, space=space)
         printer(f"[lacs] ONNX: {len(paths)} files in {export_dir}")
@@ -191,7 +192,11 @@ def _lacs_for(recipe: Recipe, space, backend, evaluator, checkpoint, printer) ->
         spec.grid or None,
         latency=measure,
         accuracy=lambda arch: evaluator.evaluate(arch),
-        reward=lambda acc, lat, target: mnas_reward(acc, lat, target, recipe.reward.w),
+        # the search's reward, with its target: a member's reward is comparable with every
+        # trial's (ranking the grid at one target is the same with any fixed target)
+        reward=lambda acc, lat, _target: mnas_reward(
+            acc, lat, recipe.reward.target_ms, recipe.reward.w
+        ),
         predictor=spec.predictor,
         predictor_options=lut_options if spec.predictor == "lut" else None,
         max_triples=spec.max_triples,
@@ -235,7 +240,7 @@ def log_family(
             run, report.markdown_table(*report.comparison_rows(family)), "comparison.md"
         )
         tracker.log_json(run, family.comparison(), "comparison.json")
-    fig = report.family_plot(family, result)
+    fig = plots.family_plot(family, result)
     fig.savefig(out / "family.png", dpi=120)
     tracker.log_figure(run, fig, "family.png")
     import matplotlib.pyplot as plt  # heavy, third-party: only when a family is logged

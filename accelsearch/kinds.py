@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from accelsearch.errors import ConfigError, short_repr
+from accelsearch.options import did_you_mean
 
 _TEXT = {
     bool: "true or false",
@@ -127,8 +128,9 @@ def check_options(
         ]
         unknown = sorted(set(options) - set(valid))
         if unknown:
+            hint = did_you_mean(str(unknown[0]), valid)
             raise ConfigError(
-                f"{prefix} has {unknown}, which {owner} does not take; valid options: "
+                f"{prefix} has {unknown}, which {owner} does not take{hint}; valid options: "
                 f"{', '.join(sorted(valid)) or '(none)'}"
             )
     hints = _hints(fn)

@@ -26,11 +26,13 @@ from accelsearch.family_run import GenericBuilder as GenericBuilder
 from accelsearch.family_run import family_of_run
 from accelsearch.family_run import grow_family as grow_family
 from accelsearch.family_run import log_family as log_family
+from accelsearch.progress import show_status
 from accelsearch.recipe import Recipe
 from accelsearch.recipe_driver import search_driver
 from accelsearch.scaling.family import Family
 from accelsearch.search.driver import STATE_FILE
 from accelsearch.search.result import SearchResult
+from accelsearch.search.screen_setup import check_search_budget
 from accelsearch.tracking import Tracker, default_tracking_uri, is_remote, write_sync_target
 from accelsearch.tracking_failover import FailoverTracker, read_fallback
 
@@ -90,14 +92,17 @@ def run_recipe(
     """
     t0 = time.perf_counter()
     workspace = Path(output_dir).resolve()
+    space = space if space is not None else recipe.space.make()
+    screen = check_search_budget(recipe, space, printer)  # a bad budget fails before any work
+    show_status(printer, f"[run] {recipe.name}: setting up MLflow tracking (a new store: seconds)")
     tracker = make_tracker(recipe, workspace, tracking_uri, offline)  # fails before any work
     planned = check_baselines(recipe, printer)  # a bad baseline fails before the search
     out = new_run_dir(workspace, recipe.name)
     _follow_tracker(tracker, out, printer)
     (out / "recipe.json").write_text(recipe.model_dump_json(indent=2))
     printer(f"[run] {recipe.name}: output {out}, MLflow {tracker.uri}")
-    space = space if space is not None else recipe.space.make()
-    result = search_driver(recipe, out, tracker, address, printer, space).run()
+    driver = search_driver(recipe, out, tracker, address, printer, space, screen=screen)
+    result = driver.run()
     return finish_run(recipe, out, tracker, result, printer, space, t0, planned)
 
 
@@ -183,7 +188,9 @@ def finish_run(
         )
         text = text.rstrip("\n") + "\n\n" + outcome.section + "\n"
     report.write_summary(out / "summary.md", text)
-    report.print_tables(result, family)
+    report.print_tables(
+        result, family, report.reward_definition(recipe.reward.target_ms, recipe.reward.w)
+    )
     if isinstance(tracker, FailoverTracker):
         tracker.sync_back(printer)  # after a fallback: upload if the server is back
     printer(f"[run] summary: {out / 'summary.md'}; {where_to_look(tracker.uri, workspace)}")

@@ -1,13 +1,24 @@
-"""Progress while a search runs.
+"""What a running search shows: status from the first second, one table row per trial.
 
-The search driver reports a :class:`SearchProgress` after every trial event. A plain
-printer (``print``, a log file, CI) gets one line per event; :func:`console_printer` gives,
-when stdout is a terminal, a :class:`LivePrinter` that keeps one live status line (trials
-done/running/failed, best reward, elapsed time, ticking) under the scrolling messages.
+A printer is a callable taking a line of text (``print``, a log file's writer). The driver
+reports to it through three helpers, which a printer may answer with a method of the same
+name; a plain one gets lines:
+
+* :func:`show_status` - what is happening now (reading the recipe, starting Ray, trial k
+  started, trial k at epoch e): a plain printer prints it as a line (epoch updates
+  excepted: they would flood a log), a live printer shows it in its status line;
+* :func:`show_row` - a finished trial as one row of :class:`TrialTable` (a fixed-width
+  table, header first; a live printer crops rows to the terminal, never wraps them);
+* :func:`show_progress` - the search's counts (:class:`SearchProgress`); a plain printer
+  prints only the last, when the search is over (the rows already say the rest).
+
+:func:`console_printer` gives a :class:`LivePrinter` when stdout is a terminal (one live
+status line under the scrolling rows, with a bar and the clock), else ``print``.
 """
 
 from __future__ import annotations
 
+import re
 import sys
 import time
 from dataclasses import dataclass
@@ -42,16 +53,100 @@ class SearchProgress:
 
 
 def show_progress(printer, progress: SearchProgress) -> None:
-    """Hand ``progress`` to a live printer, or print its line with a plain one."""
+    """Hand ``progress`` to a live printer; a plain one prints the final counts once."""
     live = getattr(printer, "progress", None)
     if callable(live):
         live(progress)
-    else:
+    elif progress.finished:
         printer(progress.line())
 
 
+def show_status(printer, text: str, plain: bool = True) -> None:
+    """What is happening now: a live printer's status line, else a line (if ``plain``)."""
+    status = getattr(printer, "status", None)
+    if callable(status):
+        status(text)
+    elif plain:
+        printer(text)
+
+
+def show_row(printer, text: str) -> None:
+    """One row of the trial table (a live printer keeps it on one line)."""
+    row = getattr(printer, "row", None)
+    if callable(row):
+        row(text)
+    else:
+        printer(text)
+
+
+def _cut(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+class TrialTable:
+    """Finished trials as rows of a fixed-width table: number, trial id, status, accuracy,
+    latency, reward, size and the arch's key numbers (resolution, blocks), time, then the
+    arch (or, for a failed trial, its error), cut to ``last_width`` characters."""
+
+    COLUMNS = (  # title, width, alignment
+        ("#", 3, ">"),
+        ("trial", 12, "<"),
+        ("status", 6, "<"),
+        ("acc %", 6, ">"),
+        ("lat ms", 8, ">"),
+        ("reward", 7, ">"),
+        ("params M", 8, ">"),
+        ("GFLOPs", 7, ">"),
+        ("res", 4, ">"),
+        ("blocks", 6, ">"),
+        ("time s", 6, ">"),
+    )
+
+    def __init__(self, total: int, last_width: int = 72) -> None:
+        self.total = total
+        self.last_width = last_width
+
+    def _line(self, cells: list[str], last: str) -> str:
+        parts = [f"{_cut(c, w):{a}{w}}" for c, (_, w, a) in zip(cells, self.COLUMNS, strict=True)]
+        return " ".join(parts) + " " + _cut(last, self.last_width)
+
+    def header(self) -> str:
+        return self._line([t for t, _, _ in self.COLUMNS], "arch (or error)")
+
+    def row(self, number: int, record) -> str:
+        m = record.metrics
+        arch = record.arch
+        blocks = sum(s.depth for s in arch.stages) if arch is not None else None
+
+        def num(key: str, digits: int) -> str:
+            v = m.get(key)
+            return f"{v:.{digits}f}" if isinstance(v, (int, float)) else "-"
+
+        cells = [
+            str(number),
+            record.trial_id,
+            "ok" if record.ok else "failed",
+            num("accuracy", 2),
+            num("latency_ms", 3),
+            num("reward", 3),
+            num("params_m", 3),
+            num("gflops", 3),
+            str(arch.resolution) if arch is not None else "-",
+            str(blocks) if blocks is not None else "-",
+            num("eval_s", 0),
+        ]
+        if record.ok:
+            last = str(arch) if arch is not None else "-"
+        else:
+            lines = [ln for ln in (record.error or "").strip().splitlines() if ln.strip()]
+            # "accelsearch.errors.ArchError: ..." -> "ArchError: ...": the message matters
+            last = re.sub(r"^(?:\w+\.)+(?=\w+:)", "", lines[-1]) if lines else "failed"
+        return self._line(cells, last)
+
+
 class LivePrinter:
-    """A printer for terminals: messages scroll, one live search status line stays below.
+    """A printer for terminals: messages and rows scroll, one live status line stays below
+    (what is happening now, the search's bar and counts, the clock).
 
     Use it as ``printer`` (``run_recipe(..., printer=LivePrinter())``) and :meth:`close` it
     at the end (or use it as a context manager).
@@ -63,18 +158,33 @@ class LivePrinter:
         self.console = console or Console()
         self._live = None
         self._progress: SearchProgress | None = None
+        self._status = ""
+        self._t0 = time.perf_counter()
 
     def __call__(self, *parts: Any) -> None:
         self.console.print(*parts, highlight=False, markup=False)
 
-    def progress(self, progress: SearchProgress) -> None:
-        from rich.live import Live
+    def row(self, text: str) -> None:
+        self.console.print(
+            text, highlight=False, markup=False, no_wrap=True, overflow="ellipsis", crop=True
+        )
 
+    def status(self, text: str) -> None:
+        self._status = text
+        self._show()
+
+    def progress(self, progress: SearchProgress) -> None:
         self._progress = progress
         if progress.finished:
             self.close()
+            self._progress, self._status = None, ""
             self(progress.line())
             return
+        self._show()
+
+    def _show(self) -> None:
+        from rich.live import Live
+
         if self._live is None:
             self._live = Live(self, console=self.console, refresh_per_second=2, transient=True)
             self._live.start()
@@ -85,19 +195,23 @@ class LivePrinter:
         from rich.text import Text
 
         p = self._progress
-        if p is None:
-            return Text("")
-        minutes, seconds = divmod(int(p.elapsed_s), 60)
-        width = 24
-        filled = int(width * (p.done + p.failed) / max(p.total, 1))
-        best = f"{p.best_reward:.3f}" if p.best_reward is not None else "-"
-        text = Text("search ", style="bold")
-        text.append("━" * filled, style="green")
-        text.append("━" * (width - filled), style="grey35")
-        text.append(f" {p.done}/{p.total} done")
-        text.append(f" · {p.running} running")
-        text.append(f" · {p.failed} failed", style="red" if p.failed else None)
-        text.append(f" · best reward {best} · {minutes}:{seconds:02d}")
+        elapsed = p.elapsed_s if p is not None else time.perf_counter() - self._t0
+        minutes, seconds = divmod(int(elapsed), 60)
+        text = Text(no_wrap=True, overflow="ellipsis")
+        if p is not None:
+            width = 24
+            filled = int(width * (p.done + p.failed) / max(p.total, 1))
+            best = f"{p.best_reward:.3f}" if p.best_reward is not None else "-"
+            text.append("search ", style="bold")
+            text.append("━" * filled, style="green")
+            text.append("━" * (width - filled), style="grey35")
+            text.append(f" {p.done}/{p.total} done")
+            text.append(f" · {p.running} running")
+            text.append(f" · {p.failed} failed", style="red" if p.failed else None)
+            text.append(f" · best reward {best} · ")
+        text.append(f"{minutes}:{seconds:02d}")
+        if self._status:
+            text.append(f" · {self._status.removeprefix('[search] ')}", style="cyan")
         return text
 
     def close(self) -> None:
@@ -117,11 +231,17 @@ class LivePrinter:
         self.close()
 
 
+def plain_printer(*parts: Any) -> None:
+    """``print`` that flushes: a pipe or a log file gets each line when it happens."""
+    print(*parts, flush=True)
+
+
 def console_printer(stream=None):
-    """A :class:`LivePrinter` when ``stream`` (stdout) is a terminal, else ``print``."""
+    """A :class:`LivePrinter` when ``stream`` (stdout) is a terminal, else
+    :func:`plain_printer`."""
     stream = stream if stream is not None else sys.stdout
     if getattr(stream, "isatty", lambda: False)():
         from rich.console import Console
 
         return LivePrinter(Console(file=stream))
-    return print
+    return plain_printer

@@ -11,12 +11,23 @@ import re
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from accelsearch.baselines.spec import BaselinesSpec
 from accelsearch.errors import AccelSearchError, ConfigError, choices_text, short_repr
 from accelsearch.kinds import check_options
 from accelsearch.objectives.latency_spec import LatencySpec as LatencySpec
+from accelsearch.options import check_option_names
+from accelsearch.recipe_data import MissingData
 from accelsearch.recipe_input import (
     apply_overrides,
     format_validation_error,
@@ -57,6 +68,7 @@ class SpaceSpec(_Strict):
 
         try:
             cls = spaces.SPACES.get(self.name)
+            check_option_names(cls, self.options, f"space {self.name!r}")  # with a "did you mean"
             check_options(cls.__init__, self.options, "space.options", owner=f"space {self.name!r}")
             spaces.get(self.name, **self.options)
         except AccelSearchError as exc:
@@ -92,10 +104,14 @@ def looks_like_path(value: Any) -> bool:
     return "/" in value or "\\" in value or value.startswith("~") or bool(Path(value).suffix)
 
 
-def check_input_paths(options: dict[str, Any]) -> dict[str, Any]:
+def check_input_paths(
+    options: dict[str, Any], missing: list[MissingData] | None = None
+) -> dict[str, Any]:
     """Fail, naming the option, when an input file or folder of ``options`` does not exist;
     else make it absolute. Relative paths start from the working directory, and become
-    absolute here because trials run elsewhere (Ray Tune starts each in its own folder)."""
+    absolute here because trials run elsewhere (Ray Tune starts each in its own folder).
+    With a ``missing`` list, a path that does not exist is added to it instead (and made
+    absolute all the same): ``accelsearch validate`` warns about it."""
     from pydantic_core import PydanticCustomError
 
     out = dict(options)
@@ -117,14 +133,21 @@ def check_input_paths(options: dict[str, Any]) -> dict[str, Any]:
                 {"option": key, "path_text": short_repr(value, 80), "reason": exc.strerror},
             ) from None
         if not exists:
-            raise PydanticCustomError(
-                "path_missing",
-                "'{path}' does not exist (relative paths start from the working directory "
-                "{cwd}); fix the path, or override it with --set",
-                {"option": key, "path": value, "cwd": str(Path.cwd())},
-            )
+            gap = MissingData(key, value, str(Path.cwd()))
+            if missing is None:
+                raise PydanticCustomError(
+                    "path_missing",
+                    "{problem}; {how}",
+                    {"option": key, "problem": gap.problem(), "how": gap.how_to_get()},
+                )
+            missing.append(gap)
         out[key] = str(path.resolve())
     return out
+
+
+def _missing_data(info: ValidationInfo) -> list[MissingData] | None:
+    """The list missing input data goes to when a recipe is validated without its data."""
+    return (info.context or {}).get("missing_data") if info is not None else None
 
 
 class AccuracySpec(_Strict):
@@ -135,8 +158,8 @@ class AccuracySpec(_Strict):
 
     @field_validator("options")
     @classmethod
-    def _paths(cls, v: dict[str, Any]) -> dict[str, Any]:
-        return check_input_paths(v)
+    def _paths(cls, v: dict[str, Any], info: ValidationInfo) -> dict[str, Any]:
+        return check_input_paths(v, _missing_data(info))
 
     @field_validator("evaluator")
     @classmethod
@@ -151,8 +174,24 @@ class AccuracySpec(_Strict):
         return v
 
     @model_validator(mode="after")
-    def _options(self) -> AccuracySpec:
-        self.make()  # a bad option fails here, before anything runs
+    def _options(self, info: ValidationInfo) -> AccuracySpec:
+        try:
+            self.make()  # a bad option fails here, before anything runs
+        except ValueError:
+            missing = _missing_data(info)
+            if not missing or not any(m.option in self.options for m in missing):
+                raise
+            # an evaluator that reads its data when made (a table): without the data, only
+            # the names of its options can be checked
+            from accelsearch.objectives import accuracy
+
+            try:
+                cls = accuracy.EVALUATORS.get(self.evaluator)
+                check_option_names(cls, self.options, f"accuracy evaluator {self.evaluator!r}")
+                owner = f"evaluator {self.evaluator!r}"
+                check_options(cls.__init__, self.options, "accuracy.options", owner=owner)
+            except AccelSearchError as exc:
+                raise ValueError(str(exc)) from None
         return self
 
     def make(self):
@@ -161,6 +200,7 @@ class AccuracySpec(_Strict):
         try:
             cls = accuracy.EVALUATORS.get(self.evaluator)
             owner = f"evaluator {self.evaluator!r}"
+            check_option_names(cls, self.options, f"accuracy {owner}")  # with a "did you mean"
             check_options(cls.__init__, self.options, "accuracy.options", owner=owner)
             return cls(**self.options)
         except AccelSearchError as exc:
@@ -209,6 +249,37 @@ class SchedulerSpec(_Strict):
         return v
 
 
+class ScreenSpec(_Strict):
+    """The screen before the GPU, for a search with a budget (``docs/search.md``).
+
+    ``predictor``: ``auto`` (the lookup table of the recipe's GPU when one exists, else
+    FLOPs calibrated on the trials measured so far), ``lut`` or ``flops``. ``margin``: a
+    fixed relative error margin instead of the predictor's measured one.
+    ``calibration_trials``: measured trials before the predictor's own error (or the FLOPs
+    fit) is trusted. ``max_per_trial``: rejections in a row before a candidate goes to a
+    trial anyway (its measurement decides). ``lut``: where the table is (``store``,
+    ``device_name``, ``backend``, ``fill``).
+    """
+
+    enabled: bool = True
+    predictor: str = "auto"
+    margin: float | None = Field(None, ge=0, lt=1)
+    calibration_trials: int = Field(4, ge=2)
+    max_per_trial: int = Field(200, ge=1)
+    lut: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("predictor")
+    @classmethod
+    def _known(cls, v: str) -> str:
+        from accelsearch.search.screen import SCREEN_PREDICTORS
+
+        if v not in SCREEN_PREDICTORS:
+            raise ValueError(
+                f"unknown screen predictor {v!r}; valid choices: {choices_text(SCREEN_PREDICTORS)}"
+            )
+        return v
+
+
 class SearchSpec(_Strict):
     """Search strategy and budget on Ray Tune.
 
@@ -217,6 +288,11 @@ class SearchSpec(_Strict):
     ``resumable`` (default true): every trial's result is checkpointed and Ray Tune
     snapshots the experiment at once, so ``accelsearch resume`` never repeats a finished
     trial (costs tens of ms per trial); false leaves it to Tune's periodic snapshots.
+
+    ``latency_budget_ms`` (and ``latency_min_ms``, ``params_budget_m``, ``gflops_budget``):
+    constraints on every candidate, at the recipe's latency batch size and precision; the
+    strategy takes them as constraints where it can, and the ``screen`` rejects candidates
+    predicted over them before the GPU (``docs/search.md``).
     """
 
     strategy: str = "optuna-tpe"
@@ -230,6 +306,11 @@ class SearchSpec(_Strict):
     scheduler: SchedulerSpec | None = None
     storage_path: str | None = None
     resumable: bool = True
+    latency_budget_ms: float | None = Field(None, gt=0)
+    latency_min_ms: float | None = Field(None, ge=0)
+    params_budget_m: float | None = Field(None, gt=0)
+    gflops_budget: float | None = Field(None, gt=0)
+    screen: ScreenSpec = Field(default_factory=ScreenSpec)
 
     @field_validator("strategy")
     @classmethod
@@ -241,6 +322,19 @@ class SearchSpec(_Strict):
                 f"unknown search strategy {v!r}; valid choices: {choices_text(search.strategies())}"
             )
         return v
+
+    @model_validator(mode="after")
+    def _budget(self) -> SearchSpec:
+        """The bounds agree, and the strategy can be kept under them (no space needed)."""
+        from accelsearch.search import strategy
+        from accelsearch.search.budget import Budget
+
+        try:
+            budget = Budget.of_search(self)
+            strategy.check_budget(self.strategy, budget, self.screen.enabled)
+        except AccelSearchError as exc:
+            raise ValueError(str(exc)) from None
+        return self
 
 
 class ScalingSpec(_Strict):
@@ -324,7 +418,11 @@ class TrackingSpec(_Strict):
 
 
 class Recipe(_Strict):
-    """A whole run: search a space, then grow the best model into a family."""
+    """A whole run: search a space, then grow the best model into a family.
+
+    ``missing_data``: input files the recipe names that were not found, when it was loaded
+    with ``check_data=False`` (``accelsearch validate``); empty otherwise.
+    """
 
     name: str
     description: str = ""
@@ -338,6 +436,11 @@ class Recipe(_Strict):
     scaling: ScalingSpec = Field(default_factory=lambda: ScalingSpec(enabled=False))
     baselines: BaselinesSpec = Field(default_factory=BaselinesSpec)
     tracking: TrackingSpec = Field(default_factory=TrackingSpec)
+    _missing_data: list[MissingData] = PrivateAttr(default_factory=list)
+
+    @property
+    def missing_data(self) -> list[MissingData]:
+        return list(self._missing_data)
 
     @field_validator("name")
     @classmethod
@@ -383,21 +486,29 @@ class Recipe(_Strict):
 
 
 # -- loading --------------------------------------------------------------------------------
-def recipe_from_dict(raw: Any, source: str = "recipe") -> Recipe:
+def recipe_from_dict(raw: Any, source: str = "recipe", check_data: bool = True) -> Recipe:
+    """Validate a recipe mapping. ``check_data=False``: input data that does not exist is
+    not an error but listed in ``recipe.missing_data``."""
     if not isinstance(raw, dict):
         raise ConfigError(f"{source}: a recipe must be a YAML mapping, got {type(raw).__name__}")
     problems = value_problems(raw)
     if problems:
         raise ConfigError("\n".join(f"{source}: {p}" for p in problems))
+    missing: list[MissingData] = []
+    context = None if check_data else {"missing_data": missing}
     try:
-        return Recipe.model_validate(raw)
+        recipe = Recipe.model_validate(raw, context=context)
     except ValidationError as exc:
         raise ConfigError(format_validation_error(exc, source, Recipe)) from None
+    recipe._missing_data = missing
+    return recipe
 
 
-def load_recipe(path: str | Path, overrides: list[str] | None = None) -> Recipe:
+def load_recipe(
+    path: str | Path, overrides: list[str] | None = None, check_data: bool = True
+) -> Recipe:
     raw = read_recipe_file(path)
     raw = (
         apply_overrides(raw if isinstance(raw, dict) else {}, overrides or []) if overrides else raw
     )
-    return recipe_from_dict(raw, str(path))
+    return recipe_from_dict(raw, str(path), check_data)

@@ -11,8 +11,10 @@ from pathlib import Path
 
 from accelsearch.recipe import Recipe
 from accelsearch.recipe_settings import search_settings
+from accelsearch.search import strategy
 from accelsearch.search.driver import SearchDriver
 from accelsearch.search.observer import SearchObserver
+from accelsearch.search.screen_setup import make_screen
 from accelsearch.search_tracking import MlflowSearchObserver, ProgressObserver
 from accelsearch.tracking import Tracker
 
@@ -25,11 +27,14 @@ def search_driver(
     printer=print,
     space=None,
     trust_checkpoints: bool = False,
+    screen=None,
 ) -> SearchDriver:
     """A :class:`SearchDriver` for ``recipe``'s search in ``output_dir``: MLflow runs with a
     ``tracker`` (none without), progress through ``printer``; ``space`` overrides the
-    recipe's (a space object that is not registered)."""
+    recipe's (a space object that is not registered). ``screen``: the budget's screen made
+    and checked already (``check_search_budget``); else it is made when the search starts."""
     space = space if space is not None else recipe.space.make()
+    kind = strategy.STRATEGIES.get(recipe.search.strategy).constraints
     observers: list[SearchObserver] = [ProgressObserver(printer)]
     if tracker is not None:
         observers.insert(0, MlflowSearchObserver(tracker, recipe, printer))
@@ -42,4 +47,6 @@ def search_driver(
         address=address,
         printer=printer,
         trust_checkpoints=trust_checkpoints,
+        screen=screen,
+        make_screen=lambda: make_screen(recipe, space, kind, printer),
     )

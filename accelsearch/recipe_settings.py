@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from accelsearch.recipe import Recipe
+from accelsearch.search.budget import Budget
 from accelsearch.search.settings import (
     LatencySettings,
     SchedulerSettings,
@@ -54,6 +55,9 @@ def search_settings(recipe: Recipe) -> SearchSettings:
         storage_path=spec.storage_path,
         resumable=spec.resumable,
         evaluator_epochs=int(epochs) if isinstance(epochs, int) and epochs > 0 else None,
+        budget=Budget.of_search(spec),
+        screen_enabled=spec.screen.enabled,
+        screen_max_per_trial=spec.screen.max_per_trial,
     )
 
 

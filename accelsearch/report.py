@@ -1,12 +1,11 @@
-"""Tables, plots and ``summary.md`` at the end of a run; progress while a search runs.
-
-The progress display lives in :mod:`accelsearch.progress` (its names are also reachable
-from here: ``report.SearchProgress``, ``report.show_progress``, ``report.LivePrinter``,
-``report.console_printer``).
-"""
+"""Tables, ``summary.md`` and reward wording at the end of a run (progress while a search
+runs: :mod:`accelsearch.progress`, its names also reachable from here: ``report.SearchProgress``,
+``report.show_progress``, ``report.LivePrinter``, ``report.console_printer``; the plot:
+:mod:`accelsearch.plots`)."""
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +14,7 @@ from accelsearch.progress import SearchProgress as SearchProgress
 from accelsearch.progress import console_printer as console_printer
 from accelsearch.progress import show_progress as show_progress
 from accelsearch.scaling.family import Family
+from accelsearch.search.budget_report import budget_markdown
 from accelsearch.search.result import SearchResult
 
 #: after a latency that still looked busy when measured again (LatencyResult.noisy)
@@ -38,10 +38,13 @@ def _utilisation(metrics: dict[str, Any]) -> float | None:
 
 
 def pareto_rows(result: SearchResult) -> tuple[list[str], list[list[str]]]:
+    """The Pareto set; under a budget a column ``feasible`` marks trials over it (``✗``)."""
     front = result.pareto()
     util = any(_utilisation(t.metrics) is not None for t in front)
+    budgeted = any("feasible" in t.metrics for t in result.trials)
     head = ["trial", "accuracy %", "latency ms", "reward", "params M", "GFLOPs"]
     head += ["util %"] if util else []
+    head += ["feasible"] if budgeted else []
     rows = []
     for t in front:
         row = [
@@ -55,6 +58,8 @@ def pareto_rows(result: SearchResult) -> tuple[list[str], list[list[str]]]:
         ]
         if util:
             row.append(_fmt(_utilisation(t.metrics), 1))
+        if budgeted:
+            row.append("✓" if t.feasible else "✗ over budget")
         rows.append([*row, str(t.arch) if t.arch else "-"])
     return [*head, "arch"], rows
 
@@ -64,6 +69,7 @@ def strategy_markdown(summary: dict[str, Any] | None) -> str:
     a table of latency bins and their winners (``stratified``), or the summary as JSON."""
     import json
 
+    summary = {k: v for k, v in (summary or {}).items() if k not in ("budget", "screen")}
     if not summary:
         return ""
     bins = summary.get("bins")
@@ -162,14 +168,25 @@ def comparison_rows(family: Family) -> tuple[list[str], list[list[str]]]:
 
 
 def rich_table(title: str, head: list[str], rows: list[list[str]], max_arch: int = 60):
+    """A table whose words never break: only the arch column folds (in a narrow terminal)."""
     from rich.table import Table
 
     table = Table(title=title)
     for h in head:
-        table.add_column(h, overflow="fold", max_width=max_arch if h == "arch" else None)
+        if h == "arch":
+            table.add_column(h, overflow="fold", max_width=max_arch, min_width=20)
+        else:
+            table.add_column(h, no_wrap=True)
     for r in rows:
         table.add_row(*r)
     return table
+
+
+def reward_definition(target_ms: float | None, w: float | None) -> str:
+    """``reward = accuracy × (latency / T ms)^w``: the one definition trials and members use."""
+    if target_ms is None or w is None:
+        return ""
+    return f"reward = accuracy × (latency / {target_ms:g} ms)^{w:g}"
 
 
 def markdown_table(head: list[str], rows: list[list[str]]) -> str:
@@ -178,72 +195,45 @@ def markdown_table(head: list[str], rows: list[list[str]]) -> str:
     return "\n".join(lines)
 
 
-def print_tables(result: SearchResult | None, family: Family | None) -> None:
+def print_tables(
+    result: SearchResult | None, family: Family | None, reward: str = "", stream=None
+) -> None:
+    """The Pareto set and the family as tables; ``reward`` (:func:`reward_definition`) goes
+    in their titles. A terminal gets tables as wide as it is; a pipe or a file gets them at
+    their natural width, so no line is wrapped into broken words."""
     from rich.console import Console
 
-    console = Console(width=160)
+    stream = stream if stream is not None else sys.stdout
+    console = Console(file=stream)
+    tables = []
+    note = f"; {reward}" if reward else ""
     if result is not None:
-        console.print(rich_table("Pareto set (accuracy ↑, latency ↓)", *pareto_rows(result)))
+        tables.append(rich_table(f"Pareto set (accuracy ↑, latency ↓){note}", *pareto_rows(result)))
     if family is not None:
-        console.print(
+        remeasured = "; member 0 is the best trial, its latency measured again" if result else ""
+        tables.append(
             rich_table(
-                f"Family {family.name}: (α, β, γ) = ({family.alpha}, {family.beta}, {family.gamma})",
+                f"Family {family.name}: (α, β, γ) = ({family.alpha}, {family.beta}, "
+                f"{family.gamma}){note}{remeasured}",
                 *family_rows(family),
             )
         )
         if family.baseline is not None:
             b = family.baseline
-            console.print(
+            tables.append(
                 rich_table(
                     f"{family.method} vs {b.method} (α, β, γ) = ({b.alpha}, {b.beta}, {b.gamma}), "
                     f"φ from {b.settings.get('phi_from', 'latency')}",
                     *comparison_rows(family),
                 )
             )
-
-
-def family_plot(family: Family, result: SearchResult | None = None):
-    """Accuracy vs latency: the search's trials and Pareto set, and the family's curve."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(7, 4.5))
-    if result is not None and result.completed:
-        pts = [(t.metrics["latency_ms"], t.metrics["accuracy"]) for t in result.completed]
-        ax.scatter(*zip(*pts), s=14, c="0.7", label="search trials")
-        front = [(t.metrics["latency_ms"], t.metrics["accuracy"]) for t in result.pareto()]
-        ax.plot(*zip(*front), "o--", c="tab:blue", ms=5, label="search Pareto set")
-    if family.baseline is not None:
-        b = family.baseline
-        pts = [(m.latency_ms, m.accuracy) for m in b.members if m.accuracy is not None]
-        if pts:
-            ax.plot(
-                *zip(*pts),
-                "^--",
-                c="tab:green",
-                label=f"{b.method} ({b.alpha}, {b.beta}, {b.gamma})",
-            )
-    fam = [(m.latency_ms, m.accuracy) for m in family.members if m.accuracy is not None]
-    if fam:
-        ax.plot(*zip(*fam), "s-", c="tab:red", label=f"{family.method} {family.name}")
-        for m in family.members:
-            if m.accuracy is not None:
-                ax.annotate(
-                    m.name.rsplit("-", 1)[-1],
-                    (m.latency_ms, m.accuracy),
-                    textcoords="offset points",
-                    xytext=(4, 4),
-                    fontsize=8,
-                )
-    ax.set_xlabel("latency (ms)")
-    ax.set_ylabel("accuracy (%)")
-    ax.set_title(f"(α, β, γ) = ({family.alpha}, {family.beta}, {family.gamma})")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    return fig
+    for table in tables:
+        if not console.is_terminal:  # as wide as the table wants (measured without a limit)
+            console.width = 100_000
+            console.width = max(console.measure(table).maximum, len(str(table.title)))
+        title, table.title = table.title, None  # its own line: a title never wraps
+        console.print(title, style="bold", highlight=False, markup=False)
+        console.print(table)
 
 
 def summary_markdown(
@@ -272,10 +262,19 @@ def summary_markdown(
             markdown_table(*pareto_rows(result)),
             "",
         ]
+        spent = budget_markdown(getattr(result, "summary", None) or {})
+        if spent:
+            parts += ["### Budget", "", spent, ""]
         strategy = strategy_markdown(getattr(result, "summary", None))
         if strategy:
             parts += [f"### What `{result.strategy or recipe.search.strategy}` concluded", ""]
             parts += [strategy, ""]
+        over = [t for t in result.trials if t.status == "infeasible"]
+        if over:
+            parts += [f"Measured over the budget, not trained ({len(over)}):", ""]
+            for t in over[:20]:
+                parts.append(f"- `{t.trial_id}`: {t.metrics.get('infeasible', '')}")
+            parts.append("")
         if result.failed:
             parts += ["Failed trials:", ""]
             for t in result.failed:
@@ -289,6 +288,16 @@ def summary_markdown(
             f"{family.wall_s:.0f} s",
             "",
             markdown_table(*family_rows(family)),
+            "",
+            f"Reward, for trials and members alike: "
+            f"{reward_definition(recipe.reward.target_ms, recipe.reward.w)}. Member 0 is "
+            + (
+                "the search's best trial, its latency measured again as the reference for the "
+                "targets: its latency and reward differ from its search row by that "
+                "measurement's noise."
+                if result is not None
+                else "the base model."
+            ),
             "",
             "Members marked `!` missed the latency tolerance "
             f"({100 * family.settings.get('tolerance', 0):.0f} %): a rounding step "

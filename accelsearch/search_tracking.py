@@ -16,8 +16,16 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from accelsearch import report
+from accelsearch.progress import (
+    SearchProgress,
+    TrialTable,
+    show_progress,
+    show_row,
+    show_status,
+)
 from accelsearch.recipe import Recipe
+from accelsearch.search import budget_report
+from accelsearch.search.budget import Budget
 from accelsearch.search.observer import SearchObserver, SearchStart
 from accelsearch.search.result import SearchResult, TrialRecord
 from accelsearch.search.trial import REPORTED_METRICS, last_line
@@ -63,21 +71,67 @@ class BackgroundWriter:
 
 
 class ProgressObserver(SearchObserver):
-    """One progress line per trial event through ``printer`` (or its live status line)."""
+    """Progress through ``printer`` (:mod:`accelsearch.progress`): a status when a trial
+    starts (and, to a live printer, each epoch), one table row when it ends, the counts."""
 
     def __init__(self, printer=print) -> None:
         self.print = printer
+        self.total = 0
+        self.epochs: int | None = None  # the evaluator's epochs, for "epoch e/E" statuses
+        self._table = TrialTable(0)
+        self._rows = 0  # rows printed by this process (the header goes before the first)
+
+    def on_status(self, text: str) -> None:
+        show_status(self.print, text)
+
+    def on_search_start(self, start: SearchStart) -> str | None:
+        self.total, self.epochs = start.total, start.epochs
+        self._table = TrialTable(start.total)
+        return None
+
+    def _row(self, record: TrialRecord, number: int) -> None:
+        if not self._rows:
+            show_row(self.print, self._table.header())
+        self._rows += 1
+        show_row(self.print, self._table.row(number, record))
+
+    def on_trial_start(self, record: TrialRecord, number: int, restarted: bool) -> None:
+        first = " (its Ray worker starts first: it imports PyTorch and loads the data)"
+        show_status(
+            self.print,
+            f"[search] trial {number}/{self.total} started: {record.trial_id}"
+            + (first if number == 1 else ""),
+        )
+
+    def on_trial_result(self, record: TrialRecord, number: int, result: Mapping[str, Any]) -> None:
+        if "accuracy" in result and not result.get("final"):
+            step = int(result.get("epoch", result.get("training_iteration", 0)))
+            of = f"/{self.epochs}" if self.epochs else ""
+            show_status(
+                self.print,
+                f"trial {number}/{self.total} at epoch {step}{of}: "
+                f"accuracy {result['accuracy']:.1f} %, latency {result.get('latency_ms', 0):.3f} ms",
+                plain=False,
+            )
+
+    def on_trial_complete(
+        self, record: TrialRecord, number: int, result: Mapping[str, Any]
+    ) -> None:
+        self._row(record, number)
+
+    def on_trial_error(self, record: TrialRecord, number: int, error: str) -> None:
+        self._row(record, number)
 
     def on_progress(
         self, records: Mapping[str, TrialRecord], running: int, total: int, t0: float
     ) -> None:
-        done = [r for r in records.values() if r.status == "ok"]
+        done = [r for r in records.values() if r.status in ("ok", "infeasible")]
         failed = [r for r in records.values() if r.status == "failed"]
-        best = max((r.metrics.get("reward", float("-inf")) for r in done), default=None)
-        report.show_progress(
-            self.print,
-            report.SearchProgress(len(done), len(failed), running, total, best, t0),
+        best = max(
+            (r.metrics.get("reward", float("-inf")) for r in done if r.ok and r.feasible),
+            default=None,
         )
+        show_progress(self.print, SearchProgress(len(done), len(failed), running, total, best, t0))
 
 
 class MlflowSearchObserver(SearchObserver):
@@ -88,6 +142,7 @@ class MlflowSearchObserver(SearchObserver):
         self.recipe = recipe
         self.print = printer
         self.run_id: str | None = None
+        self.budget = Budget.of_search(recipe.search) or Budget()  # none: no params
         self._writer: BackgroundWriter | None = None
         self._params_logged: set[str] = set()  # trials whose params are in MLflow
 
@@ -124,6 +179,7 @@ class MlflowSearchObserver(SearchObserver):
                 "latency_backend": rec.latency.backend,
                 "latency_batch_size": rec.latency.batch_size,
                 "accuracy_evaluator": rec.accuracy.evaluator,
+                **{f"budget_{k}": v for k, v in self.budget.to_dict().items()},
             },
         )
         self.tracker.log_text(self.run_id, rec.model_dump_json(indent=2), "recipe.json")
@@ -135,18 +191,16 @@ class MlflowSearchObserver(SearchObserver):
             return
         if trials_tracked:
             close_orphans(self.tracker, run, result.trials)
-        best = result.best() if result.completed else None
+        best = [t for t in result.completed if t.feasible and "reward" in t.metrics]
+        spent = result.summary.get("budget")
         self.tracker.log_metrics(
             run,
             {
                 "trials_completed": len(result.completed),
                 "trials_failed": len(result.failed),
                 "wall_s": result.wall_s,
-                **(
-                    {"best_reward": best.metrics["reward"]}
-                    if best is not None and "reward" in best.metrics
-                    else {}
-                ),
+                **({"best_reward": result.best().metrics["reward"]} if best else {}),
+                **(budget_report.spending_metrics(spent) if spent else {}),
             },
         )
         if result.summary:
@@ -214,15 +268,25 @@ class MlflowSearchObserver(SearchObserver):
         rec, tracker = record, self.tracker
         params = self._params_once(rec)
         tags = _latency_tags(result) if params else {}
+        tags.update(budget_report.trial_tags(dict(result)))
         if rec.error:
             tags["accelsearch.error"] = rec.error
-        status = "FINISHED" if rec.ok else "FAILED"
+        status = "FINISHED" if rec.ok or rec.status == "infeasible" else "FAILED"
+        times = {k: result[k] for k in ("measure_s", "train_s") if k in result}
 
         def write() -> None:
             if rec.mlflow_run_id:
-                if params or tags:
-                    tracker.log_batch(rec.mlflow_run_id, params=params, tags=tags)
+                if params or tags or times:
+                    tracker.log_batch(rec.mlflow_run_id, times, params=params, tags=tags)
                 tracker.end_run(rec.mlflow_run_id, status)
+
+        self._do(write)
+
+    def on_trial_screened(self, record: TrialRecord) -> None:
+        tracker, parent = self.tracker, self.run_id
+
+        def write(rec=record) -> None:
+            rec.mlflow_run_id = budget_report.log_screened(tracker, parent, rec)
 
         self._do(write)
 

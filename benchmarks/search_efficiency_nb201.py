@@ -81,7 +81,9 @@ def synthetic_latency(ops: tuple[str, ...], batch: int = 256) -> float:
     """A FLOPs-and-memory stand-in for GPU latency (ms) of the NB201 network: per live
     edge, multiply-adds at 200 TFLOP/s plus activation traffic at 2 TB/s, plus a fixed
     part for the stem, reduction blocks and head. Only for testing the benchmark."""
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    here = str(Path(__file__).resolve().parent)
+    if here not in sys.path:  # once: a path per call slows every later import
+        sys.path.insert(0, here)
     from nb201_latency_table import canonical
 
     live = canonical(ops)
@@ -180,8 +182,10 @@ class Scorer:
 _STATE: dict = {}
 
 
-def _init(nb201_csv, latency_csv, focus) -> None:
+def _init(nb201_csv, latency_csv, focus, options=None) -> None:
     import optuna
+
+    OPTIONS.update(options or {})  # --options, in each spawned worker
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     acc, lat, _, table = load_tables(nb201_csv, latency_csv)
@@ -297,7 +301,13 @@ def main(argv=None) -> int:
     p.add_argument("--workers", type=int, default=max(1, (os.cpu_count() or 2) - 1))
     p.add_argument("--quick", action="store_true", help="synthetic latency, 2 seeds, 100 evals")
     p.add_argument("--device", default="cpu", help="recorded only (the search runs on CPU)")
+    p.add_argument(
+        "--options",
+        help='JSON: per-strategy options replacing OPTIONS, e.g. \'{"optuna-tpe": {"group": true}}\'',
+    )
     args = p.parse_args(argv)
+    if args.options:
+        OPTIONS.update(json.loads(args.options))
     if args.quick:
         args.synthetic_latency = True
         args.seeds = min(args.seeds, 2)
@@ -359,6 +369,7 @@ def main(argv=None) -> int:
         args.nb201_csv,
         None if args.synthetic_latency else args.latency_csv,
         args.focus_accuracy,
+        json.loads(args.options) if args.options else None,
     )
     with ctx.Pool(args.workers, initializer=_init, initargs=init_args) as pool:
         for res in pool.imap_unordered(_safe_run, jobs):

@@ -12,7 +12,8 @@ PNG per page.
     python benchmarks/ui_screenshots.py --tracking-uri http://127.0.0.1:5000 --out out/ui
 
 With ``--workspace`` the script starts ``accelsearch ui`` on the workspace's store (on a
-free port) and stops it at the end. It drives Debian's Chromium (``--chromium``, default
+free port), opens the members view and chart URLs it prints as they are printed, and
+stops it at the end. It drives Debian's Chromium (``--chromium``, default
 ``chromium`` on PATH) through Playwright and never downloads a browser.
 """
 
@@ -131,26 +132,45 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_ui(workspace: str, timeout_s: float) -> tuple[subprocess.Popen, str]:
+def start_ui(workspace: str, timeout_s: float, log: Path) -> tuple[subprocess.Popen, str, dict]:
+    """``accelsearch ui`` on a free port; its URL and the view URLs it printed (``members``,
+    ``chart``) once it says it is ready."""
     port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "accelsearch", "ui", "--output", workspace, "--port", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
+    with open(log, "w") as fh:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "accelsearch", "ui", "--output", workspace, "--port", str(port)]
+            + ["--no-browser"],
+            stdout=fh,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            start_new_session=True,
+        )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise SystemExit(f"`accelsearch ui --output {workspace}` exited ({proc.returncode})")
-        try:
-            with urllib.request.urlopen(url + "/health", timeout=5):
-                return proc, url
-        except OSError:
-            time.sleep(1)
+            raise SystemExit(
+                f"`accelsearch ui --output {workspace}` exited ({proc.returncode}):\n"
+                + log.read_text()
+            )
+        printed = log.read_text()
+        if "[ui]   accuracy vs latency_ms chart:" in printed:
+            return proc, url, printed_views(printed)
+        time.sleep(1)
     stop(proc)
-    raise SystemExit(f"the MLflow UI did not answer in {timeout_s} s")
+    raise SystemExit(f"the MLflow UI did not answer in {timeout_s} s:\n{log.read_text()}")
+
+
+def printed_views(text: str) -> dict:
+    """The view URLs ``accelsearch ui`` printed: the family's members and their chart."""
+    views = {}
+    for line in text.splitlines():
+        if "its members (" in line:
+            views["members"] = line.rsplit(": ", 1)[1].strip()
+            views["family"] = line.split("[ui] family ", 1)[1].split(" - ", 1)[0]
+        elif "accuracy vs latency_ms chart:" in line:
+            views["chart"] = line.rsplit(": ", 1)[1].strip()
+    return views
 
 
 def stop(proc: subprocess.Popen) -> None:
@@ -163,6 +183,38 @@ def stop(proc: subprocess.Popen) -> None:
 
 
 # -- the pages -----------------------------------------------------------------------------------
+def view_pages(views: dict, chosen: dict) -> list[dict]:
+    """The pages ``accelsearch ui`` printed, opened as printed: the newest family's members
+    with their columns, and the accuracy-vs-latency chart."""
+    if not views:
+        return []
+    fam = next(f for f in chosen["families"] if f["info"]["run_name"] == views["family"])
+    names = [m["info"]["run_name"] for m in chosen["members"][fam["info"]["run_id"]]]
+    others = [
+        m["info"]["run_name"]
+        for run_id, ms in chosen["members"].items()
+        if run_id != fam["info"]["run_id"]
+        for m in ms
+    ]
+    return [
+        {
+            "name": "members_view",
+            "what": "the URL accelsearch ui printed: the family's members, accuracy, "
+            "latency_ms, reward and target_ms columns",
+            "url": views["members"],
+            "expect": [*names, "accuracy", "latency_ms", "reward", "target_ms"],
+            "absent": others,  # another family's members are not in this family's view
+        },
+        {
+            "name": "members_view_chart",
+            "what": "the chart URL accelsearch ui printed: accuracy against latency_ms",
+            "url": views["chart"],
+            "expect": names,
+            "plot_axes": ("latency_ms", "accuracy"),
+        },
+    ]
+
+
 def pages(url: str, chosen: dict) -> list[dict]:
     exp_id = chosen["experiment"]["experiment_id"]
     fam = chosen["families"][0]
@@ -217,7 +269,9 @@ def pages(url: str, chosen: dict) -> list[dict]:
     ]
 
 
-def shoot(args: argparse.Namespace, url: str, chosen: dict, out: Path) -> list[dict]:
+def shoot(
+    args: argparse.Namespace, url: str, chosen: dict, out: Path, views: dict | None = None
+) -> list[dict]:
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
     from playwright.sync_api import sync_playwright
 
@@ -238,7 +292,7 @@ def shoot(args: argparse.Namespace, url: str, chosen: dict, out: Path) -> list[d
                 "{ if (localStorage.getItem(k) === null) localStorage.setItem(k, v); }"
             )
             page = ctx.new_page()
-            for spec in pages(url, chosen):
+            for spec in pages(url, chosen) + view_pages(views or {}, chosen):
                 t0 = time.perf_counter()
                 page.goto(spec["url"])
                 found, missing = [], []
@@ -252,6 +306,11 @@ def shoot(args: argparse.Namespace, url: str, chosen: dict, out: Path) -> list[d
                     _expand_groups(page)
                 if spec.get("scatter"):
                     missing += _scatter(page, *spec["scatter"], timeout_ms=args.timeout_s * 1000)
+                for text in spec.get("absent", []):
+                    if page.get_by_text(text, exact=True).count():
+                        missing.append(f"{text} (should not show)")
+                if spec.get("plot_axes"):
+                    missing += _plot_axes(page, *spec["plot_axes"], args.timeout_s * 1000)
                 if spec.get("image"):
                     try:  # a picture drawn at its size (the artifact viewer's <img>)
                         page.wait_for_function(
@@ -313,6 +372,24 @@ def _expand_groups(page) -> None:
     page.wait_for_timeout(1000)
 
 
+def _plot_axes(page, x: str, y: str, timeout_ms: float) -> list[str]:
+    """A visible plot whose axes carry the metric names ``x`` and ``y``."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    try:
+        page.wait_for_function(PLOT_WITH_AXES, arg=[x, y], timeout=timeout_ms)
+    except PlaywrightTimeout as exc:
+        return [f"a plot of {y} against {x} ({str(exc).splitlines()[0]})"]
+    return []
+
+
+PLOT_WITH_AXES = """([x, y]) => [...document.querySelectorAll('.js-plotly-plot')].some(p => {
+    const t = s => [...p.querySelectorAll(s)].map(e => e.textContent);
+    return p.getBoundingClientRect().width > 0
+        && t('.xtitle').includes(x) && t('.ytitle').includes(y);
+})"""
+
+
 def _scatter(page, x: str, y: str, timeout_ms: float) -> list[str]:
     """On the comparison page: the scatter plot of metric ``y`` against metric ``x``."""
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
@@ -325,15 +402,8 @@ def _scatter(page, x: str, y: str, timeout_ms: float) -> list[str]:
             page.locator(f"#{axis}-axis-selector").filter(has_text=metric).wait_for(
                 timeout=timeout_ms
             )
-        page.wait_for_function(  # a visible plot whose axes carry the two metric names
-            """([x, y]) => [...document.querySelectorAll('.js-plotly-plot')].some(p => {
-                const t = s => [...p.querySelectorAll(s)].map(e => e.textContent);
-                return p.getBoundingClientRect().width > 0
-                    && t('.xtitle').includes(x) && t('.ytitle').includes(y);
-            })""",
-            arg=[x, y],
-            timeout=timeout_ms,
-        )
+        # a visible plot whose axes carry the two metric names
+        page.wait_for_function(PLOT_WITH_AXES, arg=[x, y], timeout=timeout_ms)
     except PlaywrightTimeout as exc:
         return [f"scatter {y} vs {x} ({str(exc).splitlines()[0]})"]
     return []
@@ -354,10 +424,11 @@ def main(argv=None) -> int:
         ).stdout.strip(),
         "pages": [],
     }
-    proc = None
+    proc, views = None, {}
     try:
         if args.workspace:
-            proc, url = start_ui(args.workspace, args.timeout_s)
+            proc, url, views = start_ui(args.workspace, args.timeout_s, out / "accelsearch_ui.log")
+            record["printed_views"] = views
         else:
             url = args.tracking_uri.rstrip("/")
         import mlflow
@@ -369,7 +440,7 @@ def main(argv=None) -> int:
         record["experiment"] = chosen["experiment"]["name"]
         record["families"] = [f["info"]["run_name"] for f in chosen["families"]]
         record["members"] = sum(len(v) for v in chosen["members"].values())
-        record["pages"] = shoot(args, url, chosen, out)
+        record["pages"] = shoot(args, url, chosen, out, views)
     finally:
         if proc is not None:
             stop(proc)

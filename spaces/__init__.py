@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import builtins
 
+from accelsearch.options import check_option_names
 from accelsearch.spaces.base import SearchSpace
 from accelsearch.spaces.constraints import (
     Constraint,
@@ -26,8 +27,11 @@ from accelsearch.spaces.stagewise import StageSpec, StagewiseSpace
 
 
 def get(name: str, **options) -> SearchSpace:
-    """A new instance of the space registered as ``name`` (options go to its constructor)."""
-    return SPACES.get(name)(**options)
+    """A new instance of the space registered as ``name`` (options go to its constructor;
+    an option it does not take fails naming the valid ones)."""
+    cls = SPACES.get(name)
+    check_option_names(cls, options, f"space {name!r}")
+    return cls(**options)
 
 
 def list() -> builtins.list[str]:  # noqa: A001 - the public name users asked for

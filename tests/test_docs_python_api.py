@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
@@ -37,6 +38,19 @@ def test_python_api_walkthrough_runs(tmp_path, monkeypatch):
     assert (outcome.output_dir / "summary.md").exists() and len(outcome.family.members) == 2
     result = namespace["result"]
     assert len(result.trials) == 2 and namespace["best"] in result.completed
+    # Search alone wrote the workspace the CLI writes: MLflow runs, search.json, summary.md
+    ws = tmp_path / "runs" / "api-demo" / "search-only"
+    run_dir = namespace["search"].output_dir
+    assert run_dir.parent == ws and (ws / "latest").resolve() == run_dir
+    assert (ws / "mlflow.db").exists() and (run_dir / "recipe.json").exists()
+    assert len(json.loads((run_dir / "search.json").read_text())["trials"]) == 2
+    assert (run_dir / "summary.md").read_text().startswith("# api-demo")
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(f"sqlite:///{ws / 'mlflow.db'}")
+    runs = client.search_runs([client.get_experiment_by_name("api-demo").experiment_id])
+    kinds = sorted(r.data.tags["accelsearch.kind"] for r in runs)
+    assert kinds == ["search", "trial", "trial"]  # the search alone: no family
     family = namespace["family"]
     assert [m.target_ms for m in family.members[1:]] == pytest.approx(
         [1.5 * family.base_latency_ms, 2.0 * family.base_latency_ms]

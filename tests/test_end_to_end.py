@@ -49,10 +49,12 @@ def run(tmp_path_factory):
     from accelsearch.pipeline import run_recipe
 
     out = tmp_path_factory.mktemp("ws")
+    printed: list[str] = []  # a plain printer, as for a log file
     try:
-        outcome = run_recipe(_recipe(), out)
+        outcome = run_recipe(_recipe(), out, printer=printed.append)
     finally:
         ray.shutdown()
+    outcome.printed = printed
     return outcome
 
 
@@ -116,3 +118,61 @@ def test_mlflow_schema(run):
         assert "arch.json" in {f.path for f in client.list_artifacts(r.info.run_id)}
     fam_files = {f.path for f in client.list_artifacts(family_id)}
     assert {"family.md", "family.json", "family.png"} <= fam_files
+
+
+@pytest.mark.slow
+def test_one_reward_definition_and_the_family_run_id(run):
+    """The base model's reward agrees between the search and the family: one definition,
+    the recipe's target (only its latency is measured again); family.json names its run."""
+    from mlflow.tracking import MlflowClient
+
+    from accelsearch.objectives.reward import mnas_reward
+
+    recipe = _recipe()
+    target, w = recipe.reward.target_ms, recipe.reward.w
+    best = run.search.best()
+    m = best.metrics
+    assert m["reward"] == pytest.approx(mnas_reward(m["accuracy"], m["latency_ms"], target, w))
+    fam = run.family
+    for member in fam.members:
+        expected = mnas_reward(member.accuracy, member.latency_ms, target, w)
+        assert member.reward == pytest.approx(expected)
+    base = fam.members[0]
+    assert base.accuracy == pytest.approx(m["accuracy"])
+    # the same model, the same definition: the rewards differ only by the re-measured latency
+    assert base.reward / m["reward"] == pytest.approx((base.latency_ms / m["latency_ms"]) ** w)
+    saved = json.loads((run.output_dir / "family.json").read_text())
+    client = MlflowClient(run.tracking_uri)
+    family_run = client.get_run(saved["mlflow_run_id"])
+    assert family_run.data.tags["accelsearch.kind"] == "family"
+    summary = (run.output_dir / "summary.md").read_text()
+    assert f"reward = accuracy × (latency / {target:g} ms)^{w:g}" in summary
+
+
+@pytest.mark.slow
+def test_progress_says_what_happens_and_prints_each_trial_once(run):
+    """From the first line: MLflow, Ray, each trial's start; then one row per finished trial
+    (failed ones with their error) under one header; the last counts once; no repeats."""
+    lines = run.printed
+    print("\n".join(lines))  # shown when the test fails
+    assert lines[0].startswith("[run] quickstart: setting up MLflow tracking")
+    ray_at = next(i for i, ln in enumerate(lines) if ln.startswith("[search] starting Ray"))
+    assert lines[ray_at + 1].startswith("[search] Ray ready in ")
+    for k in range(1, 6):
+        assert sum(ln.startswith(f"[search] trial {k}/5 started: ") for ln in lines) == 1
+    assert "imports PyTorch and loads the data" in next(ln for ln in lines if "trial 1/5" in ln)
+    headers = [i for i, ln in enumerate(lines) if ln.startswith("  # trial")]
+    assert len(headers) == 1
+    rows = lines[headers[0] + 1 :][: len(run.search.trials) + 10]
+    rows = [ln for ln in rows if ln[:3].strip().isdigit()]
+    assert len(rows) == 5 and len({ln[:3] for ln in rows}) == 5  # each trial once
+    arch_at = lines[headers[0]].index("arch (or error)")
+    for ln in rows:
+        if " failed " in ln:
+            assert ln[arch_at:].startswith("ArchError: test_flaky_x builds only archs with")
+        else:
+            assert ln[arch_at:].startswith("i") and " ok " in ln
+    done = [ln for ln in lines if ln.startswith("[search] ") and " done, " in ln]
+    assert len(done) == 1 and done[0].startswith(f"[search] {len(run.search.completed)}/5 done")
+    search_lines = [ln for ln in lines if ln.startswith("[search]")]
+    assert len(search_lines) == len(set(search_lines))

@@ -1,7 +1,7 @@
 """The floor plan holds: each module imports only its own room and the layers below it.
 
 Layers, bottom up: the ground floor (``accelsearch.{arch, builder, errors, registry,
-accounting, kinds}`` and ``accelsearch.data``), then the rooms ``spaces`` < ``objectives`` <
+accounting, kinds, options}`` and ``accelsearch.data``), then the rooms ``spaces`` < ``objectives`` <
 ``scaling`` < ``search``, then the application layer (everything else directly in
 ``accelsearch/``, ``commands``, ``baselines``, ``app``). Imports inside functions count: an
 import deferred into a function is still a dependency. The graph is read from the source
@@ -25,7 +25,7 @@ SOURCE_DIRS = {
     "accelsearch.objectives": ROOT / "objectives",
     "accelsearch.scaling": ROOT / "scaling",
 }
-GROUND = {"", "arch", "builder", "errors", "registry", "accounting", "kinds", "data"}
+GROUND = {"", "arch", "builder", "errors", "registry", "accounting", "kinds", "options", "data"}
 ROOMS = ("spaces", "objectives", "scaling", "search")  # bottom up
 APP = 5
 

@@ -47,3 +47,7 @@ def test_python_snippets_run(tmp_path, monkeypatch):
     assert len(fam.members) == 3 and fam.members[-1].latency_ms > fam.members[0].latency_ms
     result = namespace["result"]  # the custom space, searched
     assert len(result.completed) == 2 and result.best("reward").arch.resolution == 32
+    ws = tmp_path / "runs" / "readme-search"  # what the README says Search writes
+    assert (ws / "mlflow.db").exists() and (ws / "latest" / "summary.md").exists()
+    assert (ws / "latest").resolve().name.startswith("readme-")
+    assert (ws / "latest" / "search.json").exists() and not (ws / "latest" / "family.json").exists()

@@ -94,5 +94,5 @@ def test_cli_validate_exit_codes(tmp_path, capsys):
     raw = _quickstart()
     raw["search"]["num_sampels"] = 3
     bad.write_text(yaml.safe_dump(raw))
-    assert main(["validate", str(bad)]) == 1
+    assert main(["validate", str(bad)]) == 2  # the code `run` exits with for it
     assert "search.num_sampels: unknown field" in capsys.readouterr().err

@@ -32,6 +32,7 @@ EXPECTED = {
     "genet_llr",
     "nb201_utilization_filter",
     "zoo_survey",
+    "under_budget_gpu",
 }
 HEADER_KEYS = ("Reproduces", "Hardware", "Data", "Run", "CPU smoke test")
 NB201_OPS = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")

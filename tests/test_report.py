@@ -1,13 +1,9 @@
-"""Progress while a search runs, and the tables and ``summary.md`` at the end of a run."""
+"""The tables and ``summary.md`` at the end of a run (progress: tests/test_progress.py)."""
 
 from __future__ import annotations
 
-import io
-import time
-
 import pytest
 from mlflow_kit import ROOT
-from rich.console import Console
 
 from accelsearch import report
 from accelsearch.recipe import load_recipe
@@ -50,50 +46,6 @@ def _family(archs) -> Family:
 
     members = [member(0, 2.0, 2.0, True), member(1, 3.0, 3.05, True), member(2, 4.0, 4.6, False)]
     return Family("fam", archs[0], 2.0, members, 1.0, 1.2, 1.2, settings={"tolerance": 0.05})
-
-
-def test_progress_line_and_finish():
-    t0 = time.perf_counter() - 42
-    p = report.SearchProgress(3, 1, 2, 10, 0.8123, t0)
-    assert p.line() == "[search] 3/10 done, 1 failed, 2 running, best reward 0.812, 42 s"
-    assert not p.finished
-    assert report.SearchProgress(9, 1, 0, 10, None, t0).finished
-    assert "best reward -" in report.SearchProgress(0, 0, 1, 10, None, t0).line()
-
-
-def test_plain_printers_get_one_line_per_event():
-    lines = []
-    report.show_progress(lines.append, report.SearchProgress(1, 0, 1, 4, 0.5, time.perf_counter()))
-    assert lines == ["[search] 1/4 done, 0 failed, 1 running, best reward 0.500, 0 s"]
-    assert report.console_printer(io.StringIO()) is print  # not a terminal: plain lines
-
-
-def test_live_printer_keeps_a_status_line_and_prints_the_last_one():
-    class Tty(io.StringIO):
-        def isatty(self):
-            return True
-
-    stream = Tty()
-    printer = report.console_printer(stream)
-    assert isinstance(printer, report.LivePrinter)
-    printer.console = Console(file=stream, force_terminal=True, width=120)
-    t0 = time.perf_counter()
-    with printer:
-        printer("[run] starting")
-        report.show_progress(printer, report.SearchProgress(1, 0, 1, 3, 0.5, t0))
-        assert printer._live is not None  # the live status line is on
-        status = Console(width=120, file=io.StringIO(), force_terminal=False)
-        status.print(printer)
-        text = status.file.getvalue()
-        assert "1/3 done" in text and "1 running" in text and "best reward 0.500" in text
-        report.show_progress(printer, report.SearchProgress(2, 1, 0, 3, 0.7, t0))
-        assert printer._live is None  # finished: the live line is gone ...
-    out = stream.getvalue()
-    import pickle
-
-    assert isinstance(pickle.loads(pickle.dumps(printer)), report.LivePrinter)  # Tune snapshots
-    assert "[run] starting" in out
-    assert "[search] 2/3 done, 1 failed, 0 running, best reward 0.700" in out  # ... and printed
 
 
 def test_summary_has_pareto_family_and_failures(archs, tmp_path):

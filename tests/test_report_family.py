@@ -1,4 +1,4 @@
-"""Family tables, the comparison table and the accuracy-latency plot."""
+"""Family tables and the comparison table (the plot: tests/test_plots.py)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ from pathlib import Path
 
 from accelsearch import report
 from accelsearch.recipe import recipe_from_dict
-from accelsearch.search.result import SearchResult, TrialRecord
 
 sys.path.insert(0, str(Path(__file__).parent / "scaling"))
 from lacs_synthetic import compared_family  # noqa: E402
@@ -29,26 +28,6 @@ def test_family_and_comparison_tables():
     assert len(rows) == 2
     md = report.markdown_table(head, rows)
     assert md.count("\n") == 3
-
-
-def test_plot_has_the_family_curve_the_baseline_and_the_pareto_set():
-    family = compared_family()
-    trials = [
-        TrialRecord(f"t{i}", {}, "ok", metrics={"accuracy": a, "latency_ms": lat})
-        for i, (a, lat) in enumerate([(50, 0.1), (55, 0.3), (52, 0.4)])
-    ]
-    fig = report.family_plot(family, SearchResult(trials=trials))
-    labels = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
-    assert labels == [
-        "search trials",
-        "search Pareto set",
-        "efficientnet (1.2, 1.1, 1.15)",
-        "lacs fam",
-    ]
-    lines = {line.get_label(): line for line in fig.axes[0].get_lines()}
-    xs = list(lines["lacs fam"].get_xdata())
-    assert xs == [m.latency_ms for m in family.members]
-    assert list(lines["search Pareto set"].get_xdata()) == [0.1, 0.3]
 
 
 def test_summary_mentions_the_comparison():

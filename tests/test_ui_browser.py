@@ -1,7 +1,8 @@
 """The MLflow UI in a real browser: ``benchmarks/ui_screenshots.py`` opens two real families
 in headless Chromium (Debian's, driven by Playwright) through ``accelsearch ui`` and saves
-screenshots of the family run, its plot, the member table, the member charts and the
-comparison of both families' members; each page must show what it is about."""
+screenshots of the family run, its plot, the member table, the member charts, the
+comparison of both families' members, and the members view and chart whose URLs
+``accelsearch ui`` printed (opened as printed); each page must show what it is about."""
 
 from __future__ import annotations
 
@@ -48,6 +49,8 @@ def test_every_page_shows_what_it_is_about(shots):
         "members_table",
         "members_charts",
         "compare_members",
+        "members_view",
+        "members_view_chart",
     }
     for page in record["pages"]:
         assert page["ok"], page
@@ -56,6 +59,16 @@ def test_every_page_shows_what_it_is_about(shots):
     assert {"tiny-a-0", "tiny-a-1", "tiny-b-0", "tiny-b-1"} <= set(
         names["compare_members"]["found"]
     )
+    # the URL `accelsearch ui` printed, opened as printed: the newest family's members with
+    # the accuracy, latency_ms, reward and target_ms columns, and their chart
+    assert record["printed_views"]["family"] == "tiny-b-family"
+    view = names["members_view"]
+    assert view["url"] == record["printed_views"]["members"] and "viewStateShareKey=" in view["url"]
+    assert {"tiny-b-0", "tiny-b-1", "accuracy", "latency_ms", "reward", "target_ms"} <= set(
+        view["found"]
+    )
+    assert view["ok"]  # and tiny-a's members are absent (the page's "absent" check)
+    assert names["members_view_chart"]["url"] == record["printed_views"]["chart"]
 
 
 def test_screenshots_are_real_pictures(shots):

@@ -26,13 +26,21 @@ def register(sub) -> None:
 
 
 def resume(args: argparse.Namespace) -> int:
-    from accelsearch.pipeline import resume_run
+    from accelsearch.progress import console_printer, show_status
 
-    outcome = resume_run(
-        args.run_dir,
-        tracking_uri=args.tracking_uri,
-        address=args.address,
-        trust_checkpoints=args.trust_checkpoints,
-    )
-    print(f"[resume] finished in {outcome.wall_s:.0f} s: {outcome.output_dir}")
+    printer = console_printer()
+    try:
+        show_status(printer, f"[resume] reading {args.run_dir} (loading PyTorch: a few seconds)")
+        from accelsearch.pipeline import resume_run
+
+        outcome = resume_run(
+            args.run_dir,
+            tracking_uri=args.tracking_uri,
+            address=args.address,
+            trust_checkpoints=args.trust_checkpoints,
+            printer=printer,
+        )
+    finally:
+        getattr(printer, "close", lambda: None)()
+    print(f"[resume] finished in {outcome.wall_s:.0f} s: {outcome.output_dir}", flush=True)
     return 0

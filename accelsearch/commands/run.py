@@ -25,14 +25,17 @@ def register(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from accelsearch import report
-    from accelsearch.pipeline import run_recipe
-    from accelsearch.recipe import load_recipe
+    from accelsearch.progress import console_printer, show_status
 
-    recipe = load_recipe(args.recipe, args.set)
-    output = args.output or os.path.join("runs", recipe.name)
-    printer = report.console_printer()
+    printer = console_printer()
     try:
+        # the first line comes before the imports (PyTorch, Ray, MLflow take seconds)
+        show_status(printer, f"[run] reading {args.recipe} (loading PyTorch: a few seconds)")
+        from accelsearch.pipeline import run_recipe
+        from accelsearch.recipe import load_recipe
+
+        recipe = load_recipe(args.recipe, args.set)
+        output = args.output or os.path.join("runs", recipe.name)
         outcome = run_recipe(
             recipe,
             output,
@@ -43,5 +46,5 @@ def run(args: argparse.Namespace) -> int:
         )
     finally:
         getattr(printer, "close", lambda: None)()
-    print(f"[run] finished in {outcome.wall_s:.0f} s")
+    print(f"[run] finished in {outcome.wall_s:.0f} s", flush=True)
     return 0

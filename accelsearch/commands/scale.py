@@ -268,7 +268,7 @@ def build_recipe(args: argparse.Namespace, context: dict[str, Any]):
 
 
 def scale(args: argparse.Namespace) -> int:
-    from accelsearch import report, spaces
+    from accelsearch import plots, report, spaces
     from accelsearch.pipeline import (
         GenericBuilder,
         grow_family,
@@ -325,9 +325,11 @@ def scale(args: argparse.Namespace) -> int:
         family.save(out / "family.json")  # now with its MLflow run id
         print(f"[scale] MLflow family run {run} in {tracker.uri}")
     else:
-        fig = report.family_plot(family, None)
+        fig = plots.family_plot(family, None)
         fig.savefig(out / "family.png", dpi=120)
     report.write_summary(out / "summary.md", report.summary_markdown(recipe, result, family))
-    report.print_tables(None, family)
+    report.print_tables(
+        None, family, report.reward_definition(recipe.reward.target_ms, recipe.reward.w)
+    )
     print(f"[scale] {out / 'family.json'}, {out / 'summary.md'}, {out / 'family.png'}")
     return 0

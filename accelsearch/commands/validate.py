@@ -1,4 +1,11 @@
-"""``accelsearch validate RECIPE.yaml ...``: check recipes without running them."""
+"""``accelsearch validate RECIPE.yaml ...``: check recipes without running them (with a
+search budget, also its latency predictor and that the budget is reachable).
+
+A recipe is valid when its fields, types and names are; data it names that is not here
+(CIFAR-10 archives, the NATS-Bench table under ``.data/``) is a warning that says how to get
+it, or an error with ``--check-data``, as it is for ``accelsearch run``. An invalid recipe
+exits with the code ``run`` exits with for it (2).
+"""
 
 from __future__ import annotations
 
@@ -7,10 +14,24 @@ import sys
 
 from accelsearch.commands import add_set_option
 
+#: the exit code of a recipe error, in ``validate`` as in ``run`` (see accelsearch.cli.main)
+EXIT_INVALID = 2
+
 
 def register(sub) -> None:
-    v = sub.add_parser("validate", help="check recipes without running them")
+    v = sub.add_parser(
+        "validate",
+        help="check recipes without running them (missing data: a warning)",
+        description="Check recipes without running them: fields, types and names are errors; "
+        "data that is not here is a warning saying how to get it (an error with --check-data, "
+        "as in `accelsearch run`).",
+    )
     v.add_argument("recipes", nargs="+")
+    v.add_argument(
+        "--check-data",
+        action="store_true",
+        help="treat input data that does not exist as an error, as `accelsearch run` does",
+    )
     add_set_option(v)
     v.set_defaults(fn=validate)
 
@@ -18,13 +39,29 @@ def register(sub) -> None:
 def validate(args: argparse.Namespace) -> int:
     from accelsearch.errors import ConfigError
     from accelsearch.recipe import load_recipe
+    from accelsearch.search.screen_setup import check_search_budget
 
-    failed = 0
+    failed, without_data = 0, 0
     for path in args.recipes:
         try:
-            load_recipe(path, args.set)
-            print(f"ok: {path}")
+            recipe = load_recipe(path, args.set, check_data=args.check_data)
+            check_search_budget(recipe, printer=lambda *a: None)  # predictor, reachability
         except ConfigError as exc:
             failed += 1
-            print(str(exc), file=sys.stderr)
-    return 1 if failed else 0
+            print(f"accelsearch: error: {exc}", file=sys.stderr)
+            continue
+        for gap in recipe.missing_data:
+            print(
+                f"warning: {path}: {gap.field}: {gap.problem()}; {gap.how_to_get()}",
+                file=sys.stderr,
+            )
+        without_data += bool(recipe.missing_data)
+        gaps = len(recipe.missing_data)
+        print(f"ok: {path}" + (f" (valid; {gaps} input file(s) missing)" if gaps else ""))
+    if without_data:
+        print(
+            f"{without_data} valid recipe(s) name data that is not here: `accelsearch run` stops "
+            "on it before any trial; `validate --check-data` makes it an error",
+            file=sys.stderr,
+        )
+    return EXIT_INVALID if failed else 0

@@ -25,7 +25,7 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -41,12 +41,13 @@ os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")
 from ray.tune.logger import JsonLoggerCallback  # noqa: E402
 
 from accelsearch.errors import ConfigError  # noqa: E402
-from accelsearch.search import checkpoints, strategy  # noqa: E402
+from accelsearch.search import budget_report, checkpoints, strategy  # noqa: E402
 from accelsearch.search.observer import SearchObserver, SearchStart  # noqa: E402
 from accelsearch.search.result import SearchResult, TrialRecord  # noqa: E402
 from accelsearch.search.settings import SearchSettings  # noqa: E402
 from accelsearch.search.trial import REPORTED_METRICS, TrialContext, run_trial  # noqa: E402
 from accelsearch.search.trial_log import ATTACHED, KEEP, LIVE, TrialLogger  # noqa: E402
+from accelsearch.search.tune_adapter import LIVE_SCREENS, ScreenedSearch  # noqa: E402
 
 EXPERIMENT = "search"  # Ray Tune's experiment folder inside <output_dir>/ray
 STATE_FILE = "search_state.json"  # tracking ids and settings that resume needs
@@ -67,6 +68,8 @@ class SearchDriver:
         address: str | None = None,
         printer=print,
         trust_checkpoints: bool = False,
+        screen=None,
+        make_screen: Callable[[], Any] | None = None,
     ) -> None:
         self.settings = settings
         self.space = space
@@ -78,6 +81,13 @@ class SearchDriver:
         self.address = address
         self.print = printer
         self.summary: dict[str, Any] = {}
+        self.budget = settings.budget
+        #: how the strategy takes the budget (native, own, screen)
+        self.constraint_kind = strategy.STRATEGIES.get(settings.strategy).constraints
+        #: the screen made (and checked) before any trial, or what makes it when first
+        #: needed (``prepare_screen``); None: the budget, if any, has no screen
+        self.screen = screen
+        self._make_screen = make_screen
 
     # -- setup ---------------------------------------------------------------------------------
     @property
@@ -102,6 +112,9 @@ class SearchDriver:
             "logging_level": "ERROR",
             "log_to_driver": bool(int(os.environ.get("ACCELSEARCH_RAY_LOGS", "0"))),
         }
+        where = f"joining the Ray cluster at {self.address}" if self.address else "starting Ray"
+        self._status(f"[search] {where} ...")
+        t0 = time.perf_counter()
         if self.address:
             kwargs["address"] = self.address
         else:
@@ -113,12 +126,17 @@ class SearchDriver:
                 int(os.environ.get("ACCELSEARCH_OBJECT_STORE_MB", "256")) * 1024 * 1024
             )
         ctx = ray.init(**kwargs)
-        if self.address:
-            res = ray.cluster_resources()
-            self.print(
-                f"[search] joined Ray cluster at {ctx.address_info.get('gcs_address', self.address)} "
-                f"({res.get('CPU', 0):g} CPUs, {res.get('GPU', 0):g} GPUs)"
-            )
+        res = ray.cluster_resources()
+        what = (
+            f"joined Ray cluster at {ctx.address_info.get('gcs_address', self.address)}"
+            if self.address
+            else f"Ray ready in {time.perf_counter() - t0:.0f} s"
+        )
+        self.print(f"[search] {what} ({res.get('CPU', 0):g} CPUs, {res.get('GPU', 0):g} GPUs)")
+
+    def _status(self, text: str) -> None:
+        for observer in self.observers:
+            observer.on_status(text)
 
     def _check_resources(self) -> None:
         """A trial asking for more GPUs or CPUs than any node has would wait forever."""
@@ -138,13 +156,40 @@ class SearchDriver:
                 else:
                     raise ConfigError(msg)
 
+    def prepare_screen(self):
+        """The screen for the search's budget, with every check that runs before any trial
+        (a lookup table for the device, a reachable budget); ``None`` when none applies."""
+        if self.screen is None and self._make_screen is not None:
+            self.screen = self._make_screen()
+        return self.screen
+
+    @property
+    def gate(self) -> bool:
+        """Trials stop before training when measured over the budget."""
+        spec = self.settings
+        return self.budget is not None and spec.screen_enabled and self.constraint_kind != "own"
+
     def _strategy(self):
         spec = self.settings
         objective = self.objective
         options = strategy.strategy_options(spec.options)
         search_alg, param_space = strategy.make(
-            spec.strategy, self.space, objective, spec.seed, options
+            spec.strategy,
+            self.space,
+            objective,
+            spec.seed,
+            options,
+            budget=self.budget,
+            screen=spec.screen_enabled,
         )
+        screen = self.prepare_screen()
+        if screen is not None:
+            search_alg = ScreenedSearch(
+                search_alg, screen, spec.screen_max_per_trial, str(self.output_dir)
+            )
+            self.print(
+                f"[search] budget: {self.budget.describe()}; screen: {screen.summary()['predictor']}"
+            )
         if hasattr(search_alg, "summary_path"):
             search_alg.summary_path = str(self.output_dir / SUMMARY_FILE)
         return objective, search_alg, param_space
@@ -184,6 +229,8 @@ class SearchDriver:
             spec.trial,
             checkpoint_result=spec.resumable,
             checkpoint_epochs=spec.resumable and spec.scheduled,
+            budget=self.budget,
+            gate=self.gate,
         )
         resources = {"cpu": spec.cpus_per_trial, "gpu": spec.gpus_per_trial}
         return tune.with_resources(tune.with_parameters(run_trial, ctx=ctx), resources)
@@ -311,6 +358,10 @@ class SearchDriver:
         self.summary = _read_summary(self.output_dir) or (
             search_alg.summary() if hasattr(search_alg, "summary") else {}
         )
+        self.summary.pop("screen", None)
+        screen = LIVE_SCREENS.pop(key, None)
+        if screen is not None:
+            self.summary["screen"] = screen.summary()["screen"]
         result = SearchResult(
             trials=sorted(records.values(), key=lambda r: r.trial_id),
             strategy=self.settings.strategy,
@@ -319,9 +370,22 @@ class SearchDriver:
             wall_s=time.perf_counter() - t0,
             summary=self.summary,
         )
+        if self.budget is not None:
+            self.summary["budget"] = self._spending(result)
         for observer in self.observers:
             observer.on_search_end(result, trials_tracked=logger is not None)
         return result
+
+    def _spending(self, result: SearchResult) -> dict[str, Any]:
+        """Counts and GPU-seconds of the budgeted search (``budget_report.spending``)."""
+        report = budget_report.spending(result.trials, self.settings.gpus_per_trial)
+        report["describe"] = self.budget.describe()
+        metric = self.objective.metrics[0]
+        mode = strategy.METRIC_MODES.get(metric, "max")
+        feasible = [t for t in result.completed if t.feasible and metric in t.metrics]
+        if feasible:
+            report["best_feasible"] = result.best(metric, mode).trial_id
+        return report
 
     # -- the run folder's state file --------------------------------------------------------
     @property

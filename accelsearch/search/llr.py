@@ -15,6 +15,10 @@ One round:
    whose predicted latency is within ``latency_budget_ms`` (default: the start's measured
    latency, i.e. "as fast, more accurate"), and evaluate it (verification).
 
+A search budget (``search.latency_budget_ms``) becomes this budget: LLR takes it itself
+and trains every arch it asks for (its perturbations fit the slopes wherever they land), so
+neither the screen nor the measure-first gate applies to it.
+
 With ``rounds > 1`` the next round starts from the best evaluated arch within the budget.
 A round costs 1 + (number of perturbations) + 1 trials; the search ends by itself.
 The space needs ordered (``IntRange``/``Ordinal``) depth/width parameters; a space without
@@ -40,6 +44,7 @@ KINDS = ("depth", "width")
     "llr",
     multi=False,
     description="GENet LLR-NAS: one-stage perturbations, linear model, best arch in a latency budget",
+    constraints="own",
 )
 class LLRSearcher(Searcher):
     defaults = {
@@ -105,6 +110,23 @@ class LLRSearcher(Searcher):
         self._features()
 
     # -- set-up ------------------------------------------------------------------------------
+    def set_budget(self, budget) -> None:
+        """The search's latency budget is LLR's (other bounds it cannot take)."""
+        super().set_budget(budget)
+        others = [n for n in budget.names() if n != "latency_ms"]
+        if others:
+            raise ConfigError(
+                f"strategy 'llr' takes a latency budget only (search.latency_budget_ms); "
+                f"it cannot take {others}: drop them, or use optuna-tpe"
+            )
+        own = self.options["latency_budget_ms"]
+        if own is not None and float(own) != float(budget.latency_ms):
+            raise ConfigError(
+                f"search.options.latency_budget_ms ({own}) and search.latency_budget_ms "
+                f"({budget.latency_ms}) disagree; give one of them"
+            )
+        self.budget = float(budget.latency_ms)
+
     def _start_params(self) -> dict[str, Any]:
         start = self.options["start"]
         if start is None:

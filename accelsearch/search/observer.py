@@ -44,7 +44,8 @@ class SearchStart:
 class SearchObserver:
     """Hooks the driver calls as a search runs (see the module docstring).
 
-    The order: :meth:`on_search_start` once; then per trial :meth:`on_trial_start`, any
+    The order: :meth:`on_status` while Ray starts, :meth:`on_search_start` once; then per
+    trial :meth:`on_trial_start`, any
     number of :meth:`on_trial_result`, and one of :meth:`on_trial_complete` or
     :meth:`on_trial_error` (a trial restarted after a resume or a lost worker starts again);
     :meth:`on_progress` after each of those but results; :meth:`on_search_end` once when the
@@ -54,6 +55,10 @@ class SearchObserver:
     #: where this observer keeps the search's records (written to ``search_state.json``,
     #: so that a resumed run finds its tracking store); None: nowhere
     tracking_uri: str | None = None
+
+    def on_status(self, text: str) -> None:
+        """What the driver is doing before trials run (``[search] starting Ray ...``): for a
+        live status line; the outcome follows as a printed line."""
 
     def on_search_start(self, start: SearchStart) -> str | None:
         """Called once, after Ray is up and the strategy is built, before the first trial
@@ -82,6 +87,11 @@ class SearchObserver:
     def on_trial_error(self, record: TrialRecord, number: int, error: str) -> None:
         """A trial failed: its own work raised (``error`` is the traceback), or its worker
         died. ``record.status`` is ``failed``."""
+
+    def on_trial_screened(self, record: TrialRecord) -> None:
+        """A candidate the budget's screen rejected before the GPU (``record.status`` is
+        ``screened``; never a Ray Tune trial). Called before the next trial starts or ends,
+        and at the end of the search."""
 
     def on_progress(
         self, records: Mapping[str, TrialRecord], running: int, total: int, t0: float

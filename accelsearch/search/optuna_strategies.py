@@ -16,6 +16,7 @@ from typing import Any
 
 from accelsearch.errors import ConfigError, choices_text
 from accelsearch.kinds import check_options
+from accelsearch.search.budget import constraints_from_user_attrs
 from accelsearch.search.encoding import declared_params
 from accelsearch.search.strategy import Objective, register_strategy
 
@@ -94,8 +95,11 @@ def __getattr__(name: str) -> type:  # PEP 562: unpickling Picklable<Sampler> in
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-def make_sampler(name: str, seed: int, options: dict[str, Any]):
-    """The Optuna sampler of strategy ``name`` with ``options`` (checked)."""
+def make_sampler(name: str, seed: int, options: dict[str, Any], constrained: bool = False):
+    """The Optuna sampler of strategy ``name`` with ``options`` (checked).
+
+    ``constrained``: trials will carry constraint values. Optuna 5 reads them from the trial
+    (``Trial.set_constraint``); Optuna 4.x needs a ``constraints_func``, given here."""
     import optuna
 
     cls_name, defaults, _, _ = SAMPLERS[name]
@@ -111,6 +115,13 @@ def make_sampler(name: str, seed: int, options: dict[str, Any]):
             f"search.options has {unknown} which Optuna's {cls_name} (strategy {name!r}) does "
             f"not take; valid options: {choices_text(valid)}"
         )
+    if constrained and "constraints_func" in kwargs:
+        raise ConfigError(
+            f"search.options.constraints_func cannot be combined with a search budget "
+            f"(strategy {name!r} gets the budget's constraints itself); drop the option"
+        )
+    if constrained and not hasattr(optuna.trial.Trial, "set_constraint"):
+        kwargs["constraints_func"] = constraints_from_user_attrs
     try:
         with warnings.catch_warnings():  # NSGA-III and others are marked experimental
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
@@ -122,15 +133,20 @@ def make_sampler(name: str, seed: int, options: dict[str, Any]):
 def _register(name: str) -> None:
     _, _, single, description = SAMPLERS[name]
 
-    def validator(space, objective: Objective, seed: int, options: dict[str, Any]):
+    def validator(space, objective: Objective, seed: int, options: dict[str, Any], budget=None):
         declared_params(space)
         space.optuna_space()
-        return make_sampler(name, seed, options)
+        return make_sampler(name, seed, options, constrained=budget is not None)
 
     @register_strategy(
-        name, multi=True, single=single, description=description, validator=validator
+        name,
+        multi=True,
+        single=single,
+        description=description,
+        validator=validator,
+        constraints="native",
     )
-    def factory(space, objective: Objective, seed: int, options: dict[str, Any]):
+    def factory(space, objective: Objective, seed: int, options: dict[str, Any], budget=None):
         from accelsearch.search.tune_adapter import FailureAwareOptunaSearch
 
         return (
@@ -138,7 +154,8 @@ def _register(name: str) -> None:
                 space=space.optuna_space(),
                 metric=objective.tune_metric(),
                 mode=objective.tune_mode(),
-                sampler=make_sampler(name, seed, options),
+                sampler=make_sampler(name, seed, options, constrained=budget is not None),
+                budget=budget,
             ),
             {},
         )

@@ -1,4 +1,11 @@
-"""What a search leaves behind: one record per trial, the best one and the Pareto set."""
+"""What a search leaves behind: one record per trial, the best one and the Pareto set.
+
+A trial's ``status`` is ``ok`` (trained), ``failed``, ``infeasible`` (over the search's
+budget, stopped before training) or ``screened`` (rejected before the GPU from its predicted
+latency; never a Ray Tune trial). Under a budget a trained trial may still be over it (the
+screen off): its ``metrics["feasible"]`` is 0, :meth:`SearchResult.best` never picks it and
+the Pareto set marks it (:attr:`TrialRecord.feasible`).
+"""
 
 from __future__ import annotations
 
@@ -10,12 +17,14 @@ from typing import Any
 from accelsearch.arch import Arch
 from accelsearch.objectives.reward import pareto_mask
 
+_OVER_BUDGET = ("infeasible", "screened")
+
 
 @dataclass
 class TrialRecord:
     trial_id: str
     params: dict[str, Any]
-    status: str  # "ok" | "failed"
+    status: str  # "ok" | "failed" | "infeasible" | "screened"
     metrics: dict[str, Any] = field(default_factory=dict)
     arch: Arch | None = None
     error: str | None = None
@@ -24,6 +33,11 @@ class TrialRecord:
     @property
     def ok(self) -> bool:
         return self.status == "ok" and "accuracy" in self.metrics
+
+    @property
+    def feasible(self) -> bool:
+        """Within the search's budget (always true for a search without one)."""
+        return self.status in ("ok", "failed") and self.metrics.get("feasible", 1) != 0
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -59,13 +73,25 @@ class SearchResult:
 
     @property
     def failed(self) -> list[TrialRecord]:
-        return [t for t in self.trials if not t.ok]
+        return [t for t in self.trials if not t.ok and t.status not in _OVER_BUDGET]
+
+    @property
+    def infeasible(self) -> list[TrialRecord]:
+        """Candidates over the budget: screened, stopped after measuring, or trained."""
+        return [t for t in self.trials if t.status in _OVER_BUDGET or (t.ok and not t.feasible)]
 
     def best(self, metric: str = "reward", mode: str = "max") -> TrialRecord:
-        done = self.completed
+        """The best *feasible* completed trial (every trial is, without a budget)."""
+        done = [t for t in self.completed if t.feasible]
         if not done:
             from accelsearch.errors import AccelSearchError
 
+            if self.completed:
+                raise AccelSearchError(
+                    f"no completed trial is within the budget ({len(self.infeasible)} "
+                    "candidates were over it), so there is no best model; raise the budget "
+                    "or run more trials"
+                )
             reasons = "; ".join(
                 f"{t.trial_id}: {(t.error or '').strip().splitlines()[-1:]}"
                 for t in self.failed[:3]
@@ -74,9 +100,11 @@ class SearchResult:
         key = (lambda t: t.metrics[metric]) if mode == "max" else (lambda t: -t.metrics[metric])
         return max(done, key=key)
 
-    def pareto(self) -> list[TrialRecord]:
-        """Non-dominated trials for (accuracy max, latency_ms min), fastest first."""
-        done = self.completed
+    def pareto(self, feasible_only: bool = False) -> list[TrialRecord]:
+        """Non-dominated trials for (accuracy max, latency_ms min), fastest first. Trained
+        trials over a budget take part (``TrialRecord.feasible`` marks them) unless
+        ``feasible_only``."""
+        done = [t for t in self.completed if t.feasible or not feasible_only]
         if not done:
             return []
         mask = pareto_mask(

@@ -8,8 +8,14 @@ benchmarks drive them directly.
 
 Subclasses implement :meth:`_ask_impl` and :meth:`_tell_impl`; optional hooks:
 :meth:`is_finished` (a strategy with its own end, such as LLR) and :meth:`summary` (what the
-strategy concluded, e.g. one winner per latency bin). Public methods validate and keep the
+strategy concluded, e.g. one winner per latency bin) and :meth:`set_budget` (a strategy
+registered with ``constraints="native"`` or ``"own"`` gets the search's budget there; it
+may check it against its options before any trial). Public methods validate and keep the
 book-keeping; ``_impl`` methods do the work.
+
+With a budget, a trial over it is told with its metrics and ``values=None`` when it was not
+trained (the screen rejected it, or its measured latency did), or with its values when it
+was; :meth:`violation` says by how much it broke the budget (0: feasible).
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ import numpy as np
 
 from accelsearch.errors import ConfigError, choices_text
 from accelsearch.kinds import annotation_kinds, check_kind
+from accelsearch.search.budget import Budget
 from accelsearch.search.encoding import Encoding
 
 
@@ -45,6 +52,8 @@ class Searcher(ABC):
 
     defaults: ClassVar[dict[str, Any]] = {}
     option_kinds: ClassVar[dict[str, tuple[type, ...]]] = {}
+    #: the search's budget (set by :meth:`set_budget`; ``None``: unconstrained)
+    search_budget: Budget | None = None
 
     def __init__(self, space, objective, seed: int = 0, **options: Any) -> None:
         unknown = sorted(set(options) - set(self.defaults))
@@ -94,8 +103,8 @@ class Searcher(ABC):
             )
         params = self.pending.pop(suggestion_id)
         values = self.objective.values(metrics) if metrics else None
-        if values is None:
-            metrics = None
+        if values is None and not self.violation(metrics):
+            metrics = None  # failed (an infeasible candidate keeps the metrics it has)
         self.history.append((params, dict(metrics) if metrics else None))
         self._tell_impl(suggestion_id, params, metrics, values)
 
@@ -103,7 +112,19 @@ class Searcher(ABC):
     def n_told(self) -> int:
         return len(self.history)
 
+    def violation(self, metrics: dict[str, Any] | None) -> float:
+        """How far ``metrics`` break the search's budget, relative to it (0: within it, or
+        no budget, or no metrics)."""
+        if self.search_budget is None or not metrics:
+            return 0.0
+        return self.search_budget.violation(metrics)
+
     # -- hooks -------------------------------------------------------------------------------
+    def set_budget(self, budget: Budget) -> None:
+        """Called once, before any ask, for strategies registered with constraints
+        ``native`` or ``own``; raise :class:`ConfigError` for a budget they cannot meet."""
+        self.search_budget = budget
+
     def is_finished(self) -> bool:
         """True when the strategy has nothing more to ask (default: never)."""
         return False

@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from accelsearch.search.budget import Budget
+
 
 @dataclass(frozen=True)
 class LatencySettings:
@@ -103,6 +105,12 @@ class SearchSettings:
     resumable: bool = True
     #: epochs the accuracy evaluator trains (the scheduler's default ``max_t``)
     evaluator_epochs: int | None = None
+    #: the search's budget (latency, params, GFLOPs; None: unconstrained)
+    budget: Budget | None = None
+    #: with a budget, screen candidates before the GPU and stop trials over it
+    screen_enabled: bool = True
+    #: rejections in a row before a candidate goes to a trial anyway
+    screen_max_per_trial: int = 200
 
     @property
     def scheduled(self) -> bool:

@@ -10,8 +10,14 @@ Tune's own random sampling over ``param_space``). Register one with
 
 Everything about a strategy that can be wrong (unknown name, one metric for a Pareto
 strategy or several for a scalar one, an unknown metric or option, a space the strategy
-cannot search) raises :class:`~accelsearch.errors.ConfigError` from :func:`validate` /
-:func:`make`, before Ray starts or any trial runs.
+cannot search, a budget it cannot take) raises :class:`~accelsearch.errors.ConfigError`
+from :func:`validate` / :func:`make`, before Ray starts or any trial runs.
+
+A strategy says how it takes a :class:`~accelsearch.search.budget.Budget` (``constraints=``,
+see :data:`~accelsearch.search.budget.CONSTRAINT_KINDS`): ``native`` factories and
+validators get it as ``budget=``, ask/tell searchers through
+:meth:`~accelsearch.search.searcher.Searcher.set_budget`; ``screen`` strategies never see it
+(the screen keeps them under it).
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ from typing import Any
 
 from accelsearch.errors import ConfigError, choices_text, short_repr
 from accelsearch.registry import Registry
+from accelsearch.search.budget import CONSTRAINT_KINDS, Budget
 
 #: metrics a trial reports that a strategy may optimise, and their direction
 METRIC_MODES: dict[str, str] = {
@@ -126,6 +133,8 @@ class Strategy:
     description: str = ""
     #: builds what the strategy needs without Ray (checks options and space); optional
     validator: Callable[..., Any] | None = None
+    #: how it takes a budget: native, own or screen (``budget.CONSTRAINT_KINDS``)
+    constraints: str = "screen"
 
 
 STRATEGIES: Registry[Strategy] = Registry("search strategy")
@@ -138,36 +147,68 @@ def register_strategy(
     single: bool = True,
     description: str = "",
     validator: Callable[..., Any] | None = None,
+    constraints: str = "screen",
 ):
-    """Decorator for a factory ``(space, objective, seed, options) -> (search_alg, param_space)``."""
+    """Decorator for a factory ``(space, objective, seed, options) -> (search_alg, param_space)``.
+
+    ``constraints="native"``: the factory and the validator also take ``budget=`` (a
+    :class:`~accelsearch.search.budget.Budget` or ``None``)."""
+    _check_kind(name, constraints)
 
     def deco(fn):
-        STRATEGIES.add(name, Strategy(name, fn, multi, single, description, validator))
+        STRATEGIES.add(name, Strategy(name, fn, multi, single, description, validator, constraints))
         return fn
 
     return deco
 
 
-def register_searcher(name: str, *, multi: bool = True, single: bool = True, description: str = ""):
-    """Class decorator for an ask/tell :class:`~accelsearch.search.searcher.Searcher`."""
+def register_searcher(
+    name: str,
+    *,
+    multi: bool = True,
+    single: bool = True,
+    description: str = "",
+    constraints: str = "screen",
+):
+    """Class decorator for an ask/tell :class:`~accelsearch.search.searcher.Searcher`; with
+    ``constraints="native"`` or ``"own"`` the budget reaches it through ``set_budget``."""
+    _check_kind(name, constraints)
 
     def deco(cls):
-        def build(space, objective, seed, options):
-            return cls(space, objective, seed, **options)
+        def build(space, objective, seed, options, budget=None):
+            searcher = cls(space, objective, seed, **options)
+            if budget is not None:
+                searcher.set_budget(budget)
+            return searcher
 
-        def factory(space, objective, seed, options):
+        def factory(space, objective, seed, options, budget=None):
             from accelsearch.search.tune_adapter import TuneSearcher
 
-            return TuneSearcher(build(space, objective, seed, options), objective), {}
+            return TuneSearcher(build(space, objective, seed, options, budget), objective), {}
 
         STRATEGIES.add(
             name,
-            Strategy(name, factory, multi, single, description or _first_line(cls), build),
+            Strategy(
+                name,
+                factory,
+                multi,
+                single,
+                description or _first_line(cls),
+                build,
+                constraints,
+            ),
         )
         cls.strategy_name = name
         return cls
 
     return deco
+
+
+def _check_kind(name: str, kind: str) -> None:
+    if kind not in CONSTRAINT_KINDS:
+        raise ConfigError(
+            f"strategy {name!r}: constraints={kind!r}; valid: {choices_text(CONSTRAINT_KINDS)}"
+        )
 
 
 def _first_line(obj) -> str:
@@ -190,8 +231,40 @@ def _check_arity(strat: Strategy, objective: Objective) -> None:
         )
 
 
-def validate(name: str, space, objective: Objective, seed: int, options: dict[str, Any]):
-    """Check a strategy against a space and objective without starting Ray.
+def check_budget(name: str, budget: Budget | None, screen: bool = True) -> None:
+    """A budget given to a strategy that cannot take it fails here, before any trial: a
+    ``screen`` strategy needs the screen on (it is what keeps such a strategy under the
+    budget)."""
+    if budget is None:
+        return
+    kind = STRATEGIES.get(name).constraints
+    if kind == "screen" and not screen:
+        native = [n for n in STRATEGIES.names() if STRATEGIES.get(n).constraints == "native"]
+        raise ConfigError(
+            f"search strategy {name!r} cannot take constraints ({budget.describe()}) and "
+            "search.screen.enabled is false, so nothing would keep it under the budget; turn "
+            "the screen on (it rejects over-budget candidates for this strategy), or use a "
+            f"strategy that takes constraints: {choices_text(native)}"
+        )
+
+
+def _budget_kwargs(strat: Strategy, budget: Budget | None) -> dict[str, Any]:
+    """``{"budget": budget}`` for strategies that take one themselves, else nothing."""
+    if budget is None or strat.constraints == "screen":
+        return {}
+    return {"budget": budget}
+
+
+def validate(
+    name: str,
+    space,
+    objective: Objective,
+    seed: int,
+    options: dict[str, Any],
+    budget: Budget | None = None,
+    screen: bool = True,
+):
+    """Check a strategy against a space, objective and budget without starting Ray.
 
     Returns what the strategy's validator built (its ask/tell searcher), or ``None``.
     """
@@ -199,16 +272,32 @@ def validate(name: str, space, objective: Objective, seed: int, options: dict[st
 
     strat = STRATEGIES.get(name)
     _check_arity(strat, objective)
+    check_budget(name, budget, screen)
     declared_params(space)
     if strat.validator is not None:
-        return strat.validator(space, objective, seed, dict(options))
+        return strat.validator(
+            space, objective, seed, dict(options), **_budget_kwargs(strat, budget)
+        )
     return None
 
 
-def make(name: str, space, objective: Objective, seed: int, options: dict[str, Any]):
-    """``(search_alg, param_space)`` for Ray Tune; every check of :func:`validate` first."""
-    validate(name, space, objective, seed, options)
-    return STRATEGIES.get(name).factory(space, objective, seed, dict(options))
+def make(
+    name: str,
+    space,
+    objective: Objective,
+    seed: int,
+    options: dict[str, Any],
+    budget: Budget | None = None,
+    screen: bool = True,
+):
+    """``(search_alg, param_space)`` for Ray Tune; every check of :func:`validate` first.
+
+    With a ``budget``, a strategy that takes constraints gets it; a ``screen`` strategy does
+    not (wrap its search algorithm in :class:`~accelsearch.search.screen.ScreenedSearch`).
+    """
+    validate(name, space, objective, seed, options, budget, screen)
+    strat = STRATEGIES.get(name)
+    return strat.factory(space, objective, seed, dict(options), **_budget_kwargs(strat, budget))
 
 
 def names() -> list[str]:

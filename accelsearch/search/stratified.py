@@ -9,9 +9,21 @@
    default all), taking turns between bins: each bin first evaluates ``init_per_bin``
    pool members in Sobol order (spread over the bin), then mostly the unevaluated members
    nearest (fewest differing parameters) to the bin's best so far, sometimes
-   (``explore``) a random one. Every evaluated assignment comes from the pool, so its
+   (``explore``) a random one. With ``surrogate: ridge`` the pick is instead the member a
+   ridge regression on one-hot parameters, fitted on every evaluated member, predicts
+   best (once 8 are evaluated). Every evaluated assignment comes from the pool, so its
    predicted latency is known and it stays in its bin.
 4. The summary gives one winner per bin (``SearchResult.summary["bins"]``).
+
+With a search budget on latency the pool is first restricted to the candidates whose
+predicted latency is within it (``budget_margin``, default 5 %, keeps those predicted just
+over it: the predictor errs, the measurement decides), so every bin lies under the budget;
+this needs a predictor in milliseconds (the lookup table, or a callable), not FLOPs.
+Unless ``target_bins`` says otherwise, the search then optimises the top bin only - the
+candidates just under the budget, where the most accurate model under a latency budget
+usually is (on NAS-Bench-201, under budgets at the 10th, 25th and 50th latency percentile,
+the best feasible cell lies among the slowest fifth of the feasible cells). Winners are
+feasible trials only.
 
 Its state is small (predictions and indices into the pool); the pool is regenerated from
 the seed when a search is resumed.
@@ -34,6 +46,7 @@ from accelsearch.search.strategy import register_searcher
     "stratified",
     multi=False,
     description="GPUNet: Sobol pool binned by predicted latency, best arch per bin",
+    constraints="native",
 )
 class StratifiedSearcher(Searcher):
     defaults = {
@@ -44,12 +57,15 @@ class StratifiedSearcher(Searcher):
         "predictor_options": None,
         "init_per_bin": 4,
         "explore": 0.2,
+        "budget_margin": 0.05,
+        "surrogate": None,
     }
     option_kinds = {
         "predictor": (object,),  # a name, or from Python a callable or a LUT: check_predictor
         "bins": (int, list),
         "target_bins": (list,),
         "predictor_options": (dict,),
+        "surrogate": (str,),  # null or "ridge" (checked below)
     }
 
     def __init__(self, space, objective, seed: int = 0, **options: Any) -> None:
@@ -74,6 +90,11 @@ class StratifiedSearcher(Searcher):
                 )
         if not 0 <= float(o["explore"]) <= 1:
             raise ConfigError(f"search.options.explore must be in [0, 1], got {o['explore']}")
+        if o["surrogate"] not in (None, "ridge"):
+            raise ConfigError(
+                f"search.options.surrogate is {o['surrogate']!r}; valid: null (nearest to the "
+                "bin's best), 'ridge'"
+            )
         check_predictor(o["predictor"], o["predictor_options"])
         n_bins = bins if isinstance(bins, int) else len(bins) - 1
         targets = o["target_bins"]
@@ -98,6 +119,46 @@ class StratifiedSearcher(Searcher):
         self.turn = 0
         self.unit = "ms"
 
+    def set_budget(self, budget) -> None:
+        super().set_budget(budget)
+        spec = self._predictor_spec
+        if budget.on_latency and spec == "flops":
+            raise ConfigError(
+                f"strategy 'stratified' restricts its pool to the latency budget "
+                f"({budget.describe()}) before any trial, which needs a predictor in ms; "
+                "search.options.predictor is 'flops' (GFLOPs rank archs but are not ms): use "
+                "predictor: lut (a lookup table for the recipe's GPU) or a callable Arch -> ms"
+            )
+        margin = self.options["budget_margin"]
+        if isinstance(margin, bool) or not isinstance(margin, (int, float)) or margin < 0:
+            raise ConfigError(f"search.options.budget_margin must be >= 0, got {margin!r}")
+
+    def _latency_budget(self) -> bool:
+        return self.search_budget is not None and self.search_budget.latency_ms is not None
+
+    def _within_budget(self, latency: np.ndarray) -> np.ndarray:
+        """Pool members whose predicted latency the budget (with its margin) admits."""
+        keep = np.ones(len(latency), dtype=bool)
+        b, m = self.search_budget, float(self.options["budget_margin"])
+        if b is None or not b.on_latency:
+            return keep
+        if self.unit != "ms":
+            raise ConfigError(
+                f"strategy 'stratified' needs a latency predictor in ms for the budget "
+                f"({b.describe()}); its predictor gives {self.unit}"
+            )
+        if b.latency_ms is not None:
+            keep &= latency <= b.latency_ms * (1 + m)
+        if b.latency_min_ms is not None:
+            keep &= latency >= b.latency_min_ms * (1 - m)
+        if not keep.any():
+            raise ConfigError(
+                f"no candidate of stratified's pool of {len(latency)} is predicted within the "
+                f"budget ({b.describe()}): the fastest is predicted at {latency.min():.4g} ms; "
+                "raise search.latency_budget_ms"
+            )
+        return keep
+
     # -- the pool ----------------------------------------------------------------------------
     def _make_pool(self) -> np.ndarray:
         stream = SobolStream(self.encoding.dim, self.seed, block=1024)
@@ -111,19 +172,22 @@ class StratifiedSearcher(Searcher):
         self.unit = unit_of(predictor)
         params = [self.encoding.from_indices(row) for row in self.pool]
         self.latency = predict_params(predictor, self.space, params)
+        admitted = self._within_budget(self.latency)
         bins = self.options["bins"]
         if isinstance(bins, int):
-            qs = np.quantile(self.latency, np.linspace(0, 1, bins + 1))
+            qs = np.quantile(self.latency[admitted], np.linspace(0, 1, bins + 1))
             self.edges = [float(q) for q in qs]
             self.edges[-1] = float(np.nextafter(self.edges[-1], np.inf))
         else:
             self.edges = [float(b) for b in bins]
         n_bins = len(self.edges) - 1
         which = np.searchsorted(self.edges, self.latency, side="right") - 1
-        which[(which < 0) | (which >= n_bins)] = -1
+        which[(which < 0) | (which >= n_bins) | ~admitted] = -1
         self.bin_of = which.astype(np.int16)
         self.members = [np.flatnonzero(which == b) for b in range(n_bins)]
         targets = self.options["target_bins"]
+        if targets is None and self._latency_budget():
+            targets = [n_bins - 1]  # "the most accurate under the budget": the bin below it
         targets = list(range(n_bins)) if targets is None else [int(t) for t in targets]
         bad = [t for t in targets if not 0 <= t < n_bins]
         if bad:
@@ -166,7 +230,11 @@ class StratifiedSearcher(Searcher):
         fresh = [i for i in members if i not in self.asked]
         if not fresh:
             return None
-        done = [(v, i) for i, (bb, v, _) in self.evaluated.items() if bb == b and v is not None]
+        done = [
+            (v, i)
+            for i, (bb, v, m) in self.evaluated.items()
+            if bb == b and v is not None and not self.violation(m)
+        ]
         n_started = sum(1 for i in members if i in self.asked)
         if n_started < int(self.options["init_per_bin"]) or not done:
             return int(fresh[0])  # Sobol order: spread over the bin
@@ -174,9 +242,38 @@ class StratifiedSearcher(Searcher):
             return int(fresh[int(self.rng.integers(len(fresh)))])
         best = min(done)[1]
         cand = np.array(fresh)
+        if self.options["surrogate"] == "ridge":
+            pick = self._surrogate_pick(cand)
+            if pick is not None:
+                return pick
         dist = (self.pool[cand] != self.pool[best]).sum(axis=1)
         nearest = cand[dist == dist.min()]
         return int(nearest[int(self.rng.integers(len(nearest)))])
+
+    def _surrogate_pick(self, cand: np.ndarray) -> int | None:
+        """The candidate a ridge regression on one-hot parameters (fitted on every feasible
+        evaluated member) predicts best; ``None`` while it has fewer than 8 points."""
+        rows = [
+            (i, v)
+            for i, (_, v, m) in self.evaluated.items()
+            if v is not None and not self.violation(m)
+        ]
+        if len(rows) < 8:
+            return None
+        x = self._one_hot(self.pool[[i for i, _ in rows]])
+        y = np.array([v for _, v in rows])
+        a = x.T @ x + np.eye(x.shape[1])
+        w = np.linalg.solve(a, x.T @ (y - y.mean()))
+        pred = self._one_hot(self.pool[cand]) @ w
+        return int(cand[int(np.argmin(pred))])
+
+    def _one_hot(self, idx: np.ndarray) -> np.ndarray:
+        cards = self.encoding.cardinalities
+        offsets = np.concatenate([[0], np.cumsum(cards)[:-1]])
+        out = np.zeros((len(idx), int(cards.sum())))
+        rows = np.arange(len(idx))[:, None]
+        out[rows, offsets[None, :] + idx.astype(np.int64)] = 1.0
+        return out
 
     def _tell_impl(self, suggestion_id, params, metrics, values) -> None:
         key = self.encoding.key(params)
@@ -199,7 +296,9 @@ class StratifiedSearcher(Searcher):
         out = []
         for b in self.targets:
             done = [
-                (v, i, m) for i, (bb, v, m) in self.evaluated.items() if bb == b and v is not None
+                (v, i, m)
+                for i, (bb, v, m) in self.evaluated.items()
+                if bb == b and v is not None and not self.violation(m)
             ]
             entry: dict[str, Any] = {
                 "bin": b,

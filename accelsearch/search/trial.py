@@ -6,6 +6,13 @@ tiny checkpoint (``result.json``); Ray Tune then snapshots the experiment, and a
 restarted by ``accelsearch resume`` finds that checkpoint and reports the stored result
 instead of evaluating again.
 
+With a search budget and the screen on (``TrialContext.gate``), a trial checks the budget
+before each expensive step: parameters and GFLOPs right after the build (before the GPU
+measures anything), latency right after the measurement (before any training). A candidate
+over the budget ends there with one report (``feasible: 0``, ``infeasible``: why, no
+accuracy), so no GPU-second goes to training it. Every trial under a budget reports
+``feasible``; ``measure_s`` and ``train_s`` split its time for the GPU-seconds summary.
+
 An exception raised by the trial's own work (decode, build, measurement, evaluation) ends
 the trial with a report ``{"trial_error": traceback}``: the trial is recorded as failed with
 that text (MLflow ``error.txt``), the searcher is told it failed, and the search goes on. It
@@ -22,6 +29,7 @@ import traceback
 from dataclasses import dataclass, field
 from typing import Any
 
+from accelsearch.search.budget import Budget
 from accelsearch.search.settings import TrialSettings
 
 REPORTED_METRICS = (
@@ -56,6 +64,10 @@ class TrialContext:
     #: checkpoint every epoch's report too (with a scheduler that stops trials early, so
     #: that a stopped trial is in Ray Tune's next snapshot at once)
     checkpoint_epochs: bool = False
+    #: the search's budget (``None``: unconstrained); trials report ``feasible`` against it
+    budget: Budget | None = None
+    #: stop a trial over the budget before it is measured (params, GFLOPs) or trained
+    gate: bool = False
 
     @property
     def num_classes(self) -> int:
@@ -120,6 +132,9 @@ def evaluate_arch(ctx: TrialContext, arch, report=None, latency_backend=None) ->
     t0 = time.perf_counter()
     model = ctx.space.build(arch, num_classes=ctx.num_classes)
     cost = model_cost(model, arch.resolution, arch.in_chans)
+    sizes = {"params_m": cost.params_m, "gflops": cost.gflops, "gmacs": cost.gmacs}
+    if ctx.gate and not ctx.budget.feasible(sizes):  # exact sizes: no GPU needed
+        return _infeasible(ctx.budget, sizes, arch, t0)
     lat_settings = settings.latency
     if latency_backend is None:
         lat = latency.measure(
@@ -145,9 +160,15 @@ def evaluate_arch(ctx: TrialContext, arch, report=None, latency_backend=None) ->
         "latency_precision": lat.precision,
         "latency_batch_size": lat.batch_size,
         "arch": str(arch),
+        "measure_s": time.perf_counter() - t0,
     }
+    if ctx.budget is not None:
+        base["feasible"] = int(ctx.budget.feasible(base))
+        if ctx.gate and not base["feasible"]:  # measured over the budget: not trained
+            return {**base, "infeasible": ctx.budget.reason(base)}
     evaluator = ctx.evaluator
     out: dict[str, Any] = {}
+    t_train = time.perf_counter()
 
     def on_epoch(epoch: int, acc: float) -> None:
         out.update(base)
@@ -156,6 +177,7 @@ def evaluate_arch(ctx: TrialContext, arch, report=None, latency_backend=None) ->
             epoch=epoch,
             reward=mnas_reward(acc, lat.median_ms, settings.reward_target_ms, settings.reward_w),
             eval_s=time.perf_counter() - t0,
+            train_s=time.perf_counter() - t_train,
         )
         if report is not None:
             report(dict(out))
@@ -166,6 +188,17 @@ def evaluate_arch(ctx: TrialContext, arch, report=None, latency_backend=None) ->
     if torch.cuda.is_available():
         torch.cuda.empty_cache()
     return out
+
+
+def _infeasible(budget: Budget, sizes: dict[str, float], arch, t0: float) -> dict[str, Any]:
+    """The one report of a trial stopped before the GPU by its exact sizes."""
+    return {
+        **sizes,
+        "feasible": 0,
+        "infeasible": budget.reason(sizes),
+        "arch": str(arch),
+        "measure_s": time.perf_counter() - t0,
+    }
 
 
 def run_trial(config: dict[str, Any], ctx: TrialContext) -> None:

@@ -17,9 +17,11 @@ from typing import Any
 
 from ray.tune import Callback
 
+from accelsearch.search import budget_report
 from accelsearch.search.observer import SearchObserver
 from accelsearch.search.result import TrialRecord
-from accelsearch.search.trial import REPORTED_METRICS, last_line
+from accelsearch.search.trial import REPORTED_METRICS
+from accelsearch.search.tune_adapter import LIVE_SCREENS
 
 # Observers and printers do not travel in Ray Tune's pickled experiment state; the driver
 # attaches them again by output folder when it restores a search. The logger Ray Tune
@@ -29,6 +31,7 @@ LIVE: dict[str, TrialLogger] = {}
 
 #: result keys a trial record keeps besides REPORTED_METRICS
 KEEP = {
+    *budget_report.BUDGET_KEYS,
     "epoch",
     "latency_cv",
     "latency_noisy",
@@ -125,16 +128,16 @@ class TrialLogger(Callback):
         rec.error = text
         for observer in self.observers:
             observer.on_trial_error(rec, self.number(rec), text)
-        self.print(f"[search] trial {rec.trial_id} failed: {last_line(text)}")
 
     # -- Ray Tune hooks --------------------------------------------------------------------
     def on_trial_start(self, iteration, trials, trial, **info) -> None:
+        self._take_screened()  # rejected while the strategy looked for this trial's config
         restarted = trial.trial_id in self.records
         rec = self._record(trial)
         self.running.add(trial.trial_id)
-        self._progress()
         for observer in self.observers:
             observer.on_trial_start(rec, self.number(rec), restarted)
+        self._progress()
 
     def on_trial_result(self, iteration, trials, trial, result, **info) -> None:
         rec = self._record(trial)
@@ -153,12 +156,26 @@ class TrialLogger(Callback):
             self._progress()
             return
         rec.metrics = {k: v for k, v in result.items() if k in KEEP or k in REPORTED_METRICS}
-        rec.status = "ok" if "accuracy" in result else "failed"
+        over = "accuracy" not in result and result.get("feasible") == 0
+        rec.status = "ok" if "accuracy" in result else ("infeasible" if over else "failed")
         if rec.status == "failed" and not rec.error:
             rec.error = "trial ended without reporting accuracy"
         for observer in self.observers:
             observer.on_trial_complete(rec, self.number(rec), result)
+        self._take_screened()
         self._progress()
+
+    def _take_screened(self) -> None:
+        """Record the candidates the screen rejected since the last call (and tell)."""
+        screen = LIVE_SCREENS.get(self.attach_key or "")
+        if screen is None:
+            return
+        first = sum(1 for r in self.records.values() if r.status == "screened")
+        for n, entry in enumerate(screen.drain_screened(), start=first):
+            rec = budget_report.screened_record(self.space, n, entry)
+            self.records[rec.trial_id] = rec
+            for observer in self.observers:
+                observer.on_trial_screened(rec)
 
     def on_trial_error(self, iteration, trials, trial, **info) -> None:
         rec = self._record(trial)
@@ -168,6 +185,7 @@ class TrialLogger(Callback):
         self._progress()
 
     def on_experiment_end(self, trials, **info) -> None:
+        self._take_screened()
         self.flush()
 
 

@@ -19,6 +19,7 @@ from accelsearch.objectives.accuracy.base import AccuracyEvaluator, Report
 from accelsearch.objectives.accuracy.proxies import ProxyEvaluator
 from accelsearch.objectives.accuracy.table import TableAccuracy, TableEvaluator
 from accelsearch.objectives.accuracy.train import TrainConfig, TrainEvaluator
+from accelsearch.options import check_option_names
 from accelsearch.registry import Registry
 
 EVALUATORS: Registry[type[AccuracyEvaluator]] = Registry("accuracy evaluator")
@@ -28,8 +29,11 @@ EVALUATORS.add("table", TableEvaluator)
 
 
 def get(name: str, **options: Any) -> AccuracyEvaluator:
-    """A new evaluator registered as ``name``."""
-    return EVALUATORS.get(name)(**options)
+    """A new evaluator registered as ``name`` (an option it does not take fails naming the
+    valid ones)."""
+    cls = EVALUATORS.get(name)
+    check_option_names(cls, options, f"accuracy evaluator {name!r}")
+    return cls(**options)
 
 
 __all__ = [

@@ -384,7 +384,11 @@ class ProxyEvaluator(AccuracyEvaluator):
     ) -> float:
         res = self.resolution or arch.resolution
         if model is None:
-            model = build_model(cap_stride(arch, self.max_stride), num_classes=self.num_classes)
+            # the seed fixes the initial weights too (a proxy scores them), so the same arch
+            # gets the same score; the caller's random state is left as it was
+            with torch.random.fork_rng(devices=[]):
+                torch.manual_seed(self.seed)
+                model = build_model(cap_stride(arch, self.max_stride), self.num_classes)
         value = score(
             self.proxy,
             model,

@@ -20,10 +20,11 @@ which fails that trial with its reason while the search goes on.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 import numpy as np
@@ -158,9 +159,21 @@ class TrainEvaluator(AccuracyEvaluator):
     def __init__(self, config: TrainConfig | None = None, **kwargs: Any) -> None:
         if config is not None and kwargs:
             raise ConfigError("give TrainEvaluator either a TrainConfig or keyword options")
+        valid = {f.name for f in fields(TrainConfig)}
+        unknown = sorted(set(kwargs) - valid)
+        if unknown:  # a TypeError from TrainConfig would not say which options there are
+            raise ConfigError(
+                f"accuracy.options has {unknown}, which evaluator 'train' does not take; "
+                f"valid options: {', '.join(sorted(valid))}"
+            )
         self.config = config or TrainConfig(**kwargs)
         self._data: ImageData | None = None
         self.last_run: dict[str, Any] = {}
+
+    @classmethod
+    def option_names(cls) -> list[str]:
+        """The keyword options it takes: ``config`` or the fields of :class:`TrainConfig`."""
+        return ["config", *(f.name for f in dataclasses.fields(TrainConfig))]
 
     def describe(self) -> str:
         c = self.config

@@ -35,40 +35,58 @@ accelsearch[tensorrt]``. Options: ``opset``, ``exporter``, ``typing`` ("auto", "
 from __future__ import annotations
 
 import contextlib
-import fcntl
-import hashlib
-import json
-import os
-import re
-import tempfile
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
 
-from accelsearch.errors import BackendUnavailableError, ConfigError, MeasurementError
+from accelsearch.errors import MeasurementError
 from accelsearch.objectives.latency.base import InputShape, LatencyBackend, base_versions
 from accelsearch.objectives.latency.cache import cache_dir
-from accelsearch.objectives.latency.onnx_export import (
-    MIN_OPSET,
-    calibration_batches,
-    fp16_from_onnx,
-    onnx_from_module,
-    qdq_from_onnx,
-)
+from accelsearch.objectives.latency.onnx_export import MIN_OPSET, calibration_batches
 from accelsearch.objectives.latency.protocol import Stats, run_protocol
 
-INSTALL_HINT = (
-    "TensorRT is not installed here (the Python package `tensorrt` cannot be imported); "
-    "install it with `pip install accelsearch[tensorrt]` (NVIDIA's wheels, for Linux or "
-    "Windows with an NVIDIA GPU), or measure with backend='torch' (CUDA graphs) or "
-    "backend='auto', which picks the best backend available"
+# The settings and caches live in their own modules; their public names stay importable
+# from here, where they were before the split.
+from accelsearch.objectives.latency.tensorrt_engines import (
+    EngineCache,
+    atomic_write,
+    collecting_logger,
+    engine_cache_fields,
+    engine_cache_key,
+    entropy_calibrator,
+    file_lock,
+    folder_option,
+    timing_cache_path,
 )
-TYPINGS = ("auto", "weak", "strong")
-INT8_MODES = ("qdq", "calibrate")
+from accelsearch.objectives.latency.tensorrt_settings import (
+    INSTALL_HINT,
+    INT8_MODES,
+    TYPINGS,
+    BuildSettings,
+    build_settings,
+    import_tensorrt,
+    onnx_for_settings,
+    tensorrt_available,
+)
+
+__all__ = [
+    "INSTALL_HINT",
+    "INT8_MODES",
+    "TYPINGS",
+    "BuildSettings",
+    "EngineCache",
+    "TensorRTBackend",
+    "build_settings",
+    "engine_cache_fields",
+    "engine_cache_key",
+    "import_tensorrt",
+    "onnx_for_settings",
+    "tensorrt_available",
+    "timing_cache_path",
+]
 
 #: TensorRT DataType name -> torch dtype (for the I/O buffers)
 _TORCH_DTYPES = {
@@ -81,215 +99,6 @@ _TORCH_DTYPES = {
     "BOOL": torch.bool,
     "UINT8": torch.uint8,
 }
-
-
-def import_tensorrt():
-    """``import tensorrt``, or :class:`BackendUnavailableError` with the install hint."""
-    try:
-        import tensorrt as trt
-    except ImportError:
-        raise BackendUnavailableError(INSTALL_HINT) from None
-    return trt
-
-
-def tensorrt_available() -> bool:
-    try:
-        import_tensorrt()
-    except BackendUnavailableError:
-        return False
-    return True
-
-
-@dataclass(frozen=True)
-class BuildSettings:
-    """How an engine is built for one precision.
-
-    ``flags`` are names of ``trt.BuilderFlag`` members to set; ``strongly_typed`` selects
-    ``NetworkDefinitionCreationFlag.STRONGLY_TYPED``; ``onnx_precision`` is the graph the
-    parser reads ("fp32", "fp16", "bf16" or "int8-qdq"); ``calibrate`` attaches an
-    ``IInt8EntropyCalibrator2``.
-    """
-
-    precision: str
-    flags: tuple[str, ...]
-    strongly_typed: bool
-    onnx_precision: str
-    calibrate: bool = False
-
-    @property
-    def mode(self) -> str:
-        typing = "strong" if self.strongly_typed else "weak"
-        flags = "+".join(f.lower() for f in self.flags) or "fp32"
-        return f"engine:{typing}:{flags}" + (":calibrated" if self.calibrate else "")
-
-
-def build_settings(
-    precision: str,
-    typing: str = "auto",
-    int8_mode: str = "qdq",
-    builder_flags: set[str] | None = None,
-) -> BuildSettings:
-    """The builder flags and ONNX graph for ``precision``.
-
-    ``builder_flags`` are the names ``trt.BuilderFlag`` has in the installed TensorRT (to
-    resolve ``typing="auto"``: weak typing where the precision flags exist, strong typing
-    otherwise); ``None`` assumes TensorRT 10.
-    """
-    if precision not in ("fp32", "fp16", "bf16", "int8"):
-        raise ConfigError(
-            f"tensorrt precision {precision!r}; valid choices: 'fp32', 'fp16', 'bf16', 'int8'"
-        )
-    if typing not in TYPINGS:
-        raise ConfigError(f"tensorrt option typing={typing!r}; valid choices: {TYPINGS}")
-    if int8_mode not in INT8_MODES:
-        raise ConfigError(f"tensorrt option int8_mode={int8_mode!r}; valid choices: {INT8_MODES}")
-    has_precision_flags = builder_flags is None or "FP16" in builder_flags
-    if typing == "auto":
-        typing = "weak" if has_precision_flags else "strong"
-    if typing == "weak" and not has_precision_flags:
-        raise ConfigError(
-            "this TensorRT has no precision builder flags (TensorRT >= 11 is always strongly "
-            "typed); use typing='strong' or 'auto'"
-        )
-    if typing == "strong":
-        if precision == "int8" and int8_mode == "calibrate":
-            raise ConfigError(
-                "int8_mode='calibrate' needs a weakly typed network; use int8_mode='qdq' "
-                "(explicit quantization) with typing='strong'"
-            )
-        if precision == "bf16":
-            raise ConfigError(
-                "bf16 with a strongly typed network needs a bf16 ONNX graph, which opset 17 "
-                "cannot express (its Conv has no bfloat16); use typing='weak' (TensorRT 10) or "
-                "precision='fp16'"
-            )
-        onnx_precision = "int8-qdq" if precision == "int8" else precision
-        return BuildSettings(precision, (), True, onnx_precision)
-    flags = {
-        "fp32": (),
-        "fp16": ("FP16",),
-        "bf16": ("BF16",),
-        "int8": ("INT8", "FP16"),
-    }[precision]
-    if precision == "int8":
-        calibrate = int8_mode == "calibrate"
-        return BuildSettings(
-            precision, flags, False, "fp32" if calibrate else "int8-qdq", calibrate
-        )
-    return BuildSettings(precision, flags, False, "fp32")
-
-
-def onnx_for_settings(
-    model: nn.Module,
-    input_shape: InputShape,
-    settings: BuildSettings,
-    opset: int = MIN_OPSET,
-    exporter: str = "torchscript",
-    calibration=None,
-):
-    """The ONNX graph TensorRT parses for ``settings``: fp32 (weak typing, and int8 with
-    TensorRT's calibrator), fp16 (converted) or Q/DQ int8 calibrated on ``calibration()``
-    batches (default: random images)."""
-    kind = settings.onnx_precision
-    proto = onnx_from_module(model, input_shape, opset, exporter)
-    if kind == "fp16":
-        return fp16_from_onnx(proto)
-    if kind == "int8-qdq":
-        batches = calibration() if calibration is not None else calibration_batches(input_shape)
-        return qdq_from_onnx(proto, batches)
-    return proto
-
-
-def engine_cache_fields(
-    model_hash: str,
-    input_shape: InputShape,
-    settings: BuildSettings,
-    trt_version: str,
-    gpu_name: str,
-    options: dict[str, Any],
-) -> dict[str, Any]:
-    """What identifies an engine: structure, shape (batch), precision, TensorRT version,
-    GPU and every build setting."""
-    return {
-        "model_hash": model_hash,
-        "input_shape": list(input_shape),
-        "precision": settings.precision,
-        "tensorrt": trt_version,
-        "gpu": gpu_name,
-        "flags": list(settings.flags),
-        "strongly_typed": settings.strongly_typed,
-        "onnx_precision": settings.onnx_precision,
-        "calibrate": settings.calibrate,
-        "options": {k: options[k] for k in sorted(options)},
-    }
-
-
-def engine_cache_key(fields: dict[str, Any]) -> str:
-    text = json.dumps(fields, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(text.encode()).hexdigest()[:32]
-
-
-def _slug(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9.]+", "-", text).strip("-")
-
-
-def timing_cache_path(folder: Path, trt_version: str, gpu_name: str) -> Path:
-    """One timing cache per TensorRT version and GPU model."""
-    return folder / f"timing-trt{_slug(trt_version)}-{_slug(gpu_name)}.cache"
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-
-
-@contextlib.contextmanager
-def _file_lock(path: Path):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(str(path) + ".lock", "a+") as fh:
-        fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
-
-
-class EngineCache:
-    """Serialized engines on disk, ``<key>.engine`` with a ``<key>.json`` of its fields."""
-
-    def __init__(self, folder: Path | str) -> None:
-        self.folder = Path(folder)
-
-    def path(self, key: str) -> Path:
-        return self.folder / f"{key}.engine"
-
-    def get(self, key: str) -> bytes | None:
-        p = self.path(key)
-        try:
-            return p.read_bytes()
-        except OSError:
-            return None
-
-    def put(self, key: str, engine: bytes, fields: dict[str, Any]) -> None:
-        _atomic_write(self.folder / f"{key}.json", json.dumps(fields, indent=1).encode())
-        _atomic_write(self.path(key), bytes(engine))
-
-
-def _folder_option(value: Any, default: Path) -> Path | None:
-    """An ``engine_cache`` option: False -> off, True/None -> ``default``, else a folder."""
-    if value is False:
-        return None
-    if value is True or value is None:
-        return default
-    return Path(str(value)).expanduser()
 
 
 class TensorRTBackend(LatencyBackend):
@@ -325,7 +134,7 @@ class TensorRTBackend(LatencyBackend):
             flags,
         )
         root = cache_dir() / "tensorrt"
-        engines = _folder_option(self.options.get("engine_cache"), root / "engines")
+        engines = folder_option(self.options.get("engine_cache"), root / "engines")
         self.engines = EngineCache(engines) if engines is not None else None
         timing = self.options.get("timing_cache")
         if timing is False:
@@ -376,7 +185,7 @@ class TensorRTBackend(LatencyBackend):
     def engine_from_onnx(self, onnx_bytes: bytes, input_shape: InputShape) -> bytes:
         """Parse ``onnx_bytes`` and build a serialized engine (timing cache read and merged)."""
         trt = self.trt
-        logger = _collecting_logger(trt)
+        logger = collecting_logger(trt)
         builder = trt.Builder(logger)
         flags = 0
         if self.settings.strongly_typed:
@@ -395,7 +204,7 @@ class TensorRTBackend(LatencyBackend):
         for flag in self.settings.flags:
             config.set_flag(getattr(trt.BuilderFlag, flag))
         if self.settings.calibrate:
-            config.int8_calibrator = _entropy_calibrator(
+            config.int8_calibrator = entropy_calibrator(
                 trt, self._calibration(input_shape), torch.device(self.device)
             )
         cache = None
@@ -419,13 +228,13 @@ class TensorRTBackend(LatencyBackend):
     def _save_timing_cache(self, cache) -> None:
         """Merge the build's timing cache into the file (other processes may add too)."""
         path = self.timing_cache_file
-        with _file_lock(path):
+        with file_lock(path):
             with contextlib.suppress(OSError):
                 on_disk = path.read_bytes()
                 if on_disk:
-                    config = self.trt.Builder(_collecting_logger(self.trt)).create_builder_config()
+                    config = self.trt.Builder(collecting_logger(self.trt)).create_builder_config()
                     cache.combine(config.create_timing_cache(on_disk), False)
-            _atomic_write(path, bytes(cache.serialize()))
+            atomic_write(path, bytes(cache.serialize()))
 
     # -- timing ------------------------------------------------------------------------
     def _measure_impl(
@@ -452,7 +261,7 @@ class TensorRTBackend(LatencyBackend):
         del model
         dev = torch.device(self.device)
         with torch.cuda.device(dev):
-            logger = _collecting_logger(trt)
+            logger = collecting_logger(trt)
             runtime = trt.Runtime(logger)
             engine = runtime.deserialize_cuda_engine(engine_bytes)
             if engine is None:
@@ -497,46 +306,3 @@ class TensorRTBackend(LatencyBackend):
             "timing": "GPU compute time (CUDA events around execute_async_v3)",
         }
         return stats, build_s, self.settings.mode, extra
-
-
-def _collecting_logger(trt):
-    """A ``trt.ILogger`` that keeps errors (for messages) and prints nothing below them."""
-
-    class _Logger(trt.ILogger):
-        def __init__(self) -> None:
-            trt.ILogger.__init__(self)
-            self.errors: list[str] = []
-
-        def log(self, severity, msg) -> None:
-            if severity in (trt.ILogger.Severity.ERROR, trt.ILogger.Severity.INTERNAL_ERROR):
-                self.errors.append(str(msg))
-
-    return _Logger()
-
-
-def _entropy_calibrator(trt, batches, device: torch.device):
-    """TensorRT's entropy calibrator over fp32 ``batches`` (numpy arrays of one shape)."""
-
-    class _Calibrator(trt.IInt8EntropyCalibrator2):
-        def __init__(self) -> None:
-            trt.IInt8EntropyCalibrator2.__init__(self)
-            self._batches = [torch.from_numpy(b).to(device) for b in batches]
-            self._next = 0
-
-        def get_batch_size(self) -> int:
-            return int(batches[0].shape[0])
-
-        def get_batch(self, names):
-            if self._next >= len(self._batches):
-                return None
-            t = self._batches[self._next]
-            self._next += 1
-            return [int(t.data_ptr())]
-
-        def read_calibration_cache(self):
-            return None
-
-        def write_calibration_cache(self, cache) -> None:
-            return None
-
-    return _Calibrator()

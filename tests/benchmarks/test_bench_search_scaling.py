@@ -7,7 +7,7 @@ import json
 import time
 from pathlib import Path
 
-from accelsearch.report import SearchProgress
+from accelsearch.progress import SearchProgress
 
 ROOT = Path(__file__).resolve().parents[2]
 

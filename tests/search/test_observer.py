@@ -93,6 +93,5 @@ def test_driver_runs_settings_and_tells_observers_in_order(tmp_path):
         else:
             assert t.arch.stages[0].width == 12
             assert mine[-1][0] == "error" and "width 12" in mine[-1][2]
-            assert any(f"trial {t.trial_id} failed" in line for line in printed)
     progress = [e for e in events if e[0] == "progress"]
     assert len(progress) == 12 and progress[-1] == ("progress", 6, 0, 6)  # start + end each

@@ -1,0 +1,70 @@
+"""``accelsearch list``: what a recipe can name, one line each, read from the registries."""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+
+#: the kinds of names ``list`` shows: (title, the recipe field that takes one)
+SECTIONS = (
+    ("spaces", "space.name"),
+    ("strategies", "search.strategy"),
+    ("latency backends", "latency.backend"),
+    ("accuracy evaluators", "accuracy.evaluator"),
+)
+
+
+def register(sub) -> None:
+    s = sub.add_parser(
+        "list",
+        help="list the spaces, strategies, latency backends and accuracy evaluators a recipe "
+        "can name",
+    )
+    s.add_argument(
+        "kind",
+        nargs="?",
+        choices=[title.split()[0] for title, _ in SECTIONS],
+        help="only this kind (default: all)",
+    )
+    s.set_defaults(fn=list_names)
+
+
+def first_paragraph(text: str | None) -> str:
+    """A docstring's first paragraph on one line, without reST markup."""
+    return " ".join((text or "").strip().split("\n\n")[0].split()).replace("``", "")
+
+
+def entries() -> dict[str, list[tuple[str, str]]]:
+    """``{section title: [(name, one line), ...]}`` from the registries."""
+    from accelsearch import spaces
+    from accelsearch.objectives import accuracy, latency
+    from accelsearch.search.strategy import STRATEGIES
+
+    backends = [("auto", "the best backend installed for the device (each result names it)")]
+    backends += [(n, first_paragraph(latency.BACKENDS.get(n).__doc__)) for n in latency.BACKENDS]
+    return {
+        "spaces": [(n, first_paragraph(spaces.SPACES.get(n).__doc__)) for n in spaces.list()],
+        "strategies": [(n, STRATEGIES.get(n).description) for n in STRATEGIES],
+        "latency backends": backends,
+        "accuracy evaluators": [
+            (n, first_paragraph(accuracy.EVALUATORS.get(n).__doc__)) for n in accuracy.EVALUATORS
+        ],
+    }
+
+
+def list_names(args: argparse.Namespace) -> int:
+    # a terminal gets lines cut to its width; a pipe or file gets them whole
+    width = shutil.get_terminal_size((0, 0)).columns if sys.stdout.isatty() else 0
+    found = entries()
+    for title, field in SECTIONS:
+        if args.kind and not title.startswith(args.kind):
+            continue
+        print(f"{title} (recipe field {field}):")
+        rows = found[title]
+        pad = max(len(name) for name, _ in rows) + 2
+        for name, line in rows:
+            text = f"  {name:<{pad}}{line}"
+            print(text if not width or len(text) <= width else text[: width - 1] + "…")
+        print()
+    return 0

@@ -1,0 +1,297 @@
+"""The screen before the GPU: reject over-budget candidates from their *predicted* latency.
+
+A candidate the strategy proposes is first judged on the CPU: its parameters and GFLOPs
+(when the budget bounds them; exact, from the model built on the CPU) and its predicted
+latency. It is rejected - told back to the strategy as infeasible, never built on the GPU
+nor trained - when the prediction is over the budget by more than the predictor's measured
+error (``predicted × (1 − margin) > budget``; the mirror image for a lower bound). A
+candidate that passes goes to a trial, which measures its latency before training and stops
+there when the measurement is over the budget (``trial.py``).
+
+The predictor (:func:`make_latency_model`):
+
+* ``lut``: the per-layer lookup table of the recipe's GPU (``accelsearch.objectives.latency.
+  lut``), read from its store without a GPU. Its margin starts at a prior (3 × the table's
+  fitted MAPE, at least 5 %) and becomes the 95th percentile of its relative error on the
+  trials measured so far, once there are ``min_points`` of them;
+* ``flops``: GFLOPs of the model, turned into ms by a line fitted on the trials measured so
+  far (weighted least squares, relative error); it screens nothing until ``min_points``
+  trials are measured, and its margin is the 95th percentile of the leave-one-out relative
+  errors of that fit.
+
+``search.screen.margin`` fixes the margin instead. The margin never goes below 2 %
+(measurement noise).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from accelsearch.accounting import model_cost
+from accelsearch.errors import ConfigError, choices_text
+from accelsearch.search.budget import Budget
+from accelsearch.search.encoding import Encoding
+
+SCREEN_PREDICTORS = ("auto", "lut", "flops")
+MIN_MARGIN = 0.02
+
+
+def error_quantile(errors: list[float], q: float = 0.95) -> float:
+    """The ``q`` quantile of relative errors (their maximum while there are fewer than 20)."""
+    e = np.abs(np.asarray(errors, dtype=float))
+    return float(e.max() if len(e) < 20 else np.quantile(e, q))
+
+
+class TableLatency:
+    """An ms predictor made by ``make()`` (the LUT; from Python any callable ``Arch -> ms``
+    or object with ``predict_many(params)``), with its error measured on the trials."""
+
+    kind = "lut"
+
+    def __init__(
+        self,
+        make: Callable[[], Any],
+        space,
+        description: str,
+        prior_margin: float = 0.1,
+        min_points: int = 4,
+    ) -> None:
+        self.make = make  # picklable: the predictor itself is not kept in snapshots
+        self.space = space
+        self.description = description
+        self.prior_margin = float(prior_margin)
+        self.min_points = int(min_points)
+        self.errors: list[float] = []
+        self._predictor = None
+
+    @property
+    def predictor(self):
+        if self._predictor is None:
+            self._predictor = self.make()
+        return self._predictor
+
+    @property
+    def ready(self) -> bool:
+        return True
+
+    def predict_many(self, params: list[dict[str, Any]]) -> np.ndarray:
+        p = self.predictor
+        if hasattr(p, "predict_many"):
+            return np.asarray(p.predict_many(list(params)), dtype=float)
+        return np.array([float(p(self.space.decode(x))) for x in params], dtype=float)
+
+    def predict(self, params: dict[str, Any], gflops: float | None = None) -> float:
+        return float(self.predict_many([params])[0])
+
+    def observe(self, predicted: float | None, measured: float, gflops: float | None) -> None:
+        if predicted is not None and measured > 0:
+            self.errors.append((predicted - measured) / measured)
+
+    def margin(self) -> float | None:
+        if len(self.errors) < self.min_points:
+            return self.prior_margin
+        return error_quantile(self.errors)
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        state["_predictor"] = None  # a LUT holds its whole table: made again when needed
+        return state
+
+
+class FlopsLatency:
+    """GFLOPs -> ms by a line fitted on the trials measured so far."""
+
+    kind = "flops"
+    description = "FLOPs, calibrated on the trials measured so far"
+
+    def __init__(self, min_points: int = 4) -> None:
+        self.min_points = int(min_points)
+        self.points: list[tuple[float, float]] = []  # (GFLOPs, measured ms)
+        self.coef: tuple[float, float] | None = None
+        self.loo: list[float] = []
+
+    @property
+    def ready(self) -> bool:
+        return self.coef is not None
+
+    def predict(self, params: dict[str, Any], gflops: float | None = None) -> float | None:
+        if self.coef is None or gflops is None:
+            return None
+        a, b = self.coef
+        return float(a * gflops + b)
+
+    def observe(self, predicted: float | None, measured: float, gflops: float | None) -> None:
+        if gflops is None or measured <= 0:
+            return
+        self.points.append((float(gflops), float(measured)))
+        if len(self.points) >= self.min_points:
+            g, y = np.array(self.points).T
+            self.coef = _fit_line(g, y)
+            self.loo = _loo_errors(g, y)
+
+    def margin(self) -> float | None:
+        return error_quantile(self.loo) if self.coef is not None else None
+
+
+def _fit_line(g: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+    """``y ≈ a·g + b``, least squares on relative error (rows weighted by 1/y)."""
+    w = 1.0 / y
+    X = np.stack([g, np.ones_like(g)], axis=1) * w[:, None]
+    (a, b), *_ = np.linalg.lstsq(X, y * w, rcond=None)
+    return float(a), float(b)
+
+
+def _loo_errors(g: np.ndarray, y: np.ndarray) -> list[float]:
+    out = []
+    for i in range(len(y)):
+        keep = np.arange(len(y)) != i
+        a, b = _fit_line(g[keep], y[keep])
+        out.append(float((a * g[i] + b - y[i]) / y[i]))
+    return out
+
+
+@dataclass
+class Verdict:
+    """What the screen concluded about one candidate."""
+
+    passed: bool
+    predicted_ms: float | None = None
+    margin: float | None = None
+    reason: str = ""
+    #: what the strategy is told for a rejected candidate (and the trial record carries)
+    metrics: dict[str, Any] = field(default_factory=dict)
+
+
+class Screen:
+    """Judges candidates against a budget before the GPU, and learns the predictor's error
+    from the trials measured afterwards (see the module docstring)."""
+
+    def __init__(
+        self,
+        budget: Budget,
+        space,
+        latency_model=None,
+        cost_of: Callable[[dict[str, Any]], tuple[float, float]] | None = None,
+        margin: float | None = None,
+    ) -> None:
+        self.budget = budget
+        self.space = space
+        self.encoding = Encoding(space)
+        self.model = latency_model
+        self.cost_of = cost_of or BuildCost(space)
+        self.fixed_margin = margin
+        self.predicted: dict[tuple, float] = {}  # candidates passed, by key: predicted ms
+        self.judged = 0
+        self.rejected = 0
+        self.passed_unscreened = 0  # passed because the predictor was not ready yet
+        #: the predicted latency range checked before any trial (screen_setup.check_reachable)
+        self.reach: dict[str, Any] | None = None
+
+    # -- judging -------------------------------------------------------------------------
+    def margin(self) -> float | None:
+        if self.fixed_margin is not None:
+            return float(self.fixed_margin)
+        m = self.model.margin() if self.model is not None else None
+        return None if m is None else max(MIN_MARGIN, m)
+
+    def _costs(self, params: dict[str, Any]) -> dict[str, float]:
+        need = self.budget.params_m is not None or self.budget.gflops is not None
+        if not need and not (self.model is not None and self.model.kind == "flops"):
+            return {}
+        params_m, gflops = self.cost_of(params)
+        return {"params_m": params_m, "gflops": gflops}
+
+    def judge(self, params: dict[str, Any]) -> Verdict:
+        self.judged += 1
+        costs = self._costs(params)
+        exact = {k: v for k, v in costs.items() if getattr(self.budget, k) is not None}
+        if exact and not self.budget.feasible(exact):  # exact numbers: no margin
+            return self._reject(params, exact, self.budget.reason(exact), None, None)
+        pred = margin = None
+        if self.budget.on_latency and self.model is not None and self.model.ready:
+            pred = self.model.predict(params, costs.get("gflops"))
+            margin = self.margin()
+        if pred is not None and margin is not None:
+            lo = {"latency_ms": pred * (1 - margin)}
+            hi = {"latency_ms": pred * (1 + margin)}
+            b = self.budget
+            if b.latency_ms is not None and not b.feasible(lo):
+                why = f"predicted {pred:.4g} ms − {100 * margin:.1f} % > {b.latency_ms:g} ms"
+                return self._reject(params, costs, why, pred, margin)
+            if b.latency_min_ms is not None and not b.feasible(hi):
+                why = f"predicted {pred:.4g} ms + {100 * margin:.1f} % < {b.latency_min_ms:g} ms"
+                return self._reject(params, costs, why, pred, margin)
+        elif self.budget.on_latency:
+            self.passed_unscreened += 1
+        if pred is not None:
+            self.predicted[self.encoding.key(params)] = pred
+        return Verdict(True, pred, margin)
+
+    def _reject(self, params, costs, why: str, pred, margin) -> Verdict:
+        self.rejected += 1
+        metrics = {**costs, "feasible": 0, "screened": 1, "infeasible": why}
+        if pred is not None:
+            metrics["latency_ms"] = pred  # what the strategy learns the violation from
+            metrics["predicted_latency_ms"] = pred
+            metrics["screen_margin"] = margin
+        return Verdict(False, pred, margin, why, metrics)
+
+    # -- learning ------------------------------------------------------------------------
+    def observe(self, params: dict[str, Any], metrics: dict[str, Any] | None) -> None:
+        """A trial measured ``params``: compare with what was predicted, refit FLOPs."""
+        if not metrics or self.model is None:
+            return
+        measured = metrics.get("latency_ms")
+        if not isinstance(measured, (int, float)) or metrics.get("screened"):
+            return
+        pred = self.predicted.pop(self.encoding.key(params), None)
+        self.model.observe(pred, float(measured), metrics.get("gflops"))
+
+    def summary(self) -> dict[str, Any]:
+        m = self.margin()
+        out: dict[str, Any] = {
+            "budget": self.budget.to_dict(),
+            "predictor": self.model.description if self.model is not None else "none",
+            "margin": m,
+            "judged": self.judged,
+            "screened": self.rejected,
+            "passed_before_the_predictor_was_ready": self.passed_unscreened,
+        }
+        if self.reach:
+            out["reach"] = self.reach
+        if self.model is not None and self.model.kind == "lut":
+            out["measured_errors"] = len(self.model.errors)
+        if self.model is not None and self.model.kind == "flops":
+            out["calibration_points"] = len(self.model.points)
+            out["calibration"] = self.model.coef
+        return out
+
+
+class BuildCost:
+    """Parameters (M) and GFLOPs of a candidate, from its model built on the CPU (memoised;
+    one build per distinct candidate)."""
+
+    def __init__(self, space, num_classes: int = 1000) -> None:
+        self.space = space
+        self.num_classes = num_classes
+        self.memo: dict[tuple, tuple[float, float]] = {}
+        self.encoding = Encoding(space)
+
+    def __call__(self, params: dict[str, Any]) -> tuple[float, float]:
+        key = self.encoding.key(params)
+        if key not in self.memo:
+            arch = self.space.decode(params)
+            cost = model_cost(self.space.build(arch, num_classes=self.num_classes), arch.resolution)
+            self.memo[key] = (cost.params_m, cost.gflops)
+        return self.memo[key]
+
+
+def check_predictor_name(name: str) -> None:
+    if name not in SCREEN_PREDICTORS:
+        raise ConfigError(
+            f"search.screen.predictor is {name!r}; valid choices: {choices_text(SCREEN_PREDICTORS)}"
+        )
