@@ -21,12 +21,12 @@ from accelsearch.errors import AccelSearchError
 from accelsearch.objectives import latency
 from accelsearch.objectives.reward import mnas_reward
 from accelsearch.recipe import Recipe
+from accelsearch.recipe_settings import latency_kwargs
 from accelsearch.scaling.evaluations import Evaluations
 from accelsearch.scaling.family import Family
 from accelsearch.scaling.grid import resolve_targets
 from accelsearch.scaling.lacs import LACS
 from accelsearch.search.result import SearchResult
-from accelsearch.search.trial import latency_kwargs
 from accelsearch.tracking import Tracker
 
 LACS_CHECKPOINT = "lacs_checkpoint.json"  # in the run folder: LACS's measurements so far

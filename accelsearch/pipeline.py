@@ -28,8 +28,11 @@ from accelsearch.family_run import grow_family as grow_family
 from accelsearch.family_run import log_family as log_family
 from accelsearch.progress import show_status
 from accelsearch.recipe import Recipe
+from accelsearch.recipe_driver import search_driver
 from accelsearch.scaling.family import Family
+from accelsearch.search.driver import STATE_FILE
 from accelsearch.search.result import SearchResult
+from accelsearch.search.screen_setup import check_search_budget
 from accelsearch.tracking import Tracker, default_tracking_uri, is_remote, write_sync_target
 from accelsearch.tracking_failover import FailoverTracker, read_fallback
 
@@ -87,9 +90,6 @@ def run_recipe(
     ``offline=True`` keeps the MLflow runs in the workspace's SQLite store even when a
     tracking URI is given (``accelsearch sync`` uploads them later).
     """
-    from accelsearch.search.driver import Search
-    from accelsearch.search.screen_setup import check_search_budget
-
     t0 = time.perf_counter()
     workspace = Path(output_dir).resolve()
     space = space if space is not None else recipe.space.make()
@@ -101,9 +101,8 @@ def run_recipe(
     _follow_tracker(tracker, out, printer)
     (out / "recipe.json").write_text(recipe.model_dump_json(indent=2))
     printer(f"[run] {recipe.name}: output {out}, MLflow {tracker.uri}")
-    result = Search(
-        recipe, out, tracker=tracker, address=address, printer=printer, space=space, screen=screen
-    ).run()
+    driver = search_driver(recipe, out, tracker, address, printer, space, screen=screen)
+    result = driver.run()
     return finish_run(recipe, out, tracker, result, printer, space, t0, planned)
 
 
@@ -125,7 +124,6 @@ def resume_run(
     """
     from accelsearch.errors import ConfigError
     from accelsearch.recipe import recipe_from_dict
-    from accelsearch.search.driver import STATE_FILE, Search
 
     t0 = time.perf_counter()
     out = Path(run_dir).resolve()
@@ -152,15 +150,8 @@ def resume_run(
         result = SearchResult.load(out / "search.json")
     else:
         printer(f"[resume] {out}: continuing the search")
-        result = Search(
-            recipe,
-            out,
-            tracker=tracker,
-            address=address,
-            printer=printer,
-            space=space,
-            trust_checkpoints=trust_checkpoints,
-        ).resume()
+        driver = search_driver(recipe, out, tracker, address, printer, space, trust_checkpoints)
+        result = driver.resume()
     return finish_run(recipe, out, tracker, result, printer, space, t0, planned)
 
 

@@ -25,6 +25,7 @@ from pydantic import (
 from accelsearch.baselines.spec import BaselinesSpec
 from accelsearch.errors import AccelSearchError, ConfigError, choices_text, short_repr
 from accelsearch.kinds import check_options
+from accelsearch.objectives.latency_spec import LatencySpec as LatencySpec
 from accelsearch.options import check_option_names
 from accelsearch.recipe_data import MissingData
 from accelsearch.recipe_input import (
@@ -80,56 +81,6 @@ class SpaceSpec(_Strict):
         from accelsearch import spaces
 
         return spaces.get(self.name, **self.options)
-
-
-class LatencySpec(_Strict):
-    """How latency is measured: backend, device, precision, batch size, timing protocol."""
-
-    backend: str = "auto"
-    device: str = "auto"
-    precision: str | None = None
-    batch_size: int = Field(1, ge=1)
-    protocol: dict[str, Any] = Field(default_factory=dict)
-    options: dict[str, Any] = Field(default_factory=dict)
-
-    @field_validator("backend")
-    @classmethod
-    def _known(cls, v: str) -> str:
-        from accelsearch.objectives import latency
-
-        valid = ["auto", *latency.BACKENDS.names()]
-        if v not in valid:
-            raise ValueError(f"unknown latency backend {v!r}; valid choices: {choices_text(valid)}")
-        return v
-
-    @field_validator("device")
-    @classmethod
-    def _device(cls, v: str) -> str:
-        if v not in ("auto", "cpu", "cuda") and not re.fullmatch(r"cuda:\d+", v):
-            raise ValueError("unknown latency device; valid: 'auto', 'cpu', 'cuda', 'cuda:N'")
-        return v
-
-    @field_validator("precision")
-    @classmethod
-    def _precision(cls, v: str | None) -> str | None:
-        from accelsearch.objectives.latency.base import PRECISIONS
-
-        if v is not None and v not in PRECISIONS:
-            raise ValueError(f"unknown precision {v!r}; valid choices: {choices_text(PRECISIONS)}")
-        return v
-
-    @field_validator("protocol")
-    @classmethod
-    def _protocol(cls, v: dict[str, Any]) -> dict[str, Any]:
-        from accelsearch.objectives.latency.protocol import Protocol
-
-        try:
-            Protocol(**v)
-        except AccelSearchError as exc:
-            raise ValueError(str(exc)) from None
-        except OPTION_ERRORS as exc:
-            raise ValueError(f"bad latency protocol field: {exc}") from None
-        return v
 
 
 #: option names that hold an input file or folder (also any name ending in one of PATH_SUFFIXES)

@@ -20,9 +20,10 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel
 
+from accelsearch.errors import MAX_MESSAGE as MAX_MESSAGE  # the old import path
 from accelsearch.errors import ConfigError, short_repr
+from accelsearch.errors import format_validation_error as format_validation_error
 
 #: values a recipe may expand to, aliases counted every time they are used
 MAX_NODES = 100_000
@@ -204,10 +205,6 @@ def read_recipe_file(path: str | Path) -> Any:
     return load_yaml(decode(path.read_bytes(), str(path)), str(path))
 
 
-#: longest part of one error line taken from pydantic's message (which may quote the value)
-MAX_MESSAGE = 400
-
-
 def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
     """Apply ``a.b.c=value`` overrides (value parsed as YAML) to a raw recipe dict."""
     for item in overrides:
@@ -231,40 +228,3 @@ def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]
                 f"{exc}; quote a value that is text, e.g. --set '{key}=\"...\"'"
             ) from None
     return raw
-
-
-def _valid_fields(model: type[BaseModel], loc: tuple) -> list[str]:
-    """Field names valid at ``loc`` (for 'unknown field' messages)."""
-    for part in loc[:-1]:
-        field = model.model_fields.get(str(part)) if isinstance(part, str) else None
-        ann = getattr(field, "annotation", None)
-        if isinstance(ann, type) and issubclass(ann, BaseModel):
-            model = ann
-        else:
-            return []
-    return sorted(model.model_fields)
-
-
-def format_validation_error(exc, source: str, model: type[BaseModel]) -> str:
-    """pydantic's errors as lines of ``source: field.path: problem (got value)``."""
-    lines = []
-    for err in exc.errors():
-        loc = tuple(err.get("loc", ()))
-        path = ".".join(str(p) for p in loc) or "(recipe)"
-        option = (err.get("ctx") or {}).get("option")
-        if option:  # an error about one entry of an ``options`` mapping
-            path = f"{path}.{option}"
-        if err.get("type") == "extra_forbidden":
-            valid = _valid_fields(model, loc)
-            lines.append(f"{source}: {path}: unknown field; valid fields here: {', '.join(valid)}")
-        elif err.get("type") == "missing":
-            lines.append(f"{source}: {path}: required field is missing")
-        else:
-            msg = err.get("msg", "")
-            msg = msg.removeprefix("Value error, ")
-            if len(msg) > MAX_MESSAGE:  # a message that quotes a long value
-                msg = msg[: MAX_MESSAGE - 3] + "..."
-            got = err.get("input")
-            extra = "" if isinstance(got, dict) or got is None else f" (got {short_repr(got)})"
-            lines.append(f"{source}: {path}: {msg}{extra}")
-    return "\n".join(lines)

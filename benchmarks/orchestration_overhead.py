@@ -8,7 +8,7 @@ trials, multivariate) proposes ``--trials`` configurations of a trivial space in
 * ``tune_optuna_default``: Ray Tune + ``OptunaSearch``, a trivial function trainable, Tune's
   defaults (a new trial actor per trial);
 * ``tune_optuna_reuse``: the same with ``reuse_actors=True`` (what accelsearch uses);
-* ``accelsearch``: ``accelsearch.search.Search`` - the real trial function (build a tiny
+* ``accelsearch``: ``accelsearch.recipe_search.Search`` - the real trial function (build a tiny
   model, count its FLOPs, "measure" with a constant latency backend, a trivial evaluator),
   experiment snapshots after every result (resume), MLflow logging to SQLite;
 * ``accelsearch_no_mlflow``: the same without tracking;
@@ -176,7 +176,7 @@ def accelsearch_search(
 ) -> dict:
     from accelsearch.pipeline import make_tracker
     from accelsearch.recipe import recipe_from_dict
-    from accelsearch.search.driver import Search
+    from accelsearch.recipe_search import Search
 
     recipe = recipe_from_dict(
         {

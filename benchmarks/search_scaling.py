@@ -175,7 +175,7 @@ def main(argv=None) -> int:
     import torch
 
     from accelsearch.pipeline import make_tracker
-    from accelsearch.search.driver import Search
+    from accelsearch.recipe_search import Search
 
     n_gpus = torch.cuda.device_count() if args.device == "cuda" else 0
     cpus = os.cpu_count() or 1

@@ -7,8 +7,8 @@ accounting, kinds, options}`` and ``accelsearch.data``), then the rooms ``spaces
 import deferred into a function is still a dependency. The graph is read from the source
 (AST), following setuptools' ``package-dir`` mapping.
 
-``KNOWN`` lists the edges that break the rule today (issue 17 removes them): a new one fails
-this test, and an edge that is gone must be struck from the list, so it only shrinks.
+``KNOWN`` lists the edges that break the rule (issue 17 removed the last of them): a new one
+fails this test, and an edge that is gone must be struck from the list, so it only shrinks.
 """
 
 from __future__ import annotations
@@ -109,16 +109,7 @@ def layer_breaks() -> set[tuple[str, str]]:
     return broken
 
 
-KNOWN: set[tuple[str, str]] = {
-    # the search driver and trial read the whole Recipe and write MLflow/report themselves
-    ("accelsearch.search.driver", "accelsearch.recipe"),
-    ("accelsearch.search.driver", "accelsearch.tracking"),
-    ("accelsearch.search.driver", "accelsearch.pipeline"),  # Search(..., tracker=WORKSPACE)
-    ("accelsearch.search.driver", "accelsearch.progress"),
-    ("accelsearch.search.trial", "accelsearch.recipe"),
-    ("accelsearch.search.utilization_filter", "accelsearch.recipe"),
-    ("accelsearch.search.utilization_filter", "accelsearch.recipe_input"),
-}
+KNOWN: set[tuple[str, str]] = set()  # none left: keep it that way
 
 
 def test_no_new_layer_breaks():

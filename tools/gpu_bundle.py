@@ -295,7 +295,7 @@ def build(args: argparse.Namespace) -> int:
 # -- check ----------------------------------------------------------------------------------
 #: what ``accelsearch run`` / ``resume`` / ``compare`` import, in the driver and in Ray workers
 IMPORTS = (
-    "accelsearch.cli", "accelsearch.pipeline", "accelsearch.search.driver",
+    "accelsearch.cli", "accelsearch.pipeline", "accelsearch.recipe_search", "accelsearch.search.driver",
     "accelsearch.search.trial", "accelsearch.search.tune_adapter",
     "accelsearch.search.optuna_strategies", "accelsearch.search.pymoo_strategies",
     "accelsearch.baselines.compare_run", "accelsearch.tracking", "accelsearch.objectives.latency",

@@ -30,7 +30,8 @@ from accelsearch.baselines.spec import BaselinesSpec
 from accelsearch.errors import AccelSearchError
 from accelsearch.objectives import latency
 from accelsearch.objectives.accuracy.base import AccuracyEvaluator
-from accelsearch.search.trial import TrialContext, evaluate_arch, latency_kwargs
+from accelsearch.recipe_settings import latency_kwargs, trial_context
+from accelsearch.search.trial import TrialContext, evaluate_arch
 from accelsearch.spaces.timm_zoo import TimmZooSpace
 
 BASELINES_FILE = "baselines.json"
@@ -162,7 +163,7 @@ def measure_baselines(
         return 0
     evaluator = recipe.accuracy.make() if spec.accuracy else LatencyOnly()
     space = TimmZooSpace(models=[p.model for p in planned])
-    ctx = TrialContext(recipe, space, evaluator)
+    ctx = trial_context(recipe, space, evaluator)
     table = None
     threads_before = torch.get_num_threads()
     threads = latency_kwargs(recipe).get("threads")

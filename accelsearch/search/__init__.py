@@ -2,7 +2,10 @@
 
 >>> from accelsearch import search
 >>> search.strategies()          # registered strategy names
->>> result = search.Search(recipe, "out").run()
+
+A recipe's search runs through :class:`accelsearch.recipe_search.Search` (the application
+layer translates the recipe into :mod:`accelsearch.search.settings` and drives
+:class:`~accelsearch.search.driver.SearchDriver`); this room never reads a recipe.
 """
 
 from __future__ import annotations
@@ -18,10 +21,15 @@ def strategies() -> list[str]:
 
 def __getattr__(name: str):
     # The driver imports Ray; load it only when asked for.
-    if name in ("Search", "TrialLogger"):
-        from accelsearch.search import driver
+    if name in ("SearchDriver", "TrialLogger"):
+        from accelsearch.search import driver  # sets Ray Tune's environment before Ray loads
 
         return getattr(driver, name)
+    if name == "Search":  # moved up a layer: it takes a recipe
+        raise AttributeError(
+            "accelsearch.search.Search moved to accelsearch.recipe_search.Search "
+            "(from accelsearch.recipe_search import Search)"
+        )
     if name in ("SearchResult", "TrialRecord"):
         from accelsearch.search import result
 
@@ -32,7 +40,7 @@ def __getattr__(name: str):
 __all__ = [
     "Objective",
     "STRATEGIES",
-    "Search",
+    "SearchDriver",
     "SearchResult",
     "TrialRecord",
     "register_strategy",

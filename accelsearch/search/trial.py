@@ -29,8 +29,8 @@ import traceback
 from dataclasses import dataclass, field
 from typing import Any
 
-from accelsearch.recipe import Recipe
 from accelsearch.search.budget import Budget
+from accelsearch.search.settings import TrialSettings
 
 REPORTED_METRICS = (
     "accuracy",
@@ -55,9 +55,9 @@ class TrialContext:
     workers without being importable there (see ``ship_by_value``).
     """
 
-    recipe: Recipe
     space: Any
-    evaluator: Any = None
+    evaluator: Any
+    settings: TrialSettings
     latency_backends: dict[str, type] = field(default_factory=dict)
     #: the final report carries the result as a checkpoint (``search.resumable``)
     checkpoint_result: bool = True
@@ -71,18 +71,20 @@ class TrialContext:
 
     @property
     def num_classes(self) -> int:
-        return self.recipe.num_classes or 1000
+        return self.settings.num_classes
 
     @classmethod
-    def for_recipe(cls, recipe: Recipe, space) -> TrialContext:
-        """Built in the driver: the evaluator instance and the recipe's latency backend."""
+    def for_workers(cls, space, evaluator, settings: TrialSettings, **flags) -> TrialContext:
+        """Built in the driver: ships the space, the evaluator and the latency backend that
+        the settings name to Ray workers (``flags``: ``checkpoint_result``, ...)."""
         from accelsearch.objectives import latency
 
         backends = {}
-        if recipe.latency.backend in latency.BACKENDS:
-            backends[recipe.latency.backend] = latency.BACKENDS.get(recipe.latency.backend)
-        ctx = cls(recipe, space, recipe.accuracy.make(), backends)
-        for obj in (space, ctx.evaluator, *backends.values()):
+        name = settings.latency.backend
+        if name in latency.BACKENDS:
+            backends[name] = latency.BACKENDS.get(name)
+        ctx = cls(space, evaluator, settings, backends, **flags)
+        for obj in (space, evaluator, *backends.values()):
             ship_by_value(obj)
         return ctx
 
@@ -92,31 +94,6 @@ class TrialContext:
 
         for name, cls in self.latency_backends.items():
             latency.BACKENDS.add(name, cls, replace=True)
-
-
-def latency_kwargs(recipe: Recipe) -> dict[str, Any]:
-    """Keyword arguments for ``latency.get_backend`` from a recipe.
-
-    On CPU the thread count defaults to the trial's CPUs, so that trials (in Ray workers)
-    and LACS (in the driver) time with the same number of threads.
-    """
-    spec = recipe.latency
-    options = dict(spec.options)
-    if spec.device in ("cpu",) or (spec.device == "auto" and not _cuda()):
-        options.setdefault("threads", max(1, int(recipe.search.cpus_per_trial)))
-    return dict(
-        backend=spec.backend,
-        device=spec.device,
-        precision=spec.precision,
-        protocol=spec.protocol,
-        **options,
-    )
-
-
-def _cuda() -> bool:
-    import torch
-
-    return torch.cuda.is_available()
 
 
 def roofline_metrics(model, arch, lat, num_classes: int = 1000) -> dict[str, float]:
@@ -151,23 +128,23 @@ def evaluate_arch(ctx: TrialContext, arch, report=None, latency_backend=None) ->
     from accelsearch.objectives import latency
     from accelsearch.objectives.reward import mnas_reward
 
-    rec = ctx.recipe
+    settings = ctx.settings
     t0 = time.perf_counter()
     model = ctx.space.build(arch, num_classes=ctx.num_classes)
     cost = model_cost(model, arch.resolution, arch.in_chans)
     sizes = {"params_m": cost.params_m, "gflops": cost.gflops, "gmacs": cost.gmacs}
     if ctx.gate and not ctx.budget.feasible(sizes):  # exact sizes: no GPU needed
         return _infeasible(ctx.budget, sizes, arch, t0)
-    lat_spec = rec.latency
+    lat_settings = settings.latency
     if latency_backend is None:
         lat = latency.measure(
             model,
-            batch_size=lat_spec.batch_size,
+            batch_size=lat_settings.batch_size,
             resolution=arch.resolution,
-            **latency_kwargs(rec),
+            **lat_settings.backend_kwargs(),
         )
     else:
-        lat = latency_backend.measure(model, lat_spec.batch_size, arch.resolution)
+        lat = latency_backend.measure(model, lat_settings.batch_size, arch.resolution)
     roof = roofline_metrics(model, arch, lat, ctx.num_classes)
     del model
     base = {
@@ -189,7 +166,7 @@ def evaluate_arch(ctx: TrialContext, arch, report=None, latency_backend=None) ->
         base["feasible"] = int(ctx.budget.feasible(base))
         if ctx.gate and not base["feasible"]:  # measured over the budget: not trained
             return {**base, "infeasible": ctx.budget.reason(base)}
-    evaluator = ctx.evaluator if ctx.evaluator is not None else rec.accuracy.make()
+    evaluator = ctx.evaluator
     out: dict[str, Any] = {}
     t_train = time.perf_counter()
 
@@ -198,7 +175,7 @@ def evaluate_arch(ctx: TrialContext, arch, report=None, latency_backend=None) ->
         out.update(
             accuracy=acc,
             epoch=epoch,
-            reward=mnas_reward(acc, lat.median_ms, rec.reward.target_ms, rec.reward.w),
+            reward=mnas_reward(acc, lat.median_ms, settings.reward_target_ms, settings.reward_w),
             eval_s=time.perf_counter() - t0,
             train_s=time.perf_counter() - t_train,
         )
@@ -234,8 +211,7 @@ def run_trial(config: dict[str, Any], ctx: TrialContext) -> None:
         tune.report({**stored, "replayed": 1})
         return
     _separate_gpu_locks()
-    cpus = max(1, int(ctx.recipe.search.cpus_per_trial))
-    torch.set_num_threads(cpus)
+    torch.set_num_threads(ctx.settings.cpus)
 
     # With a scheduler every epoch is reported at once (it may stop the trial) and the end
     # is reported once more with the result; without one, each epoch is reported when the
@@ -332,3 +308,10 @@ def ship_by_value(obj: Any) -> None:
         cloudpickle.register_pickle_by_value(module)
     except ValueError:
         pass  # already registered
+
+
+def last_line(text: str) -> str:
+    """The last non-empty line of an error text (a traceback's exception), at most 500
+    characters."""
+    lines = [ln for ln in text.strip().splitlines() if ln.strip()]
+    return lines[-1][:500] if lines else text[:500]

@@ -30,11 +30,10 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from accelsearch.errors import ConfigError
+from accelsearch.errors import ConfigError, format_validation_error
 from accelsearch.kinds import check_options
 from accelsearch.objectives.filtering import FILTER_BY, CheapMetrics, UtilizationFilter
-from accelsearch.recipe import LatencySpec
-from accelsearch.recipe_input import format_validation_error
+from accelsearch.objectives.latency_spec import LatencySpec
 from accelsearch.search.strategy import Objective, register_strategy
 
 _DEFAULT_LATENCY = {

@@ -19,11 +19,12 @@ import search_testkit as kit
 from accelsearch import spaces
 from accelsearch.errors import ConfigError
 from accelsearch.objectives.latency.lut import LUTStore
+from accelsearch.recipe_settings import trial_context
 from accelsearch.search import strategy
 from accelsearch.search.budget import Budget
 from accelsearch.search.screen import BuildCost, FlopsLatency, Screen, TableLatency
 from accelsearch.search.screen_setup import check_reachable, check_search_budget
-from accelsearch.search.trial import TrialContext, evaluate_arch
+from accelsearch.search.trial import evaluate_arch
 from accelsearch.search.tune_adapter import ScreenedSearch
 
 SINGLE = strategy.Objective.of("accuracy")
@@ -253,7 +254,7 @@ def test_a_trial_over_the_budget_is_not_trained(tmp_path, budget, trained):
     log = tmp_path / "evaluations.jsonl"
     rec = kit.tiny_recipe(evaluator_options={"log_path": str(log)})
     space = tiny()
-    ctx = TrialContext.for_recipe(rec, space)
+    ctx = trial_context(rec, space)
     ctx.budget, ctx.gate = budget, True
     out = evaluate_arch(ctx, space.decode({"width": 8, "depth": 2, "kernel": 3, "act": "relu"}))
     assert log.exists() == trained  # the evaluator ran only within the budget

@@ -147,7 +147,8 @@ def test_roofline_hook_reports_intensity_and_utilisation(monkeypatch):
     import sys
     import types
 
-    from accelsearch.search.trial import TrialContext, evaluate_arch
+    from accelsearch.recipe_settings import trial_context
+    from accelsearch.search.trial import evaluate_arch
 
     try:
         importlib.import_module("accelsearch.objectives.roofline")
@@ -161,5 +162,5 @@ def test_roofline_hook_reports_intensity_and_utilisation(monkeypatch):
         monkeypatch.setitem(sys.modules, "accelsearch.objectives.roofline", fake)
     rec = kit.tiny_recipe("random")
     space = kit.TinySpace()
-    out = evaluate_arch(TrialContext.for_recipe(rec, space), space.sample_arch(0))
+    out = evaluate_arch(trial_context(rec, space), space.sample_arch(0))
     assert out["intensity"] > 0 and 0 < out["utilisation"] <= 1

@@ -138,7 +138,7 @@ def test_bad_options_name_the_strategy():
 
 @pytest.mark.slow
 def test_search_with_the_filter_trains_only_kept_candidates(tmp_path, ray_session):
-    from accelsearch.search.driver import Search
+    from accelsearch.recipe_search import Search
 
     recipe = _recipe(
         "utilization-filter",
@@ -159,7 +159,7 @@ def test_search_with_the_filter_trains_only_kept_candidates(tmp_path, ray_sessio
 
 @pytest.mark.slow
 def test_diverging_candidates_fail_with_their_reason_and_the_search_goes_on(tmp_path, ray_session):
-    from accelsearch.search.driver import Search
+    from accelsearch.recipe_search import Search
 
     recipe = _recipe("random", {}, lr=1e6, samples=2)
     result = Search(recipe, tmp_path, printer=lambda *a: None, space=TinySpace()).run()
