@@ -30,6 +30,7 @@ import datetime
 import json
 import math
 import platform
+import re
 import sys
 import tarfile
 import tempfile
@@ -76,6 +77,11 @@ def parse_args(argv=None) -> argparse.Namespace:
     )
     p.add_argument("--recipe", default="recipes/efficientnet_x_gpu.yaml")
     p.add_argument("--seeds", default="0,1", help="proxy seeds (recipe proxy); mean is scored")
+    p.add_argument(
+        "--state-dir",
+        help="keep every latency and proxy training here as it finishes; a later run with the "
+        "same folder (on another machine too) replays them and trains only what is missing",
+    )
     p.add_argument("--workers", type=int, default=6, help="proxy trainings sharing the GPU")
     p.add_argument("--cifar-train", help="cifar10-train-50k.tar.gz (train/<class>/*.jpg)")
     p.add_argument("--cifar-test", help="cifar10-test-10k.tar.gz (validation); else from train")
@@ -217,7 +223,7 @@ class DeferredAccuracy:
     from the cache, so the second pass measures nothing and returns the real scores.
     """
 
-    def __init__(self, options, seeds, workers, device, deadline, say):
+    def __init__(self, options, seeds, workers, device, deadline, say, state=None):
         self.options, self.seeds, self.workers = options, seeds, workers
         self.device, self.deadline, self.say = device, deadline, say
         self.pending: dict[str, Any] = {}
@@ -225,40 +231,69 @@ class DeferredAccuracy:
         self.by_seed: dict[str, dict[int, float]] = {}
         self.records: list[dict[str, Any]] = []
         self.wall_s = 0.0
+        self.state = Path(state) if state else None  # trainings of earlier runs (resume)
+        if self.state is not None and self.state.exists():
+            saved = json.loads(self.state.read_text())
+            self.records = saved.get("records", [])
+            self.wall_s = float(saved.get("wall_s", 0.0))
+            for rec in self.records:
+                if "error" not in rec:
+                    self.by_seed.setdefault(rec["key"], {})[int(rec["seed"])] = rec["accuracy"]
+            say(f"[proxy] resumed {len(self.records)} trainings from {self.state}")
+
+    def complete(self, key: str) -> bool:
+        return all(sd in self.by_seed.get(key, {}) for sd in self.seeds)
+
+    def mean(self, key: str) -> float:
+        accs = [self.by_seed[key][sd] for sd in self.seeds if sd in self.by_seed.get(key, {})]
+        return sum(accs) / len(accs) if accs else math.nan
 
     def __call__(self, arch) -> float:
+        if self.complete(arch.hash()):  # trained in an earlier run of this state
+            return self.mean(arch.hash())
         self.pending.setdefault(arch.hash(), arch)
         return math.nan
+
+    def _save(self) -> None:
+        if self.state is None:
+            return
+        tmp = self.state.with_suffix(".tmp")
+        tmp.write_text(json.dumps({"records": self.records, "wall_s": self.wall_s}, default=str))
+        tmp.replace(self.state)
 
     def train_pending(self, evals) -> None:
         from _proxy_pool import run_pool, warm_data
 
-        archs = [a for k, a in self.pending.items() if k not in self.by_seed]
+        archs = list(self.pending.values())
         self.pending.clear()
         if not archs:
             return
-        if time.time() > self.deadline:
-            raise TimeBudgetExceeded("time budget spent before the proxy trainings")
-        warm_data(self.options)
         tasks = [
             dict(key=a.hash(), seed=sd, options=self.options, device=self.device,
                  arch=a.to_json(indent=None))
             for a in sorted(archs, key=lambda a: -a.resolution) for sd in self.seeds
+            if sd not in self.by_seed.get(a.hash(), {})
         ]  # fmt: skip
+        if tasks and time.time() > self.deadline:
+            raise TimeBudgetExceeded("time budget spent before the proxy trainings")
+        if tasks:
+            warm_data(self.options)
 
         def done(rec):
             self.records.append({k: v for k, v in rec.items() if k != "traceback"})
             acc = rec.get("accuracy", math.nan)
-            self.by_seed.setdefault(rec["key"], {})[rec["seed"]] = acc
+            if "error" not in rec:
+                self.by_seed.setdefault(rec["key"], {})[rec["seed"]] = acc
+            self._save()
             self.say(
                 f"[proxy] {rec['key'][:8]} seed {rec['seed']}: "
                 + (rec.get("error") or f"{acc:.2f} % at {rec['train_resolution']} px")
             )
 
         self.wall_s += run_pool(tasks, self.workers, done)
+        self._save()
         for a in archs:
-            accs = list(self.by_seed.get(a.hash(), {}).values())
-            evals.set_accuracy(a, sum(accs) / len(accs) if accs else math.nan)
+            evals.set_accuracy(a, self.mean(a.hash()))
 
     def seeds_of(self, arch) -> dict[int, float]:
         return dict(self.by_seed.get(arch.hash(), {}))
@@ -377,10 +412,14 @@ def run_base(spec: str, args, rec: Recorder, deadline: float) -> None:
         "seed": args.seed,
         "amp": None if args.amp == "none" or args.device == "cpu" else args.amp,
     }
+    state = Path(args.state_dir) if args.state_dir else None
+    slug = re.sub(r"[^A-Za-z0-9]+", "_", spec).strip("_")
+    if state is not None:
+        state.mkdir(parents=True, exist_ok=True)
     if args.proxy == "recipe":
         accuracy = DeferredAccuracy(
             rec.data["proxy_options"], [int(v) for v in args.seeds.split(",")], args.workers,
-            args.device, deadline, say,
+            args.device, deadline, say, state=state / f"{slug}_proxy.json" if state else None,
         )  # fmt: skip
     else:
         accuracy = ProxyAccuracy(acc_config, args.train_res_factor, args.min_train_res, deadline)
@@ -409,8 +448,14 @@ def run_base(spec: str, args, rec: Recorder, deadline: float) -> None:
         except ImportError:  # roofline not in this checkout: intensity/utilisation stay empty
             pass
 
+        evals = None
+        if state is not None:  # latencies replayed, so a resumed LACS grows the same archs
+            evals = scaling.Evaluations(path=state / f"{slug}_evals.json")
+            dropped = evals.forget_unscored()
+            say(f"[bench] {spec}: state {evals.path}: {evals.restored} known, {dropped} unscored")
         lacs = scaling.LACS(
             grid,
+            evaluations=evals,
             latency=measure,
             accuracy=accuracy,
             reward=lambda acc, lat, target: mnas_reward(acc, lat, target, -0.09),

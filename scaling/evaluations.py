@@ -146,6 +146,18 @@ class Evaluations:
         self._accuracy[arch.hash()] = float(accuracy)
         self._replay_accuracy.discard(arch.hash())  # not an evaluation of this run
 
+    def forget_unscored(self) -> int:
+        """Drop the NaN accuracies loaded from a checkpoint, so those archs are asked again.
+
+        Called after loading when the accuracy function answers NaN for "not scored yet"
+        (a proxy trained later in a batch, cut before it finished); returns how many."""
+        unscored = [k for k, v in self._accuracy.items() if v != v]
+        for key in unscored:
+            del self._accuracy[key]
+            self._replay_accuracy.discard(key)
+        self.restored = (self.restored[0], self.restored[1] - len(unscored))
+        return len(unscored)
+
     def stats(self) -> dict[str, Any]:
         return {
             "latency_measurements": self.measurements,

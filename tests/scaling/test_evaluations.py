@@ -31,3 +31,18 @@ def test_a_bare_number_and_a_latency_result_become_one_type(tmp_path):
 def test_a_latency_that_is_neither_ms_nor_a_result_is_named(bad):
     with pytest.raises(ConfigError, match="latency function returned"):
         Evaluations(lambda a: bad).latency(small_base(resolution=32))
+
+
+def test_an_unscored_accuracy_in_a_checkpoint_is_asked_again(tmp_path):
+    """A NaN accuracy (a proxy trained later, cut before it finished) is not a score."""
+    scored, unscored = small_base(resolution=32), small_base(resolution=64)
+    path = tmp_path / "cache.json"
+    first = Evaluations(lambda a: 1.0, lambda a: 70.0 if a is scored else float("nan"), path)
+    first.accuracy(scored), first.accuracy(unscored)
+    asked = []
+    again = Evaluations(None, lambda a: asked.append(a) or 80.0, path)
+    assert again.restored == (0, 2)
+    assert again.forget_unscored() == 1
+    assert again.restored == (0, 1)
+    assert again.accuracy(scored) == 70.0 and asked == []
+    assert again.accuracy(unscored) == 80.0 and asked == [unscored]
