@@ -340,6 +340,7 @@ class Recorder:
 def member_row(m) -> dict[str, Any]:
     return {
         "name": m.name,
+        "key": m.arch.hash(),
         "target_ms": m.target_ms,
         "latency_ms": m.latency_ms,
         "error_pct": 100 * m.latency_error,
@@ -580,23 +581,26 @@ def triple_choice(family, accuracy, grid_target: int) -> dict[str, Any]:
                 ((g.alpha, g.beta, g.gamma), mnas_reward(acc, g.latency_ms, target, -0.09))
             )
     choice_by_seed = {s: max(v, key=lambda t: t[1])[0] for s, v in per_seed.items()}
-    spreads = [max(v) - min(v) for v in _seed_values(family, accuracy).values() if len(v) > 1]
+    # the noise of this choice is the seed spread of the two grid archs it is between (the
+    # members' spreads belong to other, larger archs)
+    spreads = []
+    for g in ranked[:2]:
+        arch = accuracy.grid_archs.get((g.alpha, g.beta, g.gamma))
+        accs = list(accuracy.seeds_of(arch).values()) if arch is not None else []
+        if len(accs) > 1:
+            spreads.append(max(accs) - min(accs))
     gap = ranked[0].reward - ranked[1].reward
     noise = max(spreads) if spreads else None
     return {
         "chosen": [ranked[0].alpha, ranked[0].beta, ranked[0].gamma],
         "runner_up": [ranked[1].alpha, ranked[1].beta, ranked[1].gamma],
         "reward_gap": gap,
-        "seed_accuracy_spread_max": noise,
+        "seed_accuracy_spread_max": noise,  # of the chosen and the runner-up grid archs
         "chosen_by_seed": {str(s): list(t) for s, t in choice_by_seed.items()},
         "verdict": "tie (inside the seeds' noise)"
         if noise is not None and (gap <= noise or len(set(choice_by_seed.values())) > 1)
         else "clear",
     }
-
-
-def _seed_values(family, accuracy):
-    return {m.name: list(accuracy.seeds_of(m.arch).values()) for m in family.members}
 
 
 def print_tables(data: dict[str, Any]) -> None:
