@@ -45,6 +45,7 @@ def train_task(task: dict[str, Any]) -> dict[str, Any]:
             accuracy_per_epoch=run["accuracy"], train_loss=run["train_loss"],
             val_loss=run["val_loss"], train_s=run["train_s"], eval_s=run["eval_s"],
             images_per_s=run["images_per_s"],
+            unstable=run.get("unstable"), unstable_runs=run.get("unstable_runs", []),
         )  # fmt: skip
         if cuda:
             rec["peak_mem_gb"] = torch.cuda.max_memory_allocated() / 2**30

@@ -144,6 +144,26 @@ def make_stepper(
     )
 
 
+@dataclass
+class LossGuard:
+    """Watches the epochs' train loss for a spike: a rise above the lowest so far by more
+    than ``rise`` (a fraction) marks the run unstable; with ``stop`` the run ends there."""
+
+    rise: float
+    stop: bool = False
+
+    def check(self, losses: list[float], run: dict[str, Any]) -> bool:
+        """Called after each epoch with the losses so far; True when the run should stop."""
+        if len(losses) < 2 or "unstable" in run:
+            return False
+        lowest = min(losses[:-1])
+        rise = losses[-1] / lowest - 1 if lowest > 0 else 0.0
+        if rise <= self.rise:
+            return False
+        run["unstable"] = {"epoch": len(losses), "loss_rise": rise, "stopped": self.stop}
+        return self.stop
+
+
 def run_epochs(
     stepper: Stepper,
     feed: Feed,
@@ -151,11 +171,14 @@ def run_epochs(
     device: torch.device,
     report: Callable[[int, float], Any] | None,
     run: dict[str, Any],
+    seed: int | None = None,
+    guard: LossGuard | None = None,
 ) -> float:
     """Train for ``c.epochs``, validate after each (``report(epoch, accuracy)``), fill ``run``;
-    returns the last validation accuracy (%)."""
+    returns the last validation accuracy (%). ``seed`` (default ``c.seed``) orders the
+    batches; ``guard`` may end an unstable run early (``run["unstable"]`` says when)."""
     check_every = c.check_every if device.type == "cuda" else 1
-    g = torch.Generator(device="cpu").manual_seed(c.seed)
+    g = torch.Generator(device="cpu").manual_seed(c.seed if seed is None else seed)
     eval_bs = c.eval_batch_size or max(2 * c.batch_size, 256)
     acc = 0.0
     sync(device)
@@ -175,6 +198,8 @@ def run_epochs(
         run["val_loss"].append(val_loss)
         if report is not None:
             report(epoch + 1, acc)
+        if guard is not None and guard.check(run["train_loss"], run):
+            break
     run["images_per_s"] = run["images"] / max(run["train_s"], 1e-9)
     return acc
 

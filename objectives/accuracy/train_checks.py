@@ -80,6 +80,16 @@ def _check_optimisation(c: Any) -> None:
         c.clip_grad is None or c.clip_grad > 0,
         f"accuracy.clip_grad must be > 0 or None, got {c.clip_grad}",
     )
+    _need(
+        c.unstable_loss_rise > 0,
+        f"accuracy.unstable_loss_rise must be > 0 (a fraction, e.g. 0.03), got "
+        f"{c.unstable_loss_rise}",
+    )
+    _need(
+        isinstance(c.retry_unstable, int) and c.retry_unstable >= 0,
+        f"accuracy.retry_unstable must be an integer >= 0 (retries of an unstable run), got "
+        f"{c.retry_unstable!r}",
+    )
 
 
 def _check_input_size(c: Any) -> None:
