@@ -256,7 +256,8 @@ class SearchDriver:
         return next((o.tracking_uri for o in self.observers if o.tracking_uri), None)
 
     # -- run / resume ----------------------------------------------------------------------
-    def run(self) -> SearchResult:
+    def run(self, search_run: str | None = None, resumes: int = 0) -> SearchResult:
+        """Start the search (``search_run``: the tracking run of an earlier start of it)."""
         from ray import tune
 
         _quiet_optuna()
@@ -266,8 +267,8 @@ class SearchDriver:
         self._init_ray()
         self._check_resources()
         self.output_dir.mkdir(parents=True, exist_ok=True)
-        search_run = self._start(objective)
-        self._write_state(search_run)
+        search_run = self._start(objective, search_run, resumes) or search_run
+        self._write_state(search_run, resumes)
         key = str(self.output_dir)
         ATTACHED[key] = (self.observers, self.print)
         logger = TrialLogger(self.space, self.observers, spec.num_samples, self.print, key)
@@ -309,7 +310,10 @@ class SearchDriver:
 
         _quiet_optuna()
         path = self.experiment_path
-        if not tune.Tuner.can_restore(str(path)):
+        snapshot = any(path.glob("experiment_state*.json"))  # Tune's record of its trials
+        if not (tune.Tuner.can_restore(str(path)) and snapshot):
+            if self._state_path.exists():  # stopped before Tune's first snapshot
+                return self._restart(path)
             raise ConfigError(
                 f"no resumable Ray Tune experiment in {str(path)!r}; pass the run folder "
                 "that `accelsearch run` wrote (it holds ray/search/), or start a new run"
@@ -335,6 +339,19 @@ class SearchDriver:
             restart_errored=False,
         )
         return self._fit(tuner, key, search_run, None)
+
+    def _restart(self, path: Path) -> SearchResult:
+        """The search again from its start, in the same folder and tracking run: it was
+        stopped before Ray Tune's first snapshot, which a finished trial would have forced
+        (``CheckpointConfig``), so no trial had finished. What Tune left is moved aside."""
+        state = self._read_state()
+        if path.exists():
+            path.rename(path.with_name(f"{path.name}.incomplete-{int(time.time())}"))
+        self.print(
+            "[search] stopped before Ray Tune saved anything (no trial had finished): "
+            "starting the search again in this folder"
+        )
+        return self.run(state.get("search_run_id"), int(state.get("resumes", 0)) + 1)
 
     def _fit(self, tuner, key: str, search_run, search_alg) -> SearchResult:
         t0 = time.perf_counter()

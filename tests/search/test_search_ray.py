@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -164,3 +165,25 @@ def test_roofline_hook_reports_intensity_and_utilisation(monkeypatch):
     space = kit.TinySpace()
     out = evaluate_arch(trial_context(rec, space), space.sample_arch(0))
     assert out["intensity"] > 0 and 0 < out["utilisation"] <= 1
+
+
+def test_resume_of_a_search_stopped_before_tunes_first_snapshot_starts_it_again(ws):
+    """A node taken back while Ray Tune started (no snapshot yet, so no trial had finished:
+    a finished trial forces one) is resumed by starting the search again in its folder."""
+    from accelsearch.pipeline import resume_run
+
+    out = run_recipe(kit.tiny_recipe("random", num_samples=3, name="early-stop"), ws)
+    run_dir = out.output_dir
+    state = json.loads((run_dir / "search_state.json").read_text())
+    (run_dir / "search.json").unlink()
+    experiment = Path(state["experiment_path"])
+    for snapshot in experiment.glob("experiment_state*.json"):
+        snapshot.unlink()  # as if the driver died before Tune wrote one
+
+    again = resume_run(run_dir)
+    assert len(again.search.trials) == 3
+    assert list(experiment.parent.glob(f"{experiment.name}.incomplete-*"))  # moved aside
+    after = json.loads((run_dir / "search_state.json").read_text())
+    assert after["search_run_id"] == state["search_run_id"] and after["resumes"] == 1
+    _, runs = _runs(ws, "early-stop")
+    assert len([r for r in runs if r.data.tags.get("accelsearch.kind") == "search"]) == 1

@@ -1,0 +1,298 @@
+"""A whole ``accelsearch run`` in pieces, each killed with ``timeout -s KILL``, as on a
+pre-emptible GPU node: every piece starts from the workspace the last one left (carried as an
+archive to a fresh machine), runs ``accelsearch run`` the first time and ``accelsearch
+resume`` after, and archives the workspace again when it ends or is killed.
+
+    # each piece (the first finds no archive and starts the run):
+    python benchmarks/e2e_pieces.py piece --recipe recipes/efficientnet_x_gpu.yaml \
+        --workspace /tmp/effx --archive-in e2e/effx.tar.xz --archive-out $OUT/effx.tar.xz \
+        --seconds 540 [--set KEY=VALUE ...]
+    # when a piece reports the run finished:
+    python benchmarks/e2e_pieces.py summarize --archive effx.tar.xz \
+        --out benchmarks/results/e2e/e2e_effx_gpu_h100.json
+
+``summarize`` counts, from the run's MLflow store and the pieces' log, the trials each piece
+finished, ``trials_repeated`` (a trial id finished in more than one MLflow run: a finished
+trial trained again after a kill) and ``trials_lost`` (a trial finished before a kill that
+the final ``search.json`` does not hold), the device time, the family table and the
+baselines' comparison.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tarfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+PIECES = "e2e_pieces.json"  # in the workspace: one record per piece
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    sub = p.add_subparsers(dest="cmd", required=True)
+    pc = sub.add_parser("piece", help="run or resume for at most --seconds, then archive")
+    pc.add_argument("--recipe", required=True)
+    pc.add_argument("--workspace", required=True, help="where the run's workspace lives here")
+    pc.add_argument("--archive-in", help="the workspace archive the last piece left (if any)")
+    pc.add_argument("--archive-out", required=True, help="where this piece leaves it (.tar.xz)")
+    pc.add_argument("--seconds", type=float, default=540.0, help="then SIGKILL (timeout -s KILL)")
+    pc.add_argument("--set", action="append", default=[], help="recipe override (first piece)")
+    pc.add_argument("--log", help="the piece's output (default: stdout)")
+    sm = sub.add_parser("summarize", help="the pieces' record of a finished run")
+    sm.add_argument("--archive", required=True, help="the last piece's workspace archive")
+    sm.add_argument("--out", required=True, help="JSON to write (a .md beside it)")
+    return p.parse_args(argv)
+
+
+def now() -> str:
+    return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+
+
+# -- one piece ---------------------------------------------------------------------------------
+def unpack(archive: str | None, workspace: Path) -> None:
+    """The workspace from the last piece's archive (its members are relative to it), in a
+    folder emptied first, as on a fresh node. Keep the workspace's path the same in every
+    piece: Ray Tune's snapshot and its callbacks hold the absolute paths of the first one."""
+    if archive and Path(archive).exists() and workspace.exists():
+        shutil.rmtree(workspace)
+    workspace.mkdir(parents=True, exist_ok=True)
+    if archive and Path(archive).exists():
+        with tarfile.open(archive) as tar:
+            tar.extractall(workspace, filter="data")
+
+
+def pack(workspace: Path, archive: str) -> int:
+    out = Path(archive)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(out.name + ".tmp")
+    with tarfile.open(tmp, "w:xz", preset=6) as tar:
+        for path in sorted(workspace.iterdir()):
+            tar.add(path, arcname=path.name)
+    tmp.replace(out)
+    return out.stat().st_size
+
+
+def run_state(workspace: Path) -> tuple[str, Path | None]:
+    """("new" | "resume" | "done", the run folder)."""
+    latest = workspace / "latest"
+    if not (latest / "recipe.json").exists():
+        return "new", None
+    run_dir = latest.resolve()
+    return ("done" if (run_dir / "summary.md").exists() else "resume"), run_dir
+
+
+def piece_command(args, state: str, workspace: Path, run_dir: Path | None) -> list[str]:
+    cli = [sys.executable, "-m", "accelsearch"]
+    if state == "new":
+        sets = [a for s in args.set for a in ("--set", s)]
+        return [*cli, "run", args.recipe, "--output", str(workspace), *sets]
+    # the store is found by its path here: the workspace may sit elsewhere than last time
+    uri = f"sqlite:///{workspace.resolve() / 'mlflow.db'}"
+    return [*cli, "resume", str(run_dir), "--tracking-uri", uri]
+
+
+def run_killed_after(cmd: list[str], seconds: float, log) -> tuple[int, bool, float]:
+    """``timeout -s KILL seconds cmd``, its Ray processes killed with it (its process group).
+    Returns (exit status, killed, wall seconds)."""
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(
+        ["timeout", "-s", "KILL", str(int(seconds)), *cmd],
+        stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )  # fmt: skip
+    rc = proc.wait()
+    try:  # what the killed driver left: Ray's local processes share its session
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    ray = shutil.which("ray") or shutil.which("ray", path=str(Path(sys.executable).parent))
+    if (
+        ray
+    ):  # Ray's raylet and workers run in sessions of their own: stop them as a node's end would
+        subprocess.run([ray, "stop", "--force"], capture_output=True, timeout=60)
+    return rc, rc in (124, 137, -9), time.perf_counter() - t0
+
+
+def piece(args) -> int:
+    workspace = Path(args.workspace)
+    unpack(args.archive_in, workspace)
+    pieces_path = workspace / PIECES
+    pieces = json.loads(pieces_path.read_text()) if pieces_path.exists() else []
+    state, run_dir = run_state(workspace)
+    record: dict[str, Any] = {"piece": len(pieces) + 1, "state": state, "started": now()}
+    if state == "done":
+        pack(workspace, args.archive_out)  # the next step finds the run where it expects it
+        print(f"[e2e] the run in {workspace} has finished; nothing to do")
+        return 0
+    cmd = piece_command(args, state, workspace, run_dir)
+    record["command"] = " ".join(cmd[1:])
+    log = open(args.log, "a") if args.log else None  # noqa: SIM115 - closed below
+    try:
+        rc, killed, wall = run_killed_after(cmd, args.seconds, log)
+    finally:
+        if log:
+            log.close()
+    state_after, run_dir = run_state(workspace)
+    record.update(ended=now(), rc=rc, killed=killed, wall_s=round(wall, 1), after=state_after)
+    record["device"] = device_name()
+    pieces.append(record)
+    pieces_path.write_text(json.dumps(pieces, indent=2))
+    record["archive_bytes"] = pack(workspace, args.archive_out)
+    print(f"[e2e] piece {record['piece']}: {state} -> {state_after}, rc {rc}, {wall:.0f} s")
+    return 0 if state_after == "done" or killed else rc
+
+
+def device_name() -> str:
+    try:
+        import torch  # heavy, and only for the record
+
+        if torch.cuda.is_available():
+            return torch.cuda.get_device_name(0)
+    except ImportError:
+        pass
+    return "cpu"
+
+
+# -- the record of a finished run ---------------------------------------------------------------
+def trial_runs(workspace: Path) -> list[dict[str, Any]]:
+    from mlflow.tracking import MlflowClient  # heavy: only the summary reads the store
+
+    client = MlflowClient(f"sqlite:///{workspace / 'mlflow.db'}")
+    rows = []
+    for exp in client.search_experiments():
+        for run in client.search_runs([exp.experiment_id], max_results=50_000):
+            tags = run.data.tags
+            if tags.get("accelsearch.kind") == "trial":
+                rows.append(
+                    {
+                        "trial_id": tags.get("accelsearch.trial_id"),
+                        "status": run.info.status,
+                        "end": (run.info.end_time or 0) / 1000,
+                    }
+                )
+    return rows
+
+
+def stamp(text: str) -> float:
+    return datetime.datetime.fromisoformat(text).timestamp()
+
+
+def trial_counts(pieces, runs, final_ids: set[str]) -> dict[str, Any]:
+    """Trials finished per piece, finished trials trained again, finished trials lost."""
+    finished = [r for r in runs if r["status"] == "FINISHED"]
+    per_piece = [
+        sum(1 for r in finished if stamp(pc["started"]) <= r["end"] <= stamp(pc["ended"]) + 1)
+        for pc in pieces
+    ]
+    counts: dict[str, int] = {}
+    for r in finished:
+        counts[r["trial_id"]] = counts.get(r["trial_id"], 0) + 1
+    before_kills = {
+        r["trial_id"]
+        for pc in pieces
+        if pc.get("killed")
+        for r in finished
+        if r["end"] <= stamp(pc["ended"]) + 1
+    }
+    return {
+        "trials_per_piece": per_piece,
+        "trials_finished": len(counts),
+        "trials_repeated": sum(n - 1 for n in counts.values()),
+        "trials_lost": sorted(before_kills - final_ids),
+        "trial_runs_killed": sum(1 for r in runs if r["status"] == "KILLED"),
+    }
+
+
+def family_rows(run_dir: Path) -> list[dict[str, Any]]:
+    path = run_dir / "family.json"
+    if not path.exists():
+        return []
+    keys = ("name", "target_ms", "latency_ms", "latency_error", "within_tolerance", "accuracy",
+            "params_m", "gflops", "utilisation", "solve")  # fmt: skip
+    return [{k: m.get(k) for k in keys} for m in json.loads(path.read_text())["members"]]
+
+
+def summarize(args) -> int:
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        workspace = Path(tmp)
+        unpack(args.archive, workspace)
+        pieces = json.loads((workspace / PIECES).read_text())
+        state, run_dir = run_state(workspace)
+        if run_dir is None:
+            raise SystemExit(f"{args.archive} holds no run (no latest/recipe.json)")
+        search = json.loads((run_dir / "search.json").read_text()) if state == "done" else {}
+        final_ids = {t["trial_id"] for t in search.get("trials", [])}
+        baselines = run_dir / "baselines.json"
+        result = {
+            "benchmark": "e2e_pieces",
+            "date": now(),
+            "state": state,
+            "calls": len(pieces),
+            "pieces": pieces,
+            "device_seconds": round(sum(pc["wall_s"] for pc in pieces), 1),
+            **trial_counts(pieces, trial_runs(workspace), final_ids),
+            "family": family_rows(run_dir),
+            "baselines": json.loads(baselines.read_text()) if baselines.exists() else None,
+            "summary_md": (run_dir / "summary.md").read_text() if state == "done" else None,
+        }
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2, default=str))
+    out.with_suffix(".md").write_text(markdown(result))
+    print(out.with_suffix(".md").read_text())
+    return 0
+
+
+def markdown(r: dict[str, Any]) -> str:
+    lines = [
+        f"# A run in {r['calls']} killed pieces ({r['pieces'][-1].get('device')})",
+        "",
+        f"{r['date'][:10]}; state at the end: {r['state']}; device time "
+        f"{r['device_seconds'] / 60:.1f} min; trials per piece {r['trials_per_piece']}; "
+        f"**trials_repeated {r['trials_repeated']}, trials_lost {len(r['trials_lost'])}** "
+        f"(trial runs killed mid-way and run again: {r['trial_runs_killed']}).",
+        "",
+        "| piece | state | command | rc | killed | wall s |",
+        "|---:|---|---|---:|---|---:|",
+    ]
+    lines += [
+        f"| {p['piece']} | {p['state']} → {p['after']} | `{p['command']}` | {p['rc']} | "
+        f"{p['killed']} | {p['wall_s']} |"
+        for p in r["pieces"]
+    ]
+    if r["family"]:
+        lines += [
+            "",
+            "| member | target ms | ms | err % | acc | util |",
+            "|---|---:|---:|---:|---:|---:|",
+        ]
+        for m in r["family"]:
+            err = 100 * (m["latency_error"] or 0)
+            util = m["utilisation"]
+            lines.append(
+                f"| {m['name']} | {m['target_ms']:.3f} | {m['latency_ms']:.3f} | {err:+.1f} | "
+                f"{'–' if m['accuracy'] is None else format(m['accuracy'], '.2f')} | "
+                f"{'–' if util is None else f'{100 * util:.1f} %'} |"
+            )
+    return "\n".join(lines) + "\n"
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    return piece(args) if args.cmd == "piece" else summarize(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
