@@ -30,7 +30,7 @@ from accelsearch.progress import show_status
 from accelsearch.recipe import Recipe
 from accelsearch.recipe_driver import search_driver
 from accelsearch.scaling.family import Family
-from accelsearch.search.driver import STATE_FILE
+from accelsearch.search.driver import STATE_FILE, check_not_moved
 from accelsearch.search.result import SearchResult
 from accelsearch.search.screen_setup import check_search_budget
 from accelsearch.tracking import Tracker, default_tracking_uri, is_remote, write_sync_target
@@ -134,6 +134,7 @@ def resume_run(
             f"{str(run_dir)!r} is not a run folder (no recipe.json); pass the folder that "
             "`accelsearch run` printed ([run] ...: output <folder>) or its workspace"
         )
+    check_not_moved(out)  # before any work: the old path is where Tune and MLflow would write
     recipe = recipe_from_dict(
         json.loads((out / "recipe.json").read_text()), str(out / "recipe.json")
     )

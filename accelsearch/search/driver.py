@@ -325,7 +325,8 @@ class SearchDriver:
         objective = self.objective  # the settings are still valid
         self._init_ray()
         self._check_resources()
-        key = str(self.output_dir)
+        # the key the snapshot's TrialLogger was pickled with: the folder the run was made in
+        key = state.get("attach_key") or str(self.output_dir)
         ATTACHED[key] = (self.observers, self.print)
         resumes = int(state.get("resumes", 0)) + 1
         if self._start(objective, search_run, resumes) and search_run:
@@ -410,8 +411,10 @@ class SearchDriver:
         return self.output_dir / STATE_FILE
 
     def _write_state(self, search_run: str | None, resumes: int = 0) -> None:
+        old = self._read_state()  # keeps what others record there (checkpoint hashes)
         data = {
-            **self._read_state(),  # keeps what others record there (checkpoint hashes)
+            **old,
+            "attach_key": old.get("attach_key", str(self.output_dir)),  # where it was made
             "search_run_id": search_run,
             "tracking_uri": self.tracking_uri,
             "experiment_path": str(self.experiment_path),
@@ -449,6 +452,29 @@ def _records_from_grid(grid, space) -> dict[str, TrialRecord]:
             error=None if ok else str(res.error or metrics.get("trial_error", "")),
         )
     return out
+
+
+def check_not_moved(output_dir: Path) -> None:
+    """Refuse to resume a run folder that was made at another absolute path.
+
+    Ray Tune's snapshot and the MLflow store name the path a run was made at: resumed
+    elsewhere, Tune writes its trial folders and MLflow its artifacts under the old path,
+    which a fresh node does not carry back. Raised before any work, with the fix."""
+    path = Path(output_dir) / STATE_FILE
+    state = json.loads(path.read_text()) if path.exists() else {}
+    made_at = state.get("attach_key")
+    if made_at is None and state.get("experiment_path"):  # a run made before attach_key
+        made_at = str(Path(state["experiment_path"]).parent.parent)
+    if made_at is None or os.path.realpath(made_at) == os.path.realpath(output_dir):
+        return
+    raise ConfigError(
+        f"this run was made at {made_at!r} and is now at {str(output_dir)!r}; Ray Tune's "
+        "snapshot and the MLflow store name the first path, so a resume here would write "
+        "trial folders and artifacts there. Resume it at its first path (mkdir -p "
+        f"{str(Path(made_at).parent.parent)!r} and move the workspace back) or link that "
+        f"path to this one (ln -s {str(Path(output_dir).parent)!r} "
+        f"{str(Path(made_at).parent)!r}), then resume again"
+    )
 
 
 def _read_summary(output_dir: Path) -> dict[str, Any]:
