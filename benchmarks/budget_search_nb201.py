@@ -73,7 +73,7 @@ from budget_search_report import (  # noqa: E402
     write_tables,
 )
 from nb201_latency_fill import features  # noqa: E402
-from search_efficiency_nb201 import EDGES, OPTIONS, load_tables  # noqa: E402
+from search_efficiency_nb201 import EDGES, OPTIONS, PREDICTED, load_tables  # noqa: E402
 
 from accelsearch import spaces  # noqa: E402
 from accelsearch.search import strategy  # noqa: E402
@@ -153,7 +153,7 @@ def _objective(name: str, arm: str):
 def _make(name: str, arm: str, seed: int, budget_ms: float, space):
     flops = _STATE["flops"]
     options = dict(BUDGET_OPTIONS.get(name, OPTIONS.get(name, {})))
-    if name == "stratified":
+    if name in PREDICTED:
         options["predictor"] = _lut_predictor()
     budget = None if arm == "plain" else Budget(latency_ms=budget_ms)
     alg, _ = strategy.make(
