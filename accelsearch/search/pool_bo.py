@@ -54,16 +54,19 @@ class PoolBOSearcher(Searcher):
         "candidates": 16384,
         "predictor": "auto",
         "predictor_options": None,
-        "n_startup_trials": 10,
+        "n_startup_trials": 20,
         "reference": None,
         "budget_margin": 0.05,
         "warp": True,
         "merge_equal_latency": True,
+        "latency_feature": 0.0,
+        "local_every": 2,
     }
     option_kinds = {
         "predictor": (object,),  # a name, or from Python a callable or a LUT: check_predictor
         "predictor_options": (dict,),
         "reference": (int, float),
+        "latency_feature": (int, float),
     }
 
     def __init__(self, space, objective, seed: int = 0, **options: Any) -> None:
@@ -193,13 +196,51 @@ class PoolBOSearcher(Searcher):
         points = [(i, v) for i, (v, _) in self.trained.items() if v is not None]
         if len(self.asked) < len(self._strata) or len(points) < 2:
             return self._startup_pick(fresh)
-        x = features(self.encoding, self.pool[[i for i, _ in points]])
+        x = self._features(np.array([i for i, _ in points], dtype=np.int64))
         y = np.array([v for _, v in points])
         model = Surrogate(seed=self.seed, warp=bool(self.options["warp"])).fit(x, y)
-        mu, sigma = model.predict(features(self.encoding, self.pool[fresh]))
+        fresh = self._maybe_local(fresh)
+        mu, sigma = model.predict(self._features(fresh))
         score = self._acquisition(mu, sigma, fresh, model)
         best = np.flatnonzero(score >= score.max() - 1e-12 * max(1.0, abs(score.max())))
         return int(fresh[best[0]] if len(best) == 1 else fresh[self.rng.choice(best)])
+
+    def _maybe_local(self, fresh: np.ndarray) -> np.ndarray:
+        """Every ``local_every``-th ask: only members one or two parameters away from a
+        trained member on the current front (feasible, not dominated in value and predicted
+        latency) - the near neighbours of the best archs, where a GP fitted on few points
+        ranks least reliably and the best archs usually lie."""
+        k = int(self.options["local_every"])
+        if k <= 0 or (len(self.asked) - len(self._strata)) % k != k - 1:
+            return fresh
+        done = [
+            (v, self.latency[i], i) for i, (v, ok) in self.trained.items() if v is not None and ok
+        ]
+        front, best = [], np.inf
+        if not self.objective.multi:  # one metric: the three best so far
+            front = [i for _, _, i in sorted(done)[:3]]
+        for v, _, i in sorted(done, key=lambda d: (d[1], d[0])) if self.objective.multi else []:
+            if v < best:
+                front.append(i)
+                best = v
+        if not front:
+            return fresh
+        dist = (self.pool[fresh][:, None, :] != self.pool[front][None, :, :]).sum(axis=2)
+        near = fresh[dist.min(axis=1) <= 2]
+        return near if len(near) else fresh
+
+    def _features(self, members: np.ndarray) -> np.ndarray:
+        """GP features of pool members: their parameters and (``latency_feature``, a weight)
+        their predicted latency on a log scale, spread over [0, weight] across the pool -
+        cost and accuracy go together, and the latency of every member is known."""
+        x = features(self.encoding, self.pool[members])
+        weight = float(self.options["latency_feature"])
+        if not weight:
+            return x
+        log_t = np.log(np.maximum(self.latency, 1e-12))
+        lo, hi = log_t.min(), log_t.max()
+        scaled = (log_t[members] - lo) / (hi - lo if hi > lo else 1.0)
+        return np.hstack([x, weight * scaled[:, None]])
 
     def _startup_pick(self, fresh: np.ndarray) -> int:
         """A random unasked member of the next latency stratum (any, once they are spent)."""
@@ -221,7 +262,7 @@ class PoolBOSearcher(Searcher):
         running = np.array(list(self.in_flight.values()), dtype=np.int64)
         front_idx = np.array([i for i, _ in feasible], dtype=np.int64)
         if len(running):
-            guess, _ = model.predict(features(self.encoding, self.pool[running]))
+            guess, _ = model.predict(self._features(running))
             values = np.concatenate([values, guess])
             front_idx = np.concatenate([front_idx, running])
         return hypervolume_improvement(

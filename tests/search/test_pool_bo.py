@@ -148,3 +148,34 @@ def test_bad_input_fails_before_any_trial():
     s = strategy.validate("pool-bo", space, SINGLE, 0, fast, budget=Budget(latency_ms=0.1))
     with pytest.raises(ConfigError, match=r"fastest is predicted at 0.4 ms.*latency_budget_ms"):
         s.ask()
+
+
+def test_with_a_budget_it_trains_within_it_and_finds_the_best_feasible():
+    space = spaces.get("search_tiny")
+    budget = Budget(latency_ms=0.1)
+
+    def lat(arch):
+        return search_testkit.fake_metrics(space, space.encode(arch))["latency_ms"]
+
+    opts = {"n_startup_trials": 3, "predictor": lat, "merge_equal_latency": False,
+            "latency_feature": 1.0}  # fmt: skip
+    s = strategy.validate("pool-bo", space, SINGLE, 0, opts, budget=budget)
+    found = _drive(s, space, 48, search_testkit.fake_metrics)
+    metrics = [search_testkit.fake_metrics(space, p) for p in found]
+    assert all(m["latency_ms"] <= 0.1 * 1.05 for m in metrics) and s.is_finished()
+    every = [
+        search_testkit.fake_metrics(space, s.encoding.from_indices(row)) for row in s._make_pool()
+    ]
+    best = max(m["accuracy"] for m in every if m["latency_ms"] <= 0.1)
+    assert max(m["accuracy"] for m in metrics[:10] if m["latency_ms"] <= 0.1) == best
+
+
+def test_neighbourhood_steps_stay_one_or_two_parameters_from_the_front():
+    space = spaces.get("nb201")
+    opts = {"candidates": 512, "n_startup_trials": 4, "local_every": 1,
+            "predictor": latency_of(space)}  # fmt: skip
+    s = strategy.validate("pool-bo", space, MULTI, 1, opts)
+    found = _drive(s, space, 10)
+    for k in range(4, 10):  # after the startup: near a trained member
+        diff = [sum(found[k][n] != p[n] for n in p) for p in found[:k]]
+        assert min(diff) <= 2
