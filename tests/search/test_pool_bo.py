@@ -179,3 +179,17 @@ def test_neighbourhood_steps_stay_one_or_two_parameters_from_the_front():
     for k in range(4, 10):  # after the startup: near a trained member
         diff = [sum(found[k][n] != p[n] for n in p) for p in found[:k]]
         assert min(diff) <= 2
+
+
+def test_latency_is_a_gp_feature_for_one_metric_under_a_latency_budget_only():
+    space = spaces.get("search_tiny")
+    opts = {"n_startup_trials": 2, "predictor": tiny_latency}
+    plain = strategy.validate("pool-bo", space, SINGLE, 0, opts)
+    budgeted = strategy.validate("pool-bo", space, SINGLE, 0, opts, budget=Budget(latency_ms=30.0))
+    for s in (plain, budgeted):
+        s.ask()  # makes the pool
+    members = np.array([0, 1])
+    assert budgeted._features(members).shape[1] == plain._features(members).shape[1] + 1
+    weighed = strategy.validate("pool-bo", space, SINGLE, 0, {**opts, "latency_feature": 0})
+    weighed.ask()
+    assert weighed._features(members).shape == plain._features(members).shape
