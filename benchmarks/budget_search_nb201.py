@@ -100,9 +100,6 @@ LUT_CELLS = 64  # measured cells the additive (LUT-like) model of stratified is 
 #: cells, and a ridge surrogate picks inside its bin
 BUDGET_OPTIONS = {
     "stratified": {"candidates": 16384, "bins": 5, "init_per_bin": 4, "surrogate": "ridge"},
-    # fewer startup trainings for one metric (the pool is already cut to the budget), latency
-    # as a GP feature, no neighbourhood steps
-    "pool-bo": {"n_startup_trials": 10, "latency_feature": 3.0, "local_every": 0},
 }
 
 _STATE: dict = {}
