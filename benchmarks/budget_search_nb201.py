@@ -73,7 +73,7 @@ from budget_search_report import (  # noqa: E402
     write_tables,
 )
 from nb201_latency_fill import features  # noqa: E402
-from search_efficiency_nb201 import EDGES, OPTIONS, load_tables  # noqa: E402
+from search_efficiency_nb201 import EDGES, OPTIONS, PREDICTED, load_tables  # noqa: E402
 
 from accelsearch import spaces  # noqa: E402
 from accelsearch.search import strategy  # noqa: E402
@@ -153,7 +153,7 @@ def _objective(name: str, arm: str):
 def _make(name: str, arm: str, seed: int, budget_ms: float, space):
     flops = _STATE["flops"]
     options = dict(BUDGET_OPTIONS.get(name, OPTIONS.get(name, {})))
-    if name == "stratified":
+    if name in PREDICTED:
         options["predictor"] = _lut_predictor()
     budget = None if arm == "plain" else Budget(latency_ms=budget_ms)
     alg, _ = strategy.make(
@@ -291,11 +291,24 @@ def main(argv=None) -> int:
     p.add_argument(
         "--resume", action="store_true", help="keep the runs already in --out, run the others"
     )
+    p.add_argument(
+        "--percentiles",
+        default=",".join(str(q) for q in PERCENTILES),
+        help="budgets to run (latency percentiles), e.g. 25 to rerun only the hard one",
+    )
+    p.add_argument(
+        "--options",
+        help="JSON: per-strategy options replacing BUDGET_OPTIONS/OPTIONS, e.g. "
+        '\'{"pool-bo": {"local_every": 2}}\'',
+    )
     args = p.parse_args(argv)
+    if args.options:
+        BUDGET_OPTIONS.update(json.loads(args.options))
 
     acc, lat, source, _ = load_tables(args.nb201_csv, args.latency_csv)
     t = np.array([lat[c] for c in acc])
-    budgets = {pct: float(np.percentile(t, pct)) for pct in PERCENTILES}
+    pcts = [int(q) for q in args.percentiles.split(",")]
+    budgets = {pct: float(np.percentile(t, pct)) for pct in pcts}
     best = {b: max(a for c, a in acc.items() if lat[c] <= b) for b in budgets.values()}
     jobs = []
     for name in args.strategies.split(","):
@@ -344,7 +357,9 @@ def main(argv=None) -> int:
     t0 = time.perf_counter()
     ctx = mp.get_context("spawn")
     with ctx.Pool(
-        args.workers, initializer=_init_all, initargs=(args.nb201_csv, args.latency_csv, best)
+        args.workers,
+        initializer=_init_all,
+        initargs=(args.nb201_csv, args.latency_csv, best, json.loads(args.options or "{}")),
     ) as pool:
         for res in pool.imap_unordered(_safe_run, jobs):
             summary["runs"].append(res)
@@ -372,7 +387,8 @@ def _key(job) -> tuple:
     return tuple(job[:4])
 
 
-def _init_all(nb201_csv: str, latency_csv: str, best: dict) -> None:
+def _init_all(nb201_csv: str, latency_csv: str, best: dict, options: dict) -> None:
+    BUDGET_OPTIONS.update(options)  # --options, in each spawned worker
     _init(nb201_csv, latency_csv)
     _STATE["best"] = best
 

@@ -66,8 +66,14 @@ def target_check(table: dict) -> dict:
             share = [per[str(p)].get("infeasible_training_share") or 0.0 for p in PERCENTILES]
             worst = None if any(v is None for v in r50) else max(r50)
             met = worst is not None and worst <= TARGET_REGRET and max(share) < 0.05
+            # the stricter reading: every seed within 0.3 points after 50, at every budget
+            within = [per[str(p)].get("within_0.3_50", 0) for p in PERCENTILES]
+            seeds = [per[str(p)]["seeds"] for p in PERCENTILES]
+            every = max(share) < 0.05 and all(k == n for k, n in zip(within, seeds))
             rows.append({"strategy": name, "arm": arm, "worst_regret_50": worst,
-                         "regret_50": r50, "infeasible_share": share, "met": met})  # fmt: skip
+                         "regret_50": r50, "infeasible_share": share, "met": met,
+                         "seeds_within_0.3_50": within, "seeds": seeds,
+                         "met_every_seed": every})  # fmt: skip
     rows.sort(key=lambda r: (r["worst_regret_50"] is None, r["worst_regret_50"] or 0))
     return {"best": rows[0] if rows else None, "met": any(r["met"] for r in rows), "rows": rows}
 
@@ -121,6 +127,14 @@ def markdown(summary: dict) -> str:
             f"{', '.join(f'{100 * v:.1f} %' for v in b['infeasible_share'])}: target "
             f"{'met' if b['met'] else 'not met'}.",
         ]
+        within = b.get("seeds_within_0.3_50")
+        if within:
+            lines += [
+                "",
+                f"Every seed: within 0.3 points after 50 trainings on "
+                f"{', '.join(f'{k}/{n}' for k, n in zip(within, b['seeds']))} seeds "
+                f"(10th/25th/50th): {'met' if b['met_every_seed'] else 'not met'} on every seed.",
+            ]
     return "\n".join(lines)
 
 

@@ -51,8 +51,11 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+for _path in (ROOT, Path(__file__).resolve().parent):  # the checkout; the sibling scripts
+    if str(_path) not in sys.path:
+        sys.path.insert(0, str(_path))
+
+from nb201_latency_fill import features as graph_features  # noqa: E402
 
 OPS = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
 EDGES = ((1, 0), (2, 0), (2, 1), (3, 0), (3, 1), (3, 2))
@@ -67,6 +70,11 @@ OPTIONS = {
     "stratified": {"candidates": 4096, "bins": 5, "init_per_bin": 4},
     "utilization-filter": {"num_candidates": 500, "fronts": 3, "num_classes": 10},
 }
+
+
+#: strategies that predict latency before any trial: they get ``--predictor``'s
+PREDICTED = ("stratified", "pool-bo")
+LUT_CELLS = 64  # measured cells the additive (LUT-like) latency model is fitted on
 
 
 # -- the tables ---------------------------------------------------------------------------------
@@ -142,6 +150,23 @@ def load_tables(nb201_csv: str, latency_csv: str | None) -> tuple[dict, dict, st
     return acc, lat, source, table
 
 
+def graphs(latency_csv: str) -> dict[str, str]:
+    """Cell -> its canonical computation graph, from the latency table."""
+    with open(latency_csv, newline="") as fh:
+        return {r["arch_string"]: r["graph"] for r in csv.DictReader(fh)}
+
+
+def additive_model(lat: dict, graph: dict, n: int, seed: int = 0) -> np.ndarray:
+    """Weights of a per-(edge, op) latency table fitted on ``n`` random measured cells (the
+    analogue of a per-layer LUT for NB201's cells; ``features`` of a cell's graph)."""
+    cells = sorted(lat)
+    pick = np.random.default_rng(seed).choice(len(cells), size=n, replace=False)
+    x = np.array([graph_features(graph[cells[i]]) for i in pick])
+    y = np.array([lat[cells[i]] for i in pick])
+    w, *_ = np.linalg.lstsq(x, y, rcond=None)
+    return w
+
+
 # -- scoring ---------------------------------------------------------------------------------
 class Scorer:
     """Hypervolume ratios of found fronts, against the true front of the whole table."""
@@ -182,7 +207,7 @@ class Scorer:
 _STATE: dict = {}
 
 
-def _init(nb201_csv, latency_csv, focus, options=None) -> None:
+def _init(nb201_csv, latency_csv, focus, options=None, predictor="table") -> None:
     import optuna
 
     OPTIONS.update(options or {})  # --options, in each spawned worker
@@ -190,6 +215,18 @@ def _init(nb201_csv, latency_csv, focus, options=None) -> None:
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     acc, lat, _, table = load_tables(nb201_csv, latency_csv)
     _STATE.update(acc=acc, lat=lat, scorer=Scorer(acc, lat, focus), table=table)
+    _STATE["predicted"] = lat
+    if predictor == "additive":  # a LUT's analogue, fitted once on LUT_CELLS measured cells
+        graph = graphs(latency_csv)
+        w = additive_model(lat, graph, LUT_CELLS)
+        _STATE["predicted"] = {c: float(np.array(graph_features(graph[c])) @ w) for c in lat}
+
+
+def _predictor(space):
+    """``Arch -> ms`` for the strategies that predict latency before any trial: the measured
+    table itself (``--predictor table``) or the additive per-edge model (``additive``)."""
+    predicted = _STATE["predicted"]
+    return lambda arch: predicted[space.to_string(arch)]
 
 
 def _screen_from_table(alg, space, lat: dict, table: dict) -> None:
@@ -232,8 +269,8 @@ def run_one(job: tuple[str, int, list[int]]) -> dict:
         objective = strategy.Objective.of("accuracy", "latency_ms")
     else:
         objective = strategy.Objective.of("accuracy")
-    if name == "stratified":
-        options["predictor"] = lambda arch: lat[space.to_string(arch)]
+    if name in PREDICTED:
+        options["predictor"] = _predictor(space)
     t0 = time.perf_counter()
     try:
         alg, _ = strategy.make(name, space, objective, seed, options)
@@ -302,6 +339,14 @@ def main(argv=None) -> int:
     p.add_argument("--quick", action="store_true", help="synthetic latency, 2 seeds, 100 evals")
     p.add_argument("--device", default="cpu", help="recorded only (the search runs on CPU)")
     p.add_argument(
+        "--predictor",
+        choices=("table", "additive"),
+        default="table",
+        help="latency predictor of the strategies that predict before any trial (stratified, "
+        "pool-bo): the measured table, or an additive per-(edge, op) model fitted on "
+        f"{LUT_CELLS} random measured cells (a lookup table's analogue)",
+    )
+    p.add_argument(
         "--options",
         help='JSON: per-strategy options replacing OPTIONS, e.g. \'{"optuna-tpe": {"group": true}}\'',
     )
@@ -355,6 +400,8 @@ def main(argv=None) -> int:
         "checkpoints": checkpoints,
         "seeds": args.seeds,
         "options": {k: v for k, v in OPTIONS.items() if k in names},
+        "predictor": args.predictor,
+        "command": " ".join(sys.argv),
         "runs": [],
     }
 
@@ -370,6 +417,7 @@ def main(argv=None) -> int:
         None if args.synthetic_latency else args.latency_csv,
         args.focus_accuracy,
         json.loads(args.options) if args.options else None,
+        args.predictor,
     )
     with ctx.Pool(args.workers, initializer=_init, initargs=init_args) as pool:
         for res in pool.imap_unordered(_safe_run, jobs):

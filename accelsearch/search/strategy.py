@@ -319,6 +319,7 @@ _BUILTIN_MODULES = (
     "sampling",
     "pymoo_strategies",
     "stratified",
+    "pool_bo",
     "llr",
     "utilization_filter",
 )

@@ -32,6 +32,10 @@ CHEAP_OPTIONS = {
     "pymoo-nsga2": {"pop_size": 4},
     "pymoo-smsemoa": {"pop_size": 4},
     "stratified": {"candidates": 32, "bins": 2, "predictor": lambda a: a.stages[0].width},
+    "pool-bo": {
+        "n_startup_trials": 2,
+        "predictor": lambda a: a.stages[0].width * a.stages[0].depth + 0.1 * a.stages[0].kernel,
+    },
     "utilization-filter": {
         "num_candidates": 3,
         "latency": {
