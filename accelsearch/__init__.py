@@ -13,8 +13,8 @@ from __future__ import annotations
 import importlib
 from pathlib import Path
 
-from accelsearch.arch import Arch, Head, Stage
-from accelsearch.errors import AccelSearchError
+from accelsearch.core.arch import Arch, Head, Stage
+from accelsearch.core.errors import AccelSearchError
 
 __version__ = "0.1.0"
 

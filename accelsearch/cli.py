@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from accelsearch import __version__
-from accelsearch.errors import AccelSearchError
+from accelsearch.core.errors import AccelSearchError
 
 #: the libraries a bug report needs the versions of (read from package metadata: no import)
 VERSION_OF = ("torch", "ray", "optuna", "pymoo", "mlflow", "timm")

@@ -15,9 +15,9 @@ from pathlib import Path
 import torch
 
 from accelsearch import plots, report
-from accelsearch.accounting import model_cost
-from accelsearch.builder import build_model
-from accelsearch.errors import AccelSearchError
+from accelsearch.core.accounting import model_cost
+from accelsearch.core.builder import build_model
+from accelsearch.core.errors import AccelSearchError
 from accelsearch.objectives import latency
 from accelsearch.objectives.reward import mnas_reward
 from accelsearch.recipe import Recipe

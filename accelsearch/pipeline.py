@@ -21,7 +21,7 @@ from accelsearch import report
 from accelsearch.baselines.measure import measured_models
 from accelsearch.baselines.preflight import PlannedBaseline, plan_baselines
 from accelsearch.baselines.step import run_baselines
-from accelsearch.errors import ConfigError
+from accelsearch.core.errors import ConfigError
 from accelsearch.family_run import GenericBuilder as GenericBuilder
 from accelsearch.family_run import family_of_run
 from accelsearch.family_run import grow_family as grow_family
@@ -122,7 +122,7 @@ def resume_run(
     snapshot is checked against the hashes recorded when it was written, unless
     ``trust_checkpoints`` (see docs/reliability.md, "Trusted input").
     """
-    from accelsearch.errors import ConfigError
+    from accelsearch.core.errors import ConfigError
     from accelsearch.recipe import recipe_from_dict
 
     t0 = time.perf_counter()

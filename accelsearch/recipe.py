@@ -23,10 +23,10 @@ from pydantic import (
 )
 
 from accelsearch.baselines.spec import BaselinesSpec
-from accelsearch.errors import AccelSearchError, ConfigError, choices_text, short_repr
-from accelsearch.kinds import check_options
+from accelsearch.core.errors import AccelSearchError, ConfigError, choices_text, short_repr
+from accelsearch.core.kinds import check_options
+from accelsearch.core.options import check_option_names
 from accelsearch.objectives.latency_spec import LatencySpec as LatencySpec
-from accelsearch.options import check_option_names
 from accelsearch.recipe_data import MissingData
 from accelsearch.recipe_input import (
     apply_overrides,

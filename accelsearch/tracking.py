@@ -37,7 +37,7 @@ from typing import Any
 
 from filelock import FileLock
 
-from accelsearch.errors import ConfigError
+from accelsearch.core.errors import ConfigError
 
 KIND_TAG = "accelsearch.kind"
 #: MLflow 3's UI opens an experiment with this tag in its "Model training" (runs) views

@@ -29,7 +29,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from accelsearch.errors import ConfigError
+from accelsearch.core.errors import ConfigError
 from accelsearch.tracking import (
     Tracker,
     bound_http_retries,

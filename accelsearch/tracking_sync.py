@@ -30,7 +30,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from accelsearch.errors import ConfigError
+from accelsearch.core.errors import ConfigError
 from accelsearch.tracking import check_reachable, quiet_mlflow
 
 SOURCE_TAG = "accelsearch.source_run_id"

@@ -6,7 +6,7 @@ modules register themselves without importing the package that imports them.
 
 from __future__ import annotations
 
-from accelsearch.registry import Registry
+from accelsearch.core.registry import Registry
 from accelsearch.spaces.base import SearchSpace
 
 SPACES: Registry[type[SearchSpace]] = Registry("search space")

@@ -20,7 +20,7 @@ from accelsearch.baselines.output import put_section
 from accelsearch.baselines.preflight import plan_baselines
 from accelsearch.baselines.spec import BaselinesSpec, check_names, spec_from_options
 from accelsearch.baselines.step import BaselinesOutcome, run_baselines
-from accelsearch.errors import ConfigError
+from accelsearch.core.errors import ConfigError
 from accelsearch.pipeline import log_family, make_tracker
 from accelsearch.recipe import recipe_from_dict
 from accelsearch.scaling.family import Family

@@ -27,7 +27,7 @@ import torch
 
 from accelsearch.baselines.preflight import PlannedBaseline, imagenet_table, published_top1
 from accelsearch.baselines.spec import BaselinesSpec
-from accelsearch.errors import AccelSearchError
+from accelsearch.core.errors import AccelSearchError
 from accelsearch.objectives import latency
 from accelsearch.objectives.accuracy.base import AccuracyEvaluator
 from accelsearch.recipe_settings import latency_kwargs, trial_context

@@ -16,9 +16,9 @@ import re
 from pathlib import Path
 from typing import Any
 
-from accelsearch.arch import Arch
 from accelsearch.baselines.curve import ABOVE, BELOW, FASTER, SLOWER
 from accelsearch.baselines.measure import METRICS
+from accelsearch.core.arch import Arch
 from accelsearch.report import markdown_table
 from accelsearch.tracking import KIND_TAG, Tracker
 

@@ -21,10 +21,10 @@ from typing import Any
 import torch
 
 from accelsearch import data as packaged_data
-from accelsearch.arch import Arch
 from accelsearch.baselines.spec import BaselinesSpec, check_names
-from accelsearch.builder import build_model
-from accelsearch.errors import AccelSearchError, ConfigError
+from accelsearch.core.arch import Arch
+from accelsearch.core.builder import build_model
+from accelsearch.core.errors import AccelSearchError, ConfigError
 from accelsearch.objectives.accuracy.table import TableAccuracy
 from accelsearch.objectives.accuracy.train import TrainConfig, TrainEvaluator, cap_stride
 from accelsearch.objectives.accuracy.train import train_resolution as proxy_resolution

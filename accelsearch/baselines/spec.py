@@ -22,7 +22,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from accelsearch.errors import ConfigError, short_repr
+from accelsearch.core.errors import ConfigError, short_repr
 
 #: last name tokens that name a model's size (``gernet_s``, ``convnext_tiny``)
 SIZE_WORDS = frozenset(

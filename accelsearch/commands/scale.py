@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from accelsearch.commands import add_set_option
-from accelsearch.errors import ConfigError
+from accelsearch.core.errors import ConfigError
 
 
 def register(sub) -> None:
@@ -102,7 +102,7 @@ def parse_grid(text: str) -> list[tuple[float, float, float]] | None:
 
 
 def load_base(path: str):
-    from accelsearch.arch import Arch
+    from accelsearch.core.arch import Arch
 
     p = Path(path)
     if not p.is_file():
@@ -124,7 +124,7 @@ def from_run(run_id: str, tracking_uri: str | None, output: str | None) -> dict[
     from mlflow.exceptions import MlflowException
     from mlflow.tracking import MlflowClient
 
-    from accelsearch.arch import Arch
+    from accelsearch.core.arch import Arch
 
     stores = _stores(tracking_uri, output)
     if not stores:

@@ -95,7 +95,7 @@ def _quoted_output(output: str) -> str:
 def submit(args: argparse.Namespace) -> int:
     from ray.job_submission import JobStatus, JobSubmissionClient
 
-    from accelsearch.errors import ConfigError
+    from accelsearch.core.errors import ConfigError
     from accelsearch.recipe import load_recipe
 
     _import_locally(args.imports, args.working_dir)
@@ -138,7 +138,7 @@ def _import_locally(modules: list[str], working_dir: str | None) -> None:
     """Import the ``--import`` modules here too, so the recipe validates before submitting."""
     import importlib
 
-    from accelsearch.errors import ConfigError
+    from accelsearch.core.errors import ConfigError
 
     if working_dir:
         sys.path.insert(0, str(Path(working_dir).resolve()))

@@ -122,7 +122,7 @@ def _number(text: str | None) -> float | None:
 def read_accuracy_csv(path: str | Path) -> dict[str, list[AccuracyRow]]:
     """Rows of a timm results CSV by architecture name (the part of ``model`` before the
     first dot). ``param_count`` values such as ``"1,014.45"`` are read as numbers."""
-    from accelsearch.errors import ConfigError
+    from accelsearch.core.errors import ConfigError
 
     p = Path(path)
     if not p.exists():
@@ -181,7 +181,7 @@ def _finite(v: Any) -> bool:
 # -- measuring ----------------------------------------------------------------------------
 def _targets(args: argparse.Namespace) -> list[tuple[str, str, Any]]:
     """(name, source, factory) for every model to measure."""
-    from accelsearch.errors import ConfigError
+    from accelsearch.core.errors import ConfigError
 
     if args.space:
         from accelsearch import spaces
@@ -199,7 +199,7 @@ def _targets(args: argparse.Namespace) -> list[tuple[str, str, Any]]:
 
 
 def _ints(text: str, what: str) -> list[int]:
-    from accelsearch.errors import ConfigError
+    from accelsearch.core.errors import ConfigError
 
     try:
         vals = [int(v) for v in text.split(",") if v.strip()]
@@ -213,9 +213,9 @@ def _ints(text: str, what: str) -> list[int]:
 def survey(args: argparse.Namespace) -> int:
     import torch
 
-    from accelsearch.accounting import arch_stats, model_stats
-    from accelsearch.arch import Arch
-    from accelsearch.errors import AccelSearchError
+    from accelsearch.core.accounting import arch_stats, model_stats
+    from accelsearch.core.arch import Arch
+    from accelsearch.core.errors import AccelSearchError
     from accelsearch.objectives import latency, roofline
 
     out = Path(args.out)
@@ -301,7 +301,7 @@ def _build(name: str, factory, resolution: int | None, acc_rows):
         return arch, arch.resolution, None
     import timm
 
-    from accelsearch.errors import ConfigError
+    from accelsearch.core.errors import ConfigError
 
     if name not in timm.list_models():
         raise ConfigError(f"unknown timm model {name!r}; see timm.list_models()")

@@ -27,7 +27,7 @@ def register(sub) -> None:
 
 
 def sync(args: argparse.Namespace) -> int:
-    from accelsearch.errors import ConfigError
+    from accelsearch.core.errors import ConfigError
     from accelsearch.tracking import read_sync_target
     from accelsearch.tracking_sync import sync_runs, workspace_store
 

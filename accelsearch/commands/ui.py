@@ -69,7 +69,7 @@ def register(sub) -> None:
 
 def find_store(output: str) -> Path:
     """The ``mlflow.db`` of a workspace (or of the only workspace under ``output``)."""
-    from accelsearch.errors import ConfigError
+    from accelsearch.core.errors import ConfigError
 
     root = Path(output)
     if (root / "mlflow.db").exists():
@@ -100,7 +100,7 @@ def is_loopback(host: str) -> bool:
 
 def check_exposure(args: argparse.Namespace) -> str | None:
     """A ConfigError for a non-loopback host without auth; the warning when allowed."""
-    from accelsearch.errors import ConfigError
+    from accelsearch.core.errors import ConfigError
 
     if is_loopback(args.host) or args.app_name:
         return None
@@ -140,7 +140,7 @@ def auth_setup(workspace: Path, default_permission: str, write: bool = True) -> 
     kept in the workspace, so restarts accept the same tokens)."""
     import secrets
 
-    from accelsearch.errors import ConfigError
+    from accelsearch.core.errors import ConfigError
 
     db = workspace / "basic_auth.db"
     if not db.exists() and not os.environ.get("MLFLOW_AUTH_ADMIN_PASSWORD"):

@@ -37,7 +37,7 @@ def register(sub) -> None:
 
 
 def validate(args: argparse.Namespace) -> int:
-    from accelsearch.errors import ConfigError
+    from accelsearch.core.errors import ConfigError
     from accelsearch.recipe import load_recipe
     from accelsearch.search.screen_setup import check_search_budget
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from accelsearch.errors import ConfigError
+from accelsearch.core.errors import ConfigError
 
 KINDS_TEXT = "Categorical, IntRange or Ordinal (accelsearch.spaces.distributions)"
 

@@ -32,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-from accelsearch.errors import AccelSearchError, ConfigError, short_repr
+from accelsearch.core.errors import AccelSearchError, ConfigError, short_repr
 from accelsearch.search.predictors import check_predictor, make_predictor, predict_params
 from accelsearch.search.searcher import Searcher
 from accelsearch.search.strategy import register_searcher

@@ -40,7 +40,7 @@ class PymooSearcher(Searcher):
 
         pop_size = int(self.options["pop_size"])
         if pop_size < 2:
-            from accelsearch.errors import ConfigError
+            from accelsearch.core.errors import ConfigError
 
             raise ConfigError(f"search.options.pop_size must be >= 2, got {pop_size}")
         self.vars = space.pymoo_vars()

@@ -28,8 +28,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from accelsearch.errors import ConfigError, choices_text, short_repr
-from accelsearch.registry import Registry
+from accelsearch.core.errors import ConfigError, choices_text, short_repr
+from accelsearch.core.registry import Registry
 from accelsearch.search.budget import CONSTRAINT_KINDS, Budget
 
 #: metrics a trial reports that a strategy may optimise, and their direction

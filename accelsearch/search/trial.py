@@ -111,7 +111,7 @@ def roofline_metrics(model, arch, lat, num_classes: int = 1000) -> dict[str, flo
     fn = getattr(roofline, "efficiency_metrics", None)
     if fn is None:
         return {}
-    from accelsearch.errors import AccelSearchError
+    from accelsearch.core.errors import AccelSearchError
 
     try:
         out = fn(model, lat, num_classes=num_classes)
@@ -124,7 +124,7 @@ def evaluate_arch(ctx: TrialContext, arch, report=None, latency_backend=None) ->
     """Measure and evaluate one arch; ``report(metrics)`` after each accuracy epoch."""
     import torch
 
-    from accelsearch.accounting import model_cost
+    from accelsearch.core.accounting import model_cost
     from accelsearch.objectives import latency
     from accelsearch.objectives.reward import mnas_reward
 

@@ -26,11 +26,11 @@ from typing import Any
 
 import numpy as np
 
-from accelsearch.accounting import count_flops
-from accelsearch.arch import Arch
-from accelsearch.errors import ConfigError, choices_text
+from accelsearch.core.accounting import count_flops
+from accelsearch.core.arch import Arch
+from accelsearch.core.errors import ConfigError, choices_text
+from accelsearch.core.registry import Registry
 from accelsearch.objectives.latency.lut import LUTPredictor
-from accelsearch.registry import Registry
 
 
 class LatencyPredictor(ABC):

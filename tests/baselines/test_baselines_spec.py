@@ -8,7 +8,7 @@ import pytest
 
 from accelsearch.baselines import BaselinesSpec, group_lines, line_of
 from accelsearch.baselines.preflight import plan_baselines, published_top1
-from accelsearch.errors import ConfigError
+from accelsearch.core.errors import ConfigError
 from accelsearch.recipe import recipe_from_dict
 
 
