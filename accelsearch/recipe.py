@@ -22,7 +22,7 @@ from pydantic import (
     model_validator,
 )
 
-from accelsearch.baselines.spec import BaselinesSpec
+from accelsearch.baselines_spec import BaselinesSpec
 from accelsearch.core.errors import AccelSearchError, ConfigError, choices_text, short_repr
 from accelsearch.core.kinds import check_options
 from accelsearch.core.options import check_option_names

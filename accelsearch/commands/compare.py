@@ -55,7 +55,7 @@ def parse_names(text: str | None) -> list[str] | None:
 
 
 def compare(args: argparse.Namespace) -> int:
-    from accelsearch.baselines.compare_run import compare_run
+    from accelsearch.baselines_compare import compare_run
 
     compare_run(
         args.run_dir,

@@ -10,8 +10,9 @@ import json
 
 import pytest
 
-from accelsearch.baselines import measure, preflight
-from accelsearch.baselines.compare_run import compare_run
+from accelsearch import baselines_measure as measure
+from accelsearch import baselines_preflight as preflight
+from accelsearch.baselines_compare import compare_run
 from accelsearch.cli import main
 from accelsearch.core.errors import ConfigError
 from accelsearch.pipeline import run_recipe
