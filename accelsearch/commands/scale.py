@@ -24,59 +24,14 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from accelsearch.commands import add_set_option
+from accelsearch import plots, report, spaces
+from accelsearch.core.arch import Arch
 from accelsearch.core.errors import ConfigError
-
-
-def register(sub) -> None:
-    s = sub.add_parser(
-        "scale",
-        help="grow a model family from one base model with latency-aware compound scaling",
-        description=(
-            "Latency-aware compound scaling (LACS) from one base model to latency targets. "
-            "Targets are ms ('1.0,2.0') or multiples of the base latency ('x1.5,x2')."
-        ),
-    )
-    src = s.add_mutually_exclusive_group(required=True)
-    src.add_argument("--base", metavar="ARCH.json", help="the base model's arch JSON file")
-    src.add_argument(
-        "--from-run", metavar="RUN_ID", help="an MLflow trial or member run with arch.json"
-    )
-    s.add_argument("--targets", required=True, help="e.g. 1.0,2.0,4.0 (ms) or x1.5,x2,x3")
-    s.add_argument("--recipe", help="recipe YAML for latency/accuracy/reward/scaling settings")
-    add_set_option(s)
-    s.add_argument("--space", help="registered space of the base (rounding, building)")
-    s.add_argument("--name", help="family name (default: the recipe's name or 'scale')")
-    g = s.add_argument_group("latency")
-    g.add_argument("--backend", help="latency backend (auto, torch, ...)")
-    g.add_argument("--device", help="cpu, cuda, cuda:N")
-    g.add_argument("--precision", help="fp32, fp16, bf16")
-    g.add_argument("--batch-size", type=int)
-    g = s.add_argument_group("accuracy and reward")
-    g.add_argument("--evaluator", help="accuracy evaluator (default: train)")
-    g.add_argument("--dataset", help="dataset of the train evaluator (digits, a folder, .tar.gz)")
-    g.add_argument("--epochs", type=int, help="proxy-training epochs")
-    g.add_argument("--base-accuracy", type=float, help="the base's accuracy (skips evaluating it)")
-    g.add_argument("--reward-w", type=float, help="MnasNet reward exponent (default -0.09)")
-    g = s.add_argument_group("scaling")
-    g.add_argument("--grid", help="'default' or 'a,b,g;a,b,g;...'")
-    g.add_argument("--max-triples", type=int, help="triples kept after pruning (default 6)")
-    g.add_argument("--predictor", help="latency predictor for pruning: flops, lut, none")
-    g.add_argument("--tolerance", type=float, help="relative latency tolerance (default 0.02)")
-    g.add_argument("--max-measurements", type=int, help="per member and triple (default 12)")
-    g.add_argument("--max-multiplier", type=float, help="largest α^φ, β^φ, γ^φ (default 8)")
-    g.add_argument("--compare", choices=["efficientnet"], help="also grow a baseline family")
-    g.add_argument(
-        "--compare-phi",
-        choices=["latency", "flops"],
-        help="baseline φ: solved on latency (equal latency, default) or the FLOPs budget",
-    )
-    g = s.add_argument_group("output")
-    g.add_argument("--output", help="workspace folder (default: runs/scale)")
-    g.add_argument("--tracking-uri", help="MLflow store (default: SQLite in the workspace)")
-    g.add_argument("--no-mlflow", action="store_true", help="do not log to MLflow")
-    g.add_argument("--onnx", action="store_true", help="export one ONNX file per member")
-    s.set_defaults(fn=scale)
+from accelsearch.pipeline import GenericBuilder, grow_family, log_family, make_tracker, new_run_dir
+from accelsearch.recipe import apply_overrides, read_recipe_file, recipe_from_dict
+from accelsearch.scaling import parse_targets, validate_grid
+from accelsearch.search.result import SearchResult, TrialRecord
+from accelsearch.tracking import default_tracking_uri
 
 
 # -- the base and its context ----------------------------------------------------------------------
@@ -96,14 +51,11 @@ def parse_grid(text: str) -> list[tuple[float, float, float]] | None:
             grid.append(tuple(float(v) for v in values))
         except ValueError:
             raise ConfigError(f"--grid entry {part!r} has a value that is not a number") from None
-    from accelsearch.scaling import validate_grid
 
     return validate_grid(grid)
 
 
 def load_base(path: str):
-    from accelsearch.core.arch import Arch
-
     p = Path(path)
     if not p.is_file():
         raise ConfigError(f"--base {path!r} does not exist; give an arch JSON file")
@@ -111,8 +63,6 @@ def load_base(path: str):
 
 
 def _stores(tracking_uri: str | None, output: str | None) -> list[str]:
-    from accelsearch.tracking import default_tracking_uri
-
     if tracking_uri:
         return [tracking_uri]
     folders = [Path(output)] if output else [Path("runs"), *sorted(Path("runs").glob("*"))]
@@ -123,8 +73,6 @@ def from_run(run_id: str, tracking_uri: str | None, output: str | None) -> dict[
     """arch, accuracy, space name, recipe (of its search) and store of an MLflow run."""
     from mlflow.exceptions import MlflowException
     from mlflow.tracking import MlflowClient
-
-    from accelsearch.core.arch import Arch
 
     stores = _stores(tracking_uri, output)
     if not stores:
@@ -187,8 +135,6 @@ def search_from_mlflow(store: str, search_run_id: str):
     """The search's trials (metrics only) from MLflow, for the plot's Pareto set."""
     from mlflow.tracking import MlflowClient
 
-    from accelsearch.search.result import SearchResult, TrialRecord
-
     client = MlflowClient(tracking_uri=store)
     search = client.get_run(search_run_id)
     runs = client.search_runs(
@@ -208,7 +154,6 @@ def search_from_mlflow(store: str, search_run_id: str):
 # -- the recipe --------------------------------------------------------------------------------------
 def build_recipe(args: argparse.Namespace, context: dict[str, Any]):
     """The recipe: ``--recipe`` or the search's, else defaults; then CLI overrides."""
-    from accelsearch.recipe import apply_overrides, read_recipe_file, recipe_from_dict
 
     if args.recipe:
         raw = read_recipe_file(args.recipe) or {}  # refuses what load_recipe refuses
@@ -268,16 +213,6 @@ def build_recipe(args: argparse.Namespace, context: dict[str, Any]):
 
 
 def scale(args: argparse.Namespace) -> int:
-    from accelsearch import plots, report, spaces
-    from accelsearch.pipeline import (
-        GenericBuilder,
-        grow_family,
-        log_family,
-        make_tracker,
-        new_run_dir,
-    )
-    from accelsearch.scaling import parse_targets
-
     targets = parse_targets(args.targets)
     context: dict[str, Any] = {}
     if args.from_run:
