@@ -18,7 +18,7 @@ from accelsearch import plots, report
 from accelsearch.core.accounting import model_cost
 from accelsearch.core.builder import build_model
 from accelsearch.core.errors import AccelSearchError
-from accelsearch.objectives import latency
+from accelsearch.objectives import latency, roofline
 from accelsearch.objectives.reward import mnas_reward
 from accelsearch.recipe import Recipe
 from accelsearch.recipe_settings import latency_kwargs
@@ -77,15 +77,9 @@ class GenericBuilder:
 
 def efficiency_function(num_classes: int = 1000):
     """``(arch, latency_result) -> {"intensity", "utilisation"}`` from the roofline
-    (``accelsearch.objectives.roofline.efficiency_metrics``) when that module is installed,
-    else None: the members' intensity and utilisation then stay empty."""
-    try:  # optional: the roofline module may be left out of an installation
-        from accelsearch.objectives import roofline  # type: ignore[attr-defined]
-    except ImportError:
-        return None
-    metrics = getattr(roofline, "efficiency_metrics", None)
-    if metrics is None:
-        return None
+    (``accelsearch.objectives.roofline.efficiency_metrics``); an error there leaves the
+    member's intensity and utilisation empty and says why (``efficiency_error``)."""
+    metrics = roofline.efficiency_metrics
 
     def efficiency(arch, result):
         if result is None:  # bare milliseconds: no conditions to judge by

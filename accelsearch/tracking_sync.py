@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from accelsearch.core.errors import ConfigError
-from accelsearch.tracking import check_reachable, quiet_mlflow
+from accelsearch.tracking import check_reachable, default_tracking_uri, quiet_mlflow
 
 SOURCE_TAG = "accelsearch.source_run_id"
 COMPLETE_TAG = "accelsearch.sync_complete"
@@ -323,7 +323,6 @@ def _now_ms() -> int:
 
 def workspace_store(workspace: str | Path) -> str:
     """The SQLite store of an (offline) workspace, with a clear error when there is none."""
-    from accelsearch.tracking import default_tracking_uri
 
     db = Path(workspace) / "mlflow.db"
     if not db.is_file():

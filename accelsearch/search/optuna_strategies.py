@@ -147,6 +147,7 @@ def _register(name: str) -> None:
         constraints="native",
     )
     def factory(space, objective: Objective, seed: int, options: dict[str, Any], budget=None):
+        # heavy (Ray Tune): imported when a search starts, as in strategy.register_searcher
         from accelsearch.search.tune_adapter import FailureAwareOptunaSearch
 
         return (
