@@ -152,9 +152,57 @@ def search_from_mlflow(store: str, search_run_id: str):
 
 
 # -- the recipe --------------------------------------------------------------------------------------
+#: ``accelsearch scale`` flags that override a recipe field: (flag, the field)
+FLAG_FIELDS = (
+    ("backend", "latency.backend"),
+    ("device", "latency.device"),
+    ("precision", "latency.precision"),
+    ("batch_size", "latency.batch_size"),
+    ("evaluator", "accuracy.evaluator"),
+    ("dataset", "accuracy.options.dataset"),
+    ("epochs", "accuracy.options.epochs"),
+    ("reward_w", "reward.w"),
+    ("max_triples", "scaling.max_triples"),
+    ("predictor", "scaling.predictor"),
+    ("tolerance", "scaling.tolerance"),
+    ("max_measurements", "scaling.max_measurements"),
+    ("max_multiplier", "scaling.max_multiplier"),
+    ("compare", "scaling.compare"),
+    ("compare_phi", "scaling.compare_phi"),
+)
+
+
 def build_recipe(args: argparse.Namespace, context: dict[str, Any]):
     """The recipe: ``--recipe`` or the search's, else defaults; then CLI overrides."""
+    raw, source = _raw_recipe(args, context)
+    known = raw.get("space") if isinstance(raw.get("space"), dict) else None
+    if args.space:
+        same = known is not None and known.get("name") == args.space
+        raw["space"] = known if same else {"name": args.space}
+    elif known is None and context.get("space"):
+        raw["space"] = {"name": context["space"]}
+    space = (raw.get("space") or {}).get("name")
+    if not space:  # unknown: the generic builder does the work; the recipe needs a name
+        raw["space"] = {"name": "efficientnet_x"}
+    raw.setdefault("reward", {"target_ms": 1.0})
+    sets = [f"name={args.name}"] if args.name else []
+    sets += [
+        f"{key}={getattr(args, flag)}"
+        for flag, key in FLAG_FIELDS
+        if getattr(args, flag) is not None
+    ]
+    scaling = dict(raw.get("scaling") or {})
+    scaling.update(enabled=True, targets=[2.0], targets_ms=None)  # CLI targets replace these
+    if args.grid is not None:
+        grid = parse_grid(args.grid)
+        scaling["grid"] = [list(t) for t in grid] if grid else None
+    raw["scaling"] = scaling
+    raw = apply_overrides(raw, sets + list(args.set))
+    return recipe_from_dict(raw, source), space
 
+
+def _raw_recipe(args: argparse.Namespace, context: dict[str, Any]) -> tuple[dict, str]:
+    """The recipe as a mapping before the CLI's overrides, and where it came from."""
     if args.recipe:
         raw = read_recipe_file(args.recipe) or {}  # refuses what load_recipe refuses
         source = str(args.recipe)
@@ -169,47 +217,7 @@ def build_recipe(args: argparse.Namespace, context: dict[str, Any]):
         source = "defaults"
     if not isinstance(raw, dict):
         raise ConfigError(f"{source}: a recipe must be a mapping")
-    known = raw.get("space") if isinstance(raw.get("space"), dict) else None
-    if args.space:
-        same = known is not None and known.get("name") == args.space
-        raw["space"] = known if same else {"name": args.space}
-    elif known is None and context.get("space"):
-        raw["space"] = {"name": context["space"]}
-    space = (raw.get("space") or {}).get("name")
-    if not space:  # unknown: the generic builder does the work; the recipe needs a name
-        raw["space"] = {"name": "efficientnet_x"}
-    raw.setdefault("reward", {"target_ms": 1.0})
-    sets = []
-    if args.name:
-        sets.append(f"name={args.name}")
-    for flag, key in (
-        ("backend", "latency.backend"),
-        ("device", "latency.device"),
-        ("precision", "latency.precision"),
-        ("batch_size", "latency.batch_size"),
-        ("evaluator", "accuracy.evaluator"),
-        ("dataset", "accuracy.options.dataset"),
-        ("epochs", "accuracy.options.epochs"),
-        ("reward_w", "reward.w"),
-        ("max_triples", "scaling.max_triples"),
-        ("predictor", "scaling.predictor"),
-        ("tolerance", "scaling.tolerance"),
-        ("max_measurements", "scaling.max_measurements"),
-        ("max_multiplier", "scaling.max_multiplier"),
-        ("compare", "scaling.compare"),
-        ("compare_phi", "scaling.compare_phi"),
-    ):
-        value = getattr(args, flag)
-        if value is not None:
-            sets.append(f"{key}={value}")
-    scaling = dict(raw.get("scaling") or {})
-    scaling.update(enabled=True, targets=[2.0], targets_ms=None)  # CLI targets replace these
-    if args.grid is not None:
-        grid = parse_grid(args.grid)
-        scaling["grid"] = [list(t) for t in grid] if grid else None
-    raw["scaling"] = scaling
-    raw = apply_overrides(raw, sets + list(args.set))
-    return recipe_from_dict(raw, source), space
+    return raw, source
 
 
 def scale(args: argparse.Namespace) -> int:
