@@ -15,6 +15,7 @@ from pathlib import Path
 from mlflow.exceptions import MlflowException
 from pydantic import ValidationError
 
+from accelsearch import mlflow_schema as schema
 from accelsearch.baselines_measure import measured_models
 from accelsearch.baselines_output import put_section
 from accelsearch.baselines_preflight import plan_baselines
@@ -26,7 +27,7 @@ from accelsearch.recipe import recipe_from_dict
 from accelsearch.scaling.family import Family
 from accelsearch.search.driver import STATE_FILE
 from accelsearch.search.result import SearchResult
-from accelsearch.tracking import KIND_TAG, Tracker
+from accelsearch.tracking import Tracker
 
 
 def resolve_run_dir(run_dir: str | Path) -> Path:
@@ -126,7 +127,7 @@ def family_run(tracker: Tracker, family: Family, recipe, result, out: Path, prin
             return family.mlflow_run_id
         except MlflowException:
             pass
-    query = f"tags.`{KIND_TAG}` = 'family' and tags.`accelsearch.family` = '{family.name}'"
+    query = schema.family_filter(family.name)
     query += " and tags.`accelsearch.scaling_method` = 'lacs'"
     if result is not None and result.mlflow_run_id:
         query += f" and tags.`accelsearch.search_run_id` = '{result.mlflow_run_id}'"

@@ -16,11 +16,12 @@ import re
 from pathlib import Path
 from typing import Any
 
+from accelsearch import mlflow_schema as schema
 from accelsearch.baselines_curve import ABOVE, BELOW, FASTER, SLOWER
 from accelsearch.baselines_measure import METRICS
 from accelsearch.core.arch import Arch
 from accelsearch.report import markdown_table
-from accelsearch.tracking import KIND_TAG, Tracker
+from accelsearch.tracking import Tracker
 
 PLOT_FILE = "family_vs_baselines.png"
 SECTION_START = "<!-- accelsearch baselines: start -->"
@@ -214,25 +215,12 @@ def log_comparison(tracker: Tracker, family_run_id: str, doc: dict[str, Any], ru
 
 
 def _log_one(tracker: Tracker, parent: str, family_name: str, e: dict[str, Any]) -> str:
-    lat = e.get("latency", {})
     imagenet = e.get("imagenet", {})
     run = tracker.start_run(
         "baseline",
         e["model"],
         parent_id=parent,
-        tags={
-            "accelsearch.family": family_name,
-            "accelsearch.baseline_line": e["line"],
-            "accelsearch.model": e["model"],
-            "accelsearch.baseline_fingerprint": e["fingerprint"],
-            "accelsearch.arch": e["arch"],
-            # as the members have it: the backend without its mode ("torch", not "torch/eager")
-            "accelsearch.latency_backend": (lat.get("backend") or "").split("/")[0],
-            "accelsearch.latency_device": lat.get("device", ""),
-            "accelsearch.latency_precision": lat.get("precision", ""),
-            "accelsearch.latency_batch_size": lat.get("batch_size", ""),
-            **({"accelsearch.error": e.get("error", "")[:4000]} if e.get("status") != "ok" else {}),
-        },
+        tags=schema.baseline_tags(family_name, e),
         params={
             "model": e["model"],
             "resolution": e["resolution"],
@@ -254,11 +242,7 @@ def _log_one(tracker: Tracker, parent: str, family_name: str, e: dict[str, Any])
 def _logged_before(tracker: Tracker, parent: str, e: dict[str, Any]) -> str | None:
     runs = tracker.client.search_runs(
         [tracker.experiment_id],
-        filter_string=(
-            f"tags.`{KIND_TAG}` = 'baseline' and tags.`mlflow.parentRunId` = '{parent}' "
-            f"and tags.`accelsearch.model` = '{e['model']}' "
-            f"and tags.`accelsearch.baseline_fingerprint` = '{e['fingerprint']}'"
-        ),
+        filter_string=schema.baseline_filter(parent, e["model"], e["fingerprint"]),
         max_results=10,
     )
     for r in runs:

@@ -13,11 +13,6 @@ SPACES: Registry[type[SearchSpace]] = Registry("search space")
 
 
 def register_space(name: str):
-    """Class decorator: register a :class:`SearchSpace` subclass under ``name``."""
-
-    def deco(cls: type[SearchSpace]) -> type[SearchSpace]:
-        cls.name = name
-        SPACES.add(name, cls)
-        return cls
-
-    return deco
+    """Class decorator registering a :class:`SearchSpace` subclass under ``name``
+    (``SPACES.register_class(name)``, kept under this name)."""
+    return SPACES.register_class(name)

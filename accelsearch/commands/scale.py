@@ -24,6 +24,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from accelsearch import mlflow_schema as schema
 from accelsearch import plots, report, spaces
 from accelsearch.core.arch import Arch
 from accelsearch.core.errors import ConfigError
@@ -97,14 +98,14 @@ def from_run(run_id: str, tracking_uri: str | None, output: str | None) -> dict[
             arch = Arch.from_json(Path(path).read_text())
         tags = run.data.tags
         parent = tags.get("mlflow.parentRunId")
-        search_id = tags.get("accelsearch.search_run_id") or None
+        search_id = tags.get(schema.SEARCH_RUN_ID) or None
         parent_tags: dict[str, str] = {}
         if parent:
             parent_tags = client.get_run(parent).data.tags
-            if parent_tags.get("accelsearch.kind") == "search":
+            if parent_tags.get(schema.KIND_TAG) == "search":
                 search_id = parent
             else:
-                search_id = parent_tags.get("accelsearch.search_run_id") or search_id
+                search_id = parent_tags.get(schema.SEARCH_RUN_ID) or search_id
         recipe_raw = None
         if search_id:
             with tempfile.TemporaryDirectory() as tmp:
@@ -113,16 +114,16 @@ def from_run(run_id: str, tracking_uri: str | None, output: str | None) -> dict[
                     recipe_raw = json.loads(Path(rp).read_text())
                 except (MlflowException, OSError, json.JSONDecodeError):
                     recipe_raw = None
-        space = tags.get("accelsearch.space") or parent_tags.get("accelsearch.space")
+        space = tags.get(schema.SPACE) or parent_tags.get(schema.SPACE)
         if not space and search_id:
-            space = client.get_run(search_id).data.tags.get("accelsearch.space")
+            space = client.get_run(search_id).data.tags.get(schema.SPACE)
         return {
             "arch": arch,
             "accuracy": run.data.metrics.get("accuracy"),
             "space": space or None,
             "recipe": recipe_raw,
             "search_run_id": search_id,
-            "kind": tags.get("accelsearch.kind"),
+            "kind": tags.get(schema.KIND_TAG),
             "store": uri,
         }
     raise ConfigError(
@@ -146,7 +147,7 @@ def search_from_mlflow(store: str, search_run_id: str):
     for r in runs:
         m = r.data.metrics
         if "accuracy" in m and "latency_ms" in m:
-            name = r.data.tags.get("accelsearch.trial_id", r.info.run_id)
+            name = r.data.tags.get(schema.TRIAL_ID, r.info.run_id)
             trials.append(TrialRecord(name, {}, "ok", metrics=dict(m), mlflow_run_id=r.info.run_id))
     return SearchResult(trials=trials, mlflow_run_id=search_run_id)
 
@@ -261,7 +262,7 @@ def scale(args: argparse.Namespace) -> int:
         tracker = make_tracker(recipe, workspace, uri)
         if context.get("search_run_id"):
             result = search_from_mlflow(tracker.uri, context["search_run_id"])
-        extra = {"accelsearch.base_run_id": args.from_run} if args.from_run else {}
+        extra = schema.scaled_from_tags(args.from_run)
         run = log_family(
             tracker, family, recipe, result, out, space_name=space.name, extra_tags=extra
         )

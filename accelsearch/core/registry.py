@@ -26,6 +26,18 @@ class Registry(Generic[T]):
 
         return deco
 
+    def register_class(self, name: str, *, replace: bool = False) -> Callable[[type], type]:
+        """Class decorator: ``@registry.register_class("name")`` registers the class under
+        ``name`` and sets its ``name`` attribute to it (spaces, latency backends and
+        predictors are registered this way; a plug-in's class too)."""
+
+        def deco(cls: type) -> type:
+            cls.name = name
+            self.add(name, cls, replace=replace)
+            return cls
+
+        return deco
+
     def add(self, name: str, obj: T, *, replace: bool = False) -> None:
         if not replace and name in self._items and self._items[name] is not obj:
             raise ValueError(f"{self.kind} {name!r} is already registered")

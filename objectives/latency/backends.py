@@ -28,14 +28,9 @@ BACKENDS.add("tensorrt", TensorRTBackend)
 
 
 def register_backend(name: str):
-    """Class decorator registering a :class:`LatencyBackend` subclass."""
-
-    def deco(cls: type[LatencyBackend]) -> type[LatencyBackend]:
-        cls.name = name
-        BACKENDS.add(name, cls)
-        return cls
-
-    return deco
+    """Class decorator registering a :class:`LatencyBackend` subclass under ``name``
+    (``BACKENDS.register_class(name)``, kept under this name)."""
+    return BACKENDS.register_class(name)
 
 
 def resolve_backend_name(backend: str, device: str) -> str:

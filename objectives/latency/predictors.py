@@ -79,14 +79,9 @@ PREDICTORS: Registry[type[LatencyPredictor]] = Registry("latency predictor")
 
 
 def register_predictor(name: str):
-    """Class decorator registering a :class:`LatencyPredictor` subclass under ``name``."""
-
-    def deco(cls: type[LatencyPredictor]) -> type[LatencyPredictor]:
-        cls.name = name
-        PREDICTORS.add(name, cls)
-        return cls
-
-    return deco
+    """Class decorator registering a :class:`LatencyPredictor` subclass under ``name``
+    (``PREDICTORS.register_class(name)``, kept under this name)."""
+    return PREDICTORS.register_class(name)
 
 
 def decode_and_predict(predictor: LatencyPredictor, space, params) -> np.ndarray:
