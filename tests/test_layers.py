@@ -132,3 +132,25 @@ def test_known_breaks_are_struck_once_gone():
 def test_ground_floor_imports_no_room(module):
     above = [t for t, _, _ in imports_of(module) if level_of(t) > 0]
     assert not above, f"{module} (ground floor) imports {above}"
+
+
+@pytest.mark.parametrize(
+    "old, new",
+    [
+        *[
+            (f"accelsearch.{m}", f"accelsearch.core.{m}")
+            for m in ("arch", "builder", "errors", "registry", "accounting", "kinds", "options")
+        ],
+        *[
+            (f"accelsearch.baselines.{m}", f"accelsearch.baselines_{m}")
+            for m in ("spec", "curve", "preflight", "measure", "output", "step")
+        ],
+        ("accelsearch.baselines.compare_run", "accelsearch.baselines_compare"),
+    ],
+)
+def test_old_paths_are_the_moved_modules(old, new):
+    """Users' imports (``from accelsearch.arch import Head``) and pickles keep working: the old
+    path is the same module object as the new one."""
+    import importlib
+
+    assert importlib.import_module(old) is importlib.import_module(new)
