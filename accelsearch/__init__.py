@@ -2,7 +2,9 @@
 
 The rooms of the house are sub-packages: ``accelsearch.spaces`` (architectures and search
 spaces), ``accelsearch.objectives`` (latency, accuracy, reward), ``accelsearch.scaling``
-(compound scaling and LACS) and ``accelsearch.search`` (the Ray Tune driver). The first
+(compound scaling and LACS) and ``accelsearch.search`` (the Ray Tune driver); they stand on
+the ground floor, ``accelsearch.core`` (``Arch``, the builder, errors, the registry), and
+never import this module, which belongs to the application layer. The first
 three live at the top level of the repository and are installed under ``accelsearch`` by
 setuptools' ``package-dir``; when the package is imported straight from a source checkout
 (``python -m pytest`` without an install) the same mapping is made here.
@@ -13,8 +15,8 @@ from __future__ import annotations
 import importlib
 from pathlib import Path
 
-from accelsearch.arch import Arch, Head, Stage
-from accelsearch.errors import AccelSearchError
+from accelsearch.core.arch import Arch, Head, Stage
+from accelsearch.core.errors import AccelSearchError
 
 __version__ = "0.1.0"
 

@@ -1,20 +1,21 @@
-"""The ``accelsearch`` command; each sub-command lives in :mod:`accelsearch.commands`."""
+"""The ``accelsearch`` command: arguments from :mod:`accelsearch.cli_args`, each command's
+handler in :mod:`accelsearch.commands`."""
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 
 from accelsearch import __version__
-from accelsearch.errors import AccelSearchError
+from accelsearch.cli_args import add_parsers
+from accelsearch.core.errors import AccelSearchError
 
 #: the libraries a bug report needs the versions of (read from package metadata: no import)
 VERSION_OF = ("torch", "ray", "optuna", "pymoo", "mlflow", "timm")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from accelsearch.commands import command_modules
-
     p = argparse.ArgumentParser(
         prog="accelsearch",
         description="Find CNN families that run fast on your accelerator.",
@@ -22,8 +23,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--version", action="version", version=version_text())
     sub = p.add_subparsers(dest="command", required=True)
-    for module in command_modules():
-        module.register(sub)
+    add_parsers(sub)
     return p
 
 
@@ -41,10 +41,18 @@ def version_text() -> str:
     return f"accelsearch {__version__} (Python {platform.python_version()}; {', '.join(found)})"
 
 
+def command_handler(module: str, function: str):
+    """``accelsearch.commands.<module>.<function>``, the handler of the command being run."""
+    # The one place the CLI imports a command's module: by name, at run time, and only the
+    # one being run. Commands sit above this module (each imports the application layer,
+    # PyTorch and Ray at module level), so `--help` and `--version` load none of them.
+    return getattr(importlib.import_module(f"accelsearch.commands.{module}"), function)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        return int(args.fn(args) or 0)
+        return int(command_handler(*args.handler)(args) or 0)
     except AccelSearchError as exc:
         print(f"accelsearch: error: {exc}", file=sys.stderr)
         return 2

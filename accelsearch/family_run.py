@@ -14,11 +14,12 @@ from pathlib import Path
 
 import torch
 
+from accelsearch import mlflow_schema as schema
 from accelsearch import plots, report
-from accelsearch.accounting import model_cost
-from accelsearch.builder import build_model
-from accelsearch.errors import AccelSearchError
-from accelsearch.objectives import latency
+from accelsearch.core.accounting import model_cost
+from accelsearch.core.builder import build_model
+from accelsearch.core.errors import AccelSearchError
+from accelsearch.objectives import latency, roofline
 from accelsearch.objectives.reward import mnas_reward
 from accelsearch.recipe import Recipe
 from accelsearch.recipe_settings import latency_kwargs
@@ -77,15 +78,9 @@ class GenericBuilder:
 
 def efficiency_function(num_classes: int = 1000):
     """``(arch, latency_result) -> {"intensity", "utilisation"}`` from the roofline
-    (``accelsearch.objectives.roofline.efficiency_metrics``) when that module is installed,
-    else None: the members' intensity and utilisation then stay empty."""
-    try:  # optional: the roofline module may be left out of an installation
-        from accelsearch.objectives import roofline  # type: ignore[attr-defined]
-    except ImportError:
-        return None
-    metrics = getattr(roofline, "efficiency_metrics", None)
-    if metrics is None:
-        return None
+    (``accelsearch.objectives.roofline.efficiency_metrics``); an error there leaves the
+    member's intensity and utilisation empty and says why (``efficiency_error``)."""
+    metrics = roofline.efficiency_metrics
 
     def efficiency(arch, result):
         if result is None:  # bare milliseconds: no conditions to judge by
@@ -232,10 +227,10 @@ def log_family(
             recipe,
             result,
             space_name,
-            {**(extra_tags or {}), "accelsearch.compared_with": run},
+            {**(extra_tags or {}), **schema.compared_with_tags(run)},
         )
         tracker.end_run(other)
-        tracker.set_tags(run, {"accelsearch.baseline_run_id": other})
+        tracker.set_tags(run, schema.baseline_family_tags(other))
         tracker.log_text(
             run, report.markdown_table(*report.comparison_rows(family)), "comparison.md"
         )
@@ -259,11 +254,7 @@ def _log_one_family(tracker, family, recipe, result, space_name, extra_tags) -> 
         "family",
         f"{family.name}-family" if family.method == "lacs" else family.name,
         tags={
-            "accelsearch.space": space_name,
-            "accelsearch.family": family.name,
-            "accelsearch.scaling_method": family.method,
-            "accelsearch.search_run_id": result.mlflow_run_id if result else "",
-            "accelsearch.base_arch": str(family.base),
+            **schema.family_tags(space_name, family, result.mlflow_run_id if result else ""),
             **extra_tags,
         },
         params={
@@ -282,15 +273,7 @@ def _log_one_family(tracker, family, recipe, result, space_name, extra_tags) -> 
     family.mlflow_run_id = run
     for m in family.members:
         _log_member(tracker, family, run, m)
-    tracker.log_metrics(
-        run,
-        {
-            "members": len(family.members),
-            "wall_s": family.wall_s,
-            "total_measurements": settings.get("total_measurements", 0),
-            "accuracy_evaluations": settings.get("accuracy_evaluations", 0),
-        },
-    )
+    tracker.log_metrics(run, schema.family_metrics(family))
     tracker.log_text(run, report.markdown_table(*report.family_rows(family)), "family.md")
     tracker.log_json(run, family.to_dict(), "family.json")
     return run
@@ -302,16 +285,7 @@ def _log_member(tracker, family, run, m) -> None:
         "member",
         m.name,
         parent_id=run,
-        tags={
-            "accelsearch.family": family.name,
-            "accelsearch.scaling_method": family.method,
-            "accelsearch.arch": str(m.arch),
-            "accelsearch.solve": m.solve,
-            "accelsearch.latency_backend": m.latency.get("backend", ""),
-            "accelsearch.latency_device": m.latency.get("device_name", ""),
-            "accelsearch.latency_precision": m.latency.get("precision", ""),
-            "accelsearch.latency_batch_size": m.latency.get("batch_size", ""),
-        },
+        tags=schema.member_tags(family, m),
         params={
             "alpha": m.alpha,
             "beta": m.beta,
@@ -321,20 +295,6 @@ def _log_member(tracker, family, run, m) -> None:
             "resolution": m.arch.resolution,
         },
     )
-    tracker.log_metrics(
-        child,
-        {
-            "accuracy": m.accuracy,
-            "latency_ms": m.latency_ms,
-            "reward": m.reward,
-            "params_m": m.params_m,
-            "gflops": m.gflops,
-            "gmacs": m.gmacs,
-            "intensity": m.intensity,
-            "utilisation": m.utilisation,
-            "latency_error": m.latency_error,
-            "n_measurements": m.n_measurements,
-        },
-    )
+    tracker.log_metrics(child, schema.member_metrics(m))
     tracker.log_text(child, m.arch.to_json(), "arch.json")
     tracker.end_run(child)

@@ -18,16 +18,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from accelsearch import report
-from accelsearch.baselines.measure import measured_models
-from accelsearch.baselines.preflight import PlannedBaseline, plan_baselines
-from accelsearch.baselines.step import run_baselines
-from accelsearch.errors import ConfigError
+from accelsearch.baselines_measure import measured_models
+from accelsearch.baselines_preflight import PlannedBaseline, plan_baselines
+from accelsearch.baselines_step import run_baselines
+from accelsearch.core.errors import ConfigError
 from accelsearch.family_run import GenericBuilder as GenericBuilder
 from accelsearch.family_run import family_of_run
 from accelsearch.family_run import grow_family as grow_family
 from accelsearch.family_run import log_family as log_family
 from accelsearch.progress import show_status
-from accelsearch.recipe import Recipe
+from accelsearch.recipe import Recipe, recipe_from_dict
 from accelsearch.recipe_driver import search_driver
 from accelsearch.scaling.family import Family
 from accelsearch.search.driver import STATE_FILE, check_not_moved
@@ -122,8 +122,6 @@ def resume_run(
     snapshot is checked against the hashes recorded when it was written, unless
     ``trust_checkpoints`` (see docs/reliability.md, "Trusted input").
     """
-    from accelsearch.errors import ConfigError
-    from accelsearch.recipe import recipe_from_dict
 
     t0 = time.perf_counter()
     out = Path(run_dir).resolve()

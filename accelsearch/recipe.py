@@ -22,11 +22,13 @@ from pydantic import (
     model_validator,
 )
 
-from accelsearch.baselines.spec import BaselinesSpec
-from accelsearch.errors import AccelSearchError, ConfigError, choices_text, short_repr
-from accelsearch.kinds import check_options
+from accelsearch import search, spaces
+from accelsearch.baselines_spec import BaselinesSpec
+from accelsearch.core.errors import AccelSearchError, ConfigError, choices_text, short_repr
+from accelsearch.core.kinds import check_options
+from accelsearch.core.options import check_option_names
+from accelsearch.objectives import accuracy
 from accelsearch.objectives.latency_spec import LatencySpec as LatencySpec
-from accelsearch.options import check_option_names
 from accelsearch.recipe_data import MissingData
 from accelsearch.recipe_input import (
     apply_overrides,
@@ -34,6 +36,11 @@ from accelsearch.recipe_input import (
     read_recipe_file,
     value_problems,
 )
+from accelsearch.scaling.predict import PREDICTORS
+from accelsearch.search import strategy
+from accelsearch.search.budget import Budget
+from accelsearch.search.screen import SCREEN_PREDICTORS
+from accelsearch.search.strategy import METRIC_MODES
 
 #: what a recipe name may look like: it names the run folder, the MLflow experiment and,
 #: with ``accelsearch submit``, a path in a shell command on the cluster
@@ -56,16 +63,12 @@ class SpaceSpec(_Strict):
     @field_validator("name")
     @classmethod
     def _known(cls, v: str) -> str:
-        from accelsearch import spaces
-
         if v not in spaces.list():
             raise ValueError(f"unknown space {v!r}; valid choices: {choices_text(spaces.list())}")
         return v
 
     @model_validator(mode="after")
     def _options(self) -> SpaceSpec:
-        from accelsearch import spaces
-
         try:
             cls = spaces.SPACES.get(self.name)
             check_option_names(cls, self.options, f"space {self.name!r}")  # with a "did you mean"
@@ -78,8 +81,6 @@ class SpaceSpec(_Strict):
         return self
 
     def make(self):
-        from accelsearch import spaces
-
         return spaces.get(self.name, **self.options)
 
 
@@ -164,8 +165,6 @@ class AccuracySpec(_Strict):
     @field_validator("evaluator")
     @classmethod
     def _known(cls, v: str) -> str:
-        from accelsearch.objectives import accuracy
-
         if v not in accuracy.EVALUATORS:
             raise ValueError(
                 f"unknown accuracy evaluator {v!r}; valid choices: "
@@ -183,8 +182,6 @@ class AccuracySpec(_Strict):
                 raise
             # an evaluator that reads its data when made (a table): without the data, only
             # the names of its options can be checked
-            from accelsearch.objectives import accuracy
-
             try:
                 cls = accuracy.EVALUATORS.get(self.evaluator)
                 check_option_names(cls, self.options, f"accuracy evaluator {self.evaluator!r}")
@@ -195,8 +192,6 @@ class AccuracySpec(_Strict):
         return self
 
     def make(self):
-        from accelsearch.objectives import accuracy
-
         try:
             cls = accuracy.EVALUATORS.get(self.evaluator)
             owner = f"evaluator {self.evaluator!r}"
@@ -240,8 +235,6 @@ class SchedulerSpec(_Strict):
     @field_validator("metric")
     @classmethod
     def _metric(cls, v: str | None) -> str | None:
-        from accelsearch.search.strategy import METRIC_MODES
-
         if v is not None and v not in METRIC_MODES:
             raise ValueError(
                 f"unknown scheduler metric {v!r}; valid choices: {choices_text(METRIC_MODES)}"
@@ -271,8 +264,6 @@ class ScreenSpec(_Strict):
     @field_validator("predictor")
     @classmethod
     def _known(cls, v: str) -> str:
-        from accelsearch.search.screen import SCREEN_PREDICTORS
-
         if v not in SCREEN_PREDICTORS:
             raise ValueError(
                 f"unknown screen predictor {v!r}; valid choices: {choices_text(SCREEN_PREDICTORS)}"
@@ -315,8 +306,6 @@ class SearchSpec(_Strict):
     @field_validator("strategy")
     @classmethod
     def _known(cls, v: str) -> str:
-        from accelsearch import search
-
         if v not in search.strategies():
             raise ValueError(
                 f"unknown search strategy {v!r}; valid choices: {choices_text(search.strategies())}"
@@ -326,9 +315,6 @@ class SearchSpec(_Strict):
     @model_validator(mode="after")
     def _budget(self) -> SearchSpec:
         """The bounds agree, and the strategy can be kept under them (no space needed)."""
-        from accelsearch.search import strategy
-        from accelsearch.search.budget import Budget
-
         try:
             budget = Budget.of_search(self)
             strategy.check_budget(self.strategy, budget, self.screen.enabled)
@@ -366,8 +352,6 @@ class ScalingSpec(_Strict):
     @field_validator("predictor")
     @classmethod
     def _predictor(cls, v: str) -> str:
-        from accelsearch.scaling.predict import PREDICTORS
-
         if v not in PREDICTORS:
             raise ValueError(f"unknown predictor {v!r}; valid choices: {choices_text(PREDICTORS)}")
         return v
@@ -466,7 +450,6 @@ class Recipe(_Strict):
     @model_validator(mode="after")
     def _strategy_fits_space(self) -> Recipe:
         """search.strategy, its options and objectives against the space (no Ray, no trial)."""
-        from accelsearch.search import strategy
 
         try:
             strategy.validate(

@@ -21,9 +21,9 @@ from typing import Any
 
 import yaml
 
-from accelsearch.errors import MAX_MESSAGE as MAX_MESSAGE  # the old import path
-from accelsearch.errors import ConfigError, short_repr
-from accelsearch.errors import format_validation_error as format_validation_error
+from accelsearch.core.errors import MAX_MESSAGE as MAX_MESSAGE  # the old import path
+from accelsearch.core.errors import ConfigError, short_repr
+from accelsearch.core.errors import format_validation_error as format_validation_error
 
 #: values a recipe may expand to, aliases counted every time they are used
 MAX_NODES = 100_000

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from accelsearch import pipeline
-from accelsearch.errors import ConfigError
+from accelsearch.core.errors import ConfigError
 from accelsearch.recipe import Recipe, ScalingSpec
 from accelsearch.recipe_driver import search_driver
 from accelsearch.search.driver import SearchDriver

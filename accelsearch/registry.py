@@ -1,49 +1,12 @@
-"""A small named registry shared by spaces, latency backends, searchers and block builders."""
+"""``accelsearch.registry``, the path users know: the same module as :mod:`accelsearch.core.registry`.
 
-from __future__ import annotations
+The ground floor moved to :mod:`accelsearch.core`; this name stays an alias of that module
+(one module object, so its names, monkeypatching and pickles by the old path all keep
+working). Part of the application layer: rooms import ``accelsearch.core.registry``.
+"""
 
-from collections.abc import Callable, Iterator
-from typing import Generic, TypeVar
+import sys
 
-from accelsearch.errors import UnknownNameError, choices_text
+from accelsearch.core import registry
 
-T = TypeVar("T")
-
-
-class Registry(Generic[T]):
-    """Maps names to objects (classes or factories); ``kind`` names them in errors."""
-
-    def __init__(self, kind: str) -> None:
-        self.kind = kind
-        self._items: dict[str, T] = {}
-
-    def register(self, name: str, *, replace: bool = False) -> Callable[[T], T]:
-        """Decorator: ``@registry.register("name")``."""
-
-        def deco(obj: T) -> T:
-            self.add(name, obj, replace=replace)
-            return obj
-
-        return deco
-
-    def add(self, name: str, obj: T, *, replace: bool = False) -> None:
-        if not replace and name in self._items and self._items[name] is not obj:
-            raise ValueError(f"{self.kind} {name!r} is already registered")
-        self._items[name] = obj
-
-    def get(self, name: str) -> T:
-        try:
-            return self._items[name]
-        except KeyError:
-            raise UnknownNameError(
-                f"unknown {self.kind} {name!r}; valid choices: {choices_text(self._items)}"
-            ) from None
-
-    def names(self) -> list[str]:
-        return sorted(self._items)
-
-    def __contains__(self, name: object) -> bool:
-        return name in self._items
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self.names())
+sys.modules[__name__] = registry

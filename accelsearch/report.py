@@ -250,81 +250,99 @@ def summary_markdown(
         "",
     ]
     if result is not None:
-        front = result.pareto()
-        parts += [
-            f"## Search: {len(result.completed)} trials completed, {len(result.failed)} failed, "
-            f"{result.wall_s:.0f} s",
-            "",
-            f"The Pareto set: {len(front)} of the {len(result.completed)} completed trials "
-            "(each is the most accurate at its latency: no other trial is both more accurate "
-            "and faster; every trial is in `search.json`).",
-            "",
-            markdown_table(*pareto_rows(result)),
-            "",
-        ]
-        spent = budget_markdown(getattr(result, "summary", None) or {})
-        if spent:
-            parts += ["### Budget", "", spent, ""]
-        strategy = strategy_markdown(getattr(result, "summary", None))
-        if strategy:
-            parts += [f"### What `{result.strategy or recipe.search.strategy}` concluded", ""]
-            parts += [strategy, ""]
-        over = [t for t in result.trials if t.status == "infeasible"]
-        if over:
-            parts += [f"Measured over the budget, not trained ({len(over)}):", ""]
-            for t in over[:20]:
-                parts.append(f"- `{t.trial_id}`: {t.metrics.get('infeasible', '')}")
-            parts.append("")
-        if result.failed:
-            parts += ["Failed trials:", ""]
-            for t in result.failed:
-                last = (t.error or "").strip().splitlines()[-1:] or ["?"]
-                parts.append(f"- `{t.trial_id}`: {last[0][:300]}")
-            parts.append("")
+        parts += _search_section(recipe, result)
     if family is not None:
-        parts += [
-            f"## Family `{family.name}`: (α, β, γ) = ({family.alpha}, {family.beta}, {family.gamma}), "
-            f"{family.settings.get('total_measurements', '?')} latency measurements, "
-            f"{family.wall_s:.0f} s",
-            "",
-            markdown_table(*family_rows(family)),
-            "",
-            f"Reward, for trials and members alike: "
-            f"{reward_definition(recipe.reward.target_ms, recipe.reward.w)}. Member 0 is "
-            + (
-                "the search's best trial, its latency measured again as the reference for the "
-                "targets: its latency and reward differ from its search row by that "
-                "measurement's noise."
-                if result is not None
-                else "the base model."
-            ),
-            "",
-            "Members marked `!` missed the latency tolerance "
-            f"({100 * family.settings.get('tolerance', 0):.0f} %): a rounding step "
-            "(`plateau`) or the measurement budget (`budget`).",
-            "",
-        ]
-        if family.baseline is not None:
-            b = family.baseline
-            parts += [
-                f"### {family.method} vs {b.method} (α, β, γ) = ({b.alpha}, {b.beta}, "
-                f"{b.gamma}), φ from {b.settings.get('phi_from', 'latency')}",
-                "",
-                markdown_table(*comparison_rows(family)),
-                "",
-            ]
-    noisy = noisy_latencies(result, family)
-    if noisy:
-        parts += [
-            f"**{len(noisy)} latencies marked `~` looked busy** (a wide spread or a drift "
-            "during the measurement, still there when it was measured again): "
-            + "; ".join(noisy[:6])
-            + ("; ..." if len(noisy) > 6 else "")
-            + ". The device was probably shared with other work: measure these again on a "
-            "quiet device (`accelsearch scale` or a new run) before trusting them.",
-            "",
-        ]
+        parts += _family_section(recipe, family, searched=result is not None)
+    parts += _noisy_section(noisy_latencies(result, family))
     return "\n".join(parts)
+
+
+def _search_section(recipe, result: SearchResult) -> list[str]:
+    """The summary's ``## Search`` lines: the Pareto table, budget, strategy, over-budget and
+    failed trials."""
+    front = result.pareto()
+    parts = [
+        f"## Search: {len(result.completed)} trials completed, {len(result.failed)} failed, "
+        f"{result.wall_s:.0f} s",
+        "",
+        f"The Pareto set: {len(front)} of the {len(result.completed)} completed trials "
+        "(each is the most accurate at its latency: no other trial is both more accurate "
+        "and faster; every trial is in `search.json`).",
+        "",
+        markdown_table(*pareto_rows(result)),
+        "",
+    ]
+    spent = budget_markdown(getattr(result, "summary", None) or {})
+    if spent:
+        parts += ["### Budget", "", spent, ""]
+    strategy = strategy_markdown(getattr(result, "summary", None))
+    if strategy:
+        parts += [f"### What `{result.strategy or recipe.search.strategy}` concluded", ""]
+        parts += [strategy, ""]
+    over = [t for t in result.trials if t.status == "infeasible"]
+    if over:
+        parts += [f"Measured over the budget, not trained ({len(over)}):", ""]
+        for t in over[:20]:
+            parts.append(f"- `{t.trial_id}`: {t.metrics.get('infeasible', '')}")
+        parts.append("")
+    if result.failed:
+        parts += ["Failed trials:", ""]
+        for t in result.failed:
+            last = (t.error or "").strip().splitlines()[-1:] or ["?"]
+            parts.append(f"- `{t.trial_id}`: {last[0][:300]}")
+        parts.append("")
+    return parts
+
+
+def _family_section(recipe, family: Family, searched: bool) -> list[str]:
+    """The summary's ``## Family`` lines: members, the reward, and the baseline family."""
+    parts = [
+        f"## Family `{family.name}`: (α, β, γ) = ({family.alpha}, {family.beta}, {family.gamma}), "
+        f"{family.settings.get('total_measurements', '?')} latency measurements, "
+        f"{family.wall_s:.0f} s",
+        "",
+        markdown_table(*family_rows(family)),
+        "",
+        f"Reward, for trials and members alike: "
+        f"{reward_definition(recipe.reward.target_ms, recipe.reward.w)}. Member 0 is "
+        + (
+            "the search's best trial, its latency measured again as the reference for the "
+            "targets: its latency and reward differ from its search row by that "
+            "measurement's noise."
+            if searched
+            else "the base model."
+        ),
+        "",
+        "Members marked `!` missed the latency tolerance "
+        f"({100 * family.settings.get('tolerance', 0):.0f} %): a rounding step "
+        "(`plateau`) or the measurement budget (`budget`).",
+        "",
+    ]
+    if family.baseline is not None:
+        b = family.baseline
+        parts += [
+            f"### {family.method} vs {b.method} (α, β, γ) = ({b.alpha}, {b.beta}, "
+            f"{b.gamma}), φ from {b.settings.get('phi_from', 'latency')}",
+            "",
+            markdown_table(*comparison_rows(family)),
+            "",
+        ]
+    return parts
+
+
+def _noisy_section(noisy: list[str]) -> list[str]:
+    """A warning naming the latencies that looked busy (none: no lines)."""
+    if not noisy:
+        return []
+    return [
+        f"**{len(noisy)} latencies marked `~` looked busy** (a wide spread or a drift "
+        "during the measurement, still there when it was measured again): "
+        + "; ".join(noisy[:6])
+        + ("; ..." if len(noisy) > 6 else "")
+        + ". The device was probably shared with other work: measure these again on a "
+        "quiet device (`accelsearch scale` or a new run) before trusting them.",
+        "",
+    ]
 
 
 def noisy_latencies(result: SearchResult | None, family: Family | None) -> list[str]:

@@ -16,6 +16,7 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
+from accelsearch import mlflow_schema as schema
 from accelsearch.progress import (
     SearchProgress,
     TrialTable,
@@ -24,7 +25,6 @@ from accelsearch.progress import (
     show_status,
 )
 from accelsearch.recipe import Recipe
-from accelsearch.search import budget_report
 from accelsearch.search.budget import Budget
 from accelsearch.search.observer import SearchObserver, SearchStart
 from accelsearch.search.result import SearchResult, TrialRecord
@@ -32,8 +32,6 @@ from accelsearch.search.trial import REPORTED_METRICS, last_line
 from accelsearch.tracking import Tracker
 
 SUMMARY_FILE = "strategy_summary.json"
-#: result keys written as ``accelsearch.<key>`` tags of a trial run
-TAG_KEYS = ("latency_backend", "latency_device", "latency_precision", "latency_batch_size")
 
 
 class BackgroundWriter:
@@ -155,21 +153,15 @@ class MlflowSearchObserver(SearchObserver):
         if start.resumed:
             self.run_id = start.run_id
             if start.run_id:
-                self.tracker.set_tags(
-                    start.run_id,
-                    {"accelsearch.resumed": str(start.resumes), "accelsearch.resumed_at": _now()},
-                )
+                self.tracker.set_tags(start.run_id, schema.resumed_tags(start.resumes, _now()))
             return start.run_id
         rec = self.recipe
         self.run_id = self.tracker.start_run(
             "search",
             f"{rec.name}-search",
-            tags={
-                "accelsearch.space": rec.space.name,
-                "accelsearch.strategy": rec.search.strategy,
-                "accelsearch.objectives": ",".join(start.objectives),
-                "accelsearch.output_dir": str(start.output_dir),
-            },
+            tags=schema.search_tags(
+                rec.space.name, rec.search.strategy, start.objectives, start.output_dir
+            ),
             params={
                 "space": rec.space.name,
                 "strategy": rec.search.strategy,
@@ -191,18 +183,7 @@ class MlflowSearchObserver(SearchObserver):
             return
         if trials_tracked:
             close_orphans(self.tracker, run, result.trials)
-        best = [t for t in result.completed if t.feasible and "reward" in t.metrics]
-        spent = result.summary.get("budget")
-        self.tracker.log_metrics(
-            run,
-            {
-                "trials_completed": len(result.completed),
-                "trials_failed": len(result.failed),
-                "wall_s": result.wall_s,
-                **({"best_reward": result.best().metrics["reward"]} if best else {}),
-                **(budget_report.spending_metrics(spent) if spent else {}),
-            },
-        )
+        self.tracker.log_metrics(run, schema.search_metrics(result, result.summary.get("budget")))
         if result.summary:
             self.tracker.log_json(run, result.summary, SUMMARY_FILE)
         self.tracker.end_run(run, "FINISHED")
@@ -237,15 +218,12 @@ class MlflowSearchObserver(SearchObserver):
                     "trial",
                     f"trial-{rec.trial_id}",
                     parent_id=parent,
-                    tags={
-                        "accelsearch.trial_id": rec.trial_id,
-                        "accelsearch.arch": str(rec.arch) if rec.arch else "",
-                    },
+                    tags=schema.trial_tags(rec.trial_id, rec.arch),
                 )
                 if rec.arch is not None:
                     tracker.log_text(rec.mlflow_run_id, rec.arch.to_json(), "arch.json")
             else:  # restarted after a resume or a worker failure: same MLflow run
-                tracker.set_tags(rec.mlflow_run_id, {"accelsearch.restarted": "true"})
+                tracker.set_tags(rec.mlflow_run_id, schema.restarted_tags())
 
         self._do(write)
 
@@ -254,7 +232,7 @@ class MlflowSearchObserver(SearchObserver):
         step = int(result.get("epoch", result.get("training_iteration", 0)))
         metrics = {k: result[k] for k in REPORTED_METRICS if k in result}
         params = self._params_once(rec)
-        tags = _latency_tags(result) if params else {}
+        tags = schema.latency_tags(result) if params else {}
 
         def write() -> None:  # one commit: metrics (+ params and latency tags the first time)
             if rec.mlflow_run_id and (metrics or params):
@@ -267,10 +245,10 @@ class MlflowSearchObserver(SearchObserver):
     ) -> None:
         rec, tracker = record, self.tracker
         params = self._params_once(rec)
-        tags = _latency_tags(result) if params else {}
-        tags.update(budget_report.trial_tags(dict(result)))
+        tags = schema.latency_tags(result) if params else {}
+        tags.update(schema.budget_tags(result))
         if rec.error:
-            tags["accelsearch.error"] = rec.error
+            tags.update(schema.error_tags(rec.error))
         status = "FINISHED" if rec.ok or rec.status == "infeasible" else "FAILED"
         times = {k: result[k] for k in ("measure_s", "train_s") if k in result}
 
@@ -286,7 +264,7 @@ class MlflowSearchObserver(SearchObserver):
         tracker, parent = self.tracker, self.run_id
 
         def write(rec=record) -> None:
-            rec.mlflow_run_id = budget_report.log_screened(tracker, parent, rec)
+            rec.mlflow_run_id = log_screened(tracker, parent, rec)
 
         self._do(write)
 
@@ -298,15 +276,22 @@ class MlflowSearchObserver(SearchObserver):
             if rec.mlflow_run_id:
                 tracker.log_text(rec.mlflow_run_id, error, "error.txt")
                 tracker.log_batch(
-                    rec.mlflow_run_id, params=params, tags={"accelsearch.error": last_line(error)}
+                    rec.mlflow_run_id, params=params, tags=schema.error_tags(last_line(error))
                 )
                 tracker.end_run(rec.mlflow_run_id, "FAILED")
 
         self._do(write)
 
 
-def _latency_tags(result: Mapping[str, Any]) -> dict[str, Any]:
-    return {f"accelsearch.{k}": result[k] for k in TAG_KEYS if k in result}
+def log_screened(tracker: Tracker, parent: str | None, rec: TrialRecord) -> str:
+    """One MLflow run for a candidate the screen rejected (tags ``screened``/``feasible``)."""
+    run = tracker.start_run(
+        "trial", rec.trial_id, parent_id=parent, tags=schema.screened_tags(rec), params=rec.params
+    )
+    numbers = {k: v for k, v in rec.metrics.items() if k in schema.SCREENED_METRICS}
+    tracker.log_metrics(run, numbers)
+    tracker.end_run(run, "FINISHED")
+    return run
 
 
 def close_orphans(tracker: Tracker, search_run: str, records) -> None:
@@ -316,13 +301,7 @@ def close_orphans(tracker: Tracker, search_run: str, records) -> None:
     for run_id in tracker.running_children(search_run):
         if run_id in known:
             continue
-        tracker.set_tags(
-            run_id,
-            {
-                "accelsearch.error": "the driver stopped before this trial was recorded; the "
-                "resumed search ran a new trial in its place"
-            },
-        )
+        tracker.set_tags(run_id, schema.error_tags(schema.ORPHAN_ERROR))
         tracker.end_run(run_id, "KILLED")
 
 

@@ -37,12 +37,13 @@ from typing import Any
 
 from filelock import FileLock
 
-from accelsearch.errors import ConfigError
+from accelsearch.core.errors import ConfigError
+from accelsearch.mlflow_schema import EXPERIMENT_TAGS as EXPERIMENT_TAGS
+from accelsearch.mlflow_schema import KIND_TAG as KIND_TAG
+from accelsearch.mlflow_schema import KINDS as KINDS
+from accelsearch.mlflow_schema import WRITE_PROBE_TAG
 
-KIND_TAG = "accelsearch.kind"
-#: MLflow 3's UI opens an experiment with this tag in its "Model training" (runs) views
-EXPERIMENT_TAGS = {"mlflow.experimentKind": "custom_model_development"}
-KINDS = ("search", "trial", "family", "member", "baseline")
+# the run kinds and their tag (see accelsearch.mlflow_schema), importable from here as before
 
 
 REMOTE_SCHEMES = ("http", "https")
@@ -387,10 +388,6 @@ class Tracker:
 
     def log_figure(self, run_id: str, figure, artifact_file: str) -> None:
         self.client.log_figure(run_id, figure, artifact_file)
-
-
-#: an experiment tag the tracker sets once, to learn whether the user may write there
-WRITE_PROBE_TAG = "accelsearch.writable"
 
 
 @contextlib.contextmanager

@@ -29,7 +29,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from accelsearch.errors import ConfigError
+from accelsearch.core.errors import ConfigError
+from accelsearch.mlflow_schema import RUN_ID_TAGS
 from accelsearch.tracking import (
     Tracker,
     bound_http_retries,
@@ -41,7 +42,6 @@ from accelsearch.tracking_sync import REMOTE_RUN_TAG, STAND_IN_TAG, sync_runs
 
 FALLBACK_FILE = "tracking_fallback.json"  # in a run folder whose tracking went offline
 #: tags whose value is another run's id (translated to the stand-in in the local store)
-RUN_ID_TAGS = ("accelsearch.search_run_id", "accelsearch.compared_with")
 
 
 def server_is_gone(exc: BaseException) -> bool:

@@ -30,19 +30,24 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from accelsearch.errors import ConfigError
-from accelsearch.tracking import check_reachable, quiet_mlflow
+from accelsearch.core.errors import ConfigError
+from accelsearch.mlflow_schema import (
+    COMPLETE_TAG,
+    FINGERPRINT_TAG,
+    REMOTE_RUN_TAG,
+    SEARCH_RUN_ID,
+    SOURCE_PARENT_TAG,
+    SOURCE_TAG,
+    SOURCE_URI_TAG,
+    STAND_IN_TAG,
+)
+from accelsearch.tracking import check_reachable, default_tracking_uri, quiet_mlflow
 
-SOURCE_TAG = "accelsearch.source_run_id"
-COMPLETE_TAG = "accelsearch.sync_complete"
-FINGERPRINT_TAG = "accelsearch.sync_fingerprint"
-REMOTE_RUN_TAG = "accelsearch.remote_run_id"  # a stand-in's server run (tracking_failover)
 PARENT_TAG = "mlflow.parentRunId"
-STAND_IN_TAG = "accelsearch.stand_in"
 #: a stand-in's own tags that must not overwrite those of the server run it merges into
 _STAND_IN_ONLY = (REMOTE_RUN_TAG, STAND_IN_TAG, "mlflow.runName", PARENT_TAG)
 #: tags whose value is another run's id, rewritten to the copy's id
-RUN_ID_TAGS = (PARENT_TAG, "accelsearch.search_run_id")
+RUN_ID_TAGS = (PARENT_TAG, SEARCH_RUN_ID)
 _UNFINISHED = ("RUNNING", "SCHEDULED")
 
 
@@ -234,9 +239,9 @@ def _copy_run(
             tags[key] = mapping[old]
         elif old and key == PARENT_TAG:  # parent not copied: keep the link as information
             tags.pop(key)
-            tags["accelsearch.source_parent_run_id"] = old
+            tags[SOURCE_PARENT_TAG] = old
     tags[SOURCE_TAG] = rid
-    tags["accelsearch.source_uri"] = _safe_uri(source_uri)
+    tags[SOURCE_URI_TAG] = _safe_uri(source_uri)
     new = dst.create_run(
         experiment_id,
         start_time=run.info.start_time,
@@ -323,7 +328,6 @@ def _now_ms() -> int:
 
 def workspace_store(workspace: str | Path) -> str:
     """The SQLite store of an (offline) workspace, with a clear error when there is none."""
-    from accelsearch.tracking import default_tracking_uri
 
     db = Path(workspace) / "mlflow.db"
     if not db.is_file():

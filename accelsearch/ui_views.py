@@ -23,7 +23,7 @@ import time
 import urllib.parse
 from dataclasses import dataclass
 
-from accelsearch.tracking import EXPERIMENT_TAGS, KIND_TAG
+from accelsearch.mlflow_schema import COMPARED_WITH, EXPERIMENT_TAGS, KIND_TAG
 
 VIEW_TAG_PREFIX = "mlflow.sharedViewState."  # MLflow's EXPERIMENT_PAGE_VIEW_STATE_SHARE_TAG_PREFIX
 VIEW_URL_PARAM = "viewStateShareKey"
@@ -127,7 +127,7 @@ def newest_family(client):
             order_by=["attributes.start_time DESC"],
             max_results=50,
         )
-        runs = [r for r in runs if "accelsearch.compared_with" not in r.data.tags]
+        runs = [r for r in runs if COMPARED_WITH not in r.data.tags]
         if runs and (best is None or runs[0].info.start_time > best[1].info.start_time):
             best = (exp, runs[0])
     return best

@@ -43,6 +43,7 @@ def parse() -> argparse.Namespace:
 
 def main() -> None:
     args = parse()
+    from accelsearch.cli import build_parser
     from accelsearch.commands import survey as cmd
 
     out = Path(args.out)
@@ -61,9 +62,7 @@ def main() -> None:
         argv += ["--precision", args.precision]
     if args.accuracy_csv:
         argv += ["--accuracy-csv", args.accuracy_csv]
-    parser = argparse.ArgumentParser()
-    cmd.register(parser.add_subparsers())
-    ns = parser.parse_args(["survey", *argv])
+    ns = build_parser().parse_args(["survey", *argv])
     res = Results(
         out / "latency_survey.json",
         {"benchmark": "latency_survey", "env": environment(args.device), "args": vars(args)},

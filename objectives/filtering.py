@@ -29,7 +29,7 @@ from typing import Any, Generic, TypeVar
 
 import numpy as np
 
-from accelsearch.errors import AccelSearchError, ConfigError, choices_text
+from accelsearch.core.errors import AccelSearchError, ConfigError, choices_text
 from accelsearch.objectives.reward import non_dominated_sort, pareto_front
 
 T = TypeVar("T")

@@ -14,7 +14,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from accelsearch.errors import AccelSearchError, choices_text
+from accelsearch.core.errors import AccelSearchError, choices_text
 
 #: exceptions a protocol constructor raises for a field of the wrong kind
 OPTION_ERRORS = (TypeError, ValueError, OverflowError)

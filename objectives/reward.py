@@ -33,7 +33,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from accelsearch.errors import ConfigError
+from accelsearch.core.errors import ConfigError
 
 W_MOBILE = -0.07
 W_DATACENTER = -0.09

@@ -35,9 +35,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from accelsearch.accounting import ArchStats, arch_stats, model_stats
-from accelsearch.arch import Arch
-from accelsearch.errors import ConfigError
+from accelsearch.core.accounting import ArchStats, arch_stats, model_stats
+from accelsearch.core.arch import Arch
+from accelsearch.core.errors import ConfigError
 from accelsearch.objectives.latency.base import device_name as local_device_name
 from accelsearch.objectives.latency.base import normalize_device
 from accelsearch.objectives.latency.cache import cache_dir

@@ -18,8 +18,8 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from accelsearch.arch import Arch
-from accelsearch.errors import ConfigError
+from accelsearch.core.arch import Arch
+from accelsearch.core.errors import ConfigError
 from accelsearch.scaling.evaluations import Evaluations
 from accelsearch.scaling.family import Family, FamilyMember, GridPoint
 from accelsearch.scaling.grid import Triple, default_grid, validate_grid

@@ -23,8 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from accelsearch.arch import Arch
-from accelsearch.errors import ConfigError
+from accelsearch.core.arch import Arch
+from accelsearch.core.errors import ConfigError
 
 if TYPE_CHECKING:
     from accelsearch.objectives.latency.result import LatencyResult

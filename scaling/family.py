@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from accelsearch.arch import Arch
+from accelsearch.core.arch import Arch
 
 #: how a family's coefficients were chosen
 METHODS = ("lacs", "efficientnet", "fixed")
@@ -221,7 +221,7 @@ class Family:
         """
         import torch
 
-        from accelsearch.builder import build_model  # heavy (torch), like the line above
+        from accelsearch.core.builder import build_model  # heavy (torch), like the line above
 
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)

@@ -12,7 +12,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from accelsearch.errors import ConfigError
+from accelsearch.core.errors import ConfigError
 
 Triple = tuple[float, float, float]
 

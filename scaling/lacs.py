@@ -26,8 +26,8 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from accelsearch.arch import Arch
-from accelsearch.errors import ConfigError
+from accelsearch.core.arch import Arch
+from accelsearch.core.errors import ConfigError
 from accelsearch.objectives.reward import mnas_reward
 from accelsearch.scaling.efficientnet import ExactFlops, solve_flops_budget
 from accelsearch.scaling.evaluations import Evaluations

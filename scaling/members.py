@@ -12,7 +12,7 @@ import copy
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from accelsearch.arch import Arch
+from accelsearch.core.arch import Arch
 from accelsearch.scaling.evaluations import Evaluations
 from accelsearch.scaling.family import Family, FamilyMember
 from accelsearch.scaling.solve import PhiSolution, UnreachableTargetError

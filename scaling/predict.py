@@ -16,8 +16,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from accelsearch.accounting import count_flops
-from accelsearch.errors import ConfigError, choices_text
+from accelsearch.core.accounting import count_flops
+from accelsearch.core.errors import ConfigError, choices_text
 from accelsearch.objectives.latency.predictors import (
     PREDICTORS as _REGISTRY,
 )

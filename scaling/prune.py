@@ -30,7 +30,7 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from accelsearch.arch import Arch
+from accelsearch.core.arch import Arch
 from accelsearch.scaling.solve import solve_predicted
 
 Triple = tuple[float, float, float]

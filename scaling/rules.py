@@ -28,8 +28,8 @@ import dataclasses
 import math
 from typing import Any
 
-from accelsearch.arch import Arch, Stage
-from accelsearch.errors import ConfigError
+from accelsearch.core.arch import Arch, Stage
+from accelsearch.core.errors import ConfigError
 
 DEFAULT_CHANNEL_DIVISOR = 8
 DEFAULT_RESOLUTION_MULTIPLE = 8
@@ -53,7 +53,7 @@ def space_rounding(space: Any = None) -> tuple[int, int]:
     ``space`` is a :class:`~accelsearch.spaces.SearchSpace`, a registered space name or None.
     """
     if isinstance(space, str):
-        from accelsearch import spaces  # heavy (torch, every space): only for a name
+        import accelsearch.spaces as spaces  # heavy (torch, every space): only for a name
 
         space = spaces.get(space)
     divisor = int(getattr(space, "channel_divisor", DEFAULT_CHANNEL_DIVISOR))
@@ -76,7 +76,7 @@ def _scaled_depth(depth: int, mult: float) -> int:
 
 
 def _scale_stage(st: Stage, width: float, depth: float | None, divisor: int) -> Stage:
-    from accelsearch import builder  # heavy (torch): `import accelsearch.scaling` stays light
+    from accelsearch.core import builder  # heavy (torch): `import accelsearch.scaling` stays light
 
     keep_depth = depth is None or st.type in builder.FIXED_DEPTH_TYPES
     if st.type in builder.FIXED_WIDTH_TYPES:

@@ -35,8 +35,8 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from accelsearch.arch import Arch
-from accelsearch.errors import AccelSearchError, ConfigError, MeasurementError
+from accelsearch.core.arch import Arch
+from accelsearch.core.errors import AccelSearchError, ConfigError, MeasurementError
 
 Measure = Callable[[Arch], tuple[float, bool]]
 ArchAt = Callable[[float], Arch]

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import builtins
 
-from accelsearch.options import check_option_names
+from accelsearch.core.options import check_option_names
 from accelsearch.spaces.base import SearchSpace
 from accelsearch.spaces.constraints import (
     Constraint,

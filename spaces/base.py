@@ -25,9 +25,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 import accelsearch.spaces.distributions as D
-from accelsearch.arch import Arch
-from accelsearch.builder import build_model
-from accelsearch.errors import ArchError, UnknownNameError, choices_text
+from accelsearch.core.arch import Arch
+from accelsearch.core.builder import build_model
+from accelsearch.core.errors import ArchError, UnknownNameError, choices_text
 from accelsearch.spaces.constraints import check_chain
 
 if TYPE_CHECKING:

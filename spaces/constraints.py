@@ -29,9 +29,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from accelsearch.arch import Arch, Stage
-from accelsearch.errors import ArchError
-from accelsearch.registry import Registry
+from accelsearch.core.arch import Arch, Stage
+from accelsearch.core.errors import ArchError
+from accelsearch.core.registry import Registry
 
 #: Stage fields a constraint may name
 STAGE_FIELDS = ("width", "depth", "kernel", "stride", "expansion", "se", "nominal_in")

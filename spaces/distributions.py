@@ -15,7 +15,7 @@ from typing import Any, Union
 
 import numpy as np
 
-from accelsearch.errors import ConfigError
+from accelsearch.core.errors import ConfigError
 from accelsearch.spaces.constraints import describe_params, value_text
 
 Value = Union[int, float, str, bool]

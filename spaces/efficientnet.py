@@ -33,8 +33,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from accelsearch.arch import Arch, Head, Stage
-from accelsearch.errors import ConfigError
+from accelsearch.core.arch import Arch, Head, Stage
+from accelsearch.core.errors import ConfigError
 from accelsearch.spaces.constraints import FixedStrides, MultipleOf
 from accelsearch.spaces.distributions import Categorical, IntRange, Ordinal
 from accelsearch.spaces.efficientnet_x import round_filters

@@ -34,9 +34,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from accelsearch.arch import Arch, Head, Stage
-from accelsearch.builder import BuildContext, act_layer, pad_for, register_block
-from accelsearch.errors import ArchError, ConfigError
+from accelsearch.core.arch import Arch, Head, Stage
+from accelsearch.core.builder import BuildContext, act_layer, pad_for, register_block
+from accelsearch.core.errors import ArchError, ConfigError
 from accelsearch.spaces.base import SearchSpace
 from accelsearch.spaces.constraints import ChainState, MultipleOf, register_chain_rule, where
 from accelsearch.spaces.distributions import Categorical, IntRange, Ordinal

@@ -35,9 +35,9 @@ from typing import Any
 
 from torch import nn
 
-from accelsearch.arch import Arch, Head, Stage
-from accelsearch.builder import BuildContext, register_block
-from accelsearch.errors import ArchError, ConfigError, choices_text
+from accelsearch.core.arch import Arch, Head, Stage
+from accelsearch.core.builder import BuildContext, register_block
+from accelsearch.core.errors import ArchError, ConfigError, choices_text
 from accelsearch.spaces.base import SearchSpace
 from accelsearch.spaces.constraints import FixedStrides, MultipleOf
 from accelsearch.spaces.distributions import IntRange, Ordinal

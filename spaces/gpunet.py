@@ -46,8 +46,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from accelsearch.arch import Arch, Head, Stage
-from accelsearch.errors import ArchError, ConfigError
+from accelsearch.core.arch import Arch, Head, Stage
+from accelsearch.core.errors import ArchError, ConfigError
 from accelsearch.spaces.base import SearchSpace
 from accelsearch.spaces.constraints import FixedStrides, MultipleOf, ResolutionMultiple
 from accelsearch.spaces.distributions import Categorical, IntRange, Ordinal

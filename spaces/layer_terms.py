@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from accelsearch.arch import Arch, Head, Stage
+from accelsearch.core.arch import Arch, Head, Stage
 
 Column = Callable[[str], np.ndarray]
 

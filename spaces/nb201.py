@@ -31,8 +31,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from accelsearch.arch import Arch, Head, Stage
-from accelsearch.errors import ArchError, ConfigError, choices_text
+from accelsearch.core.arch import Arch, Head, Stage
+from accelsearch.core.errors import ArchError, ConfigError, choices_text
 from accelsearch.spaces.base import SearchSpace
 from accelsearch.spaces.distributions import Categorical, IntRange, Ordinal
 from accelsearch.spaces.nb201_blocks import EDGES, OPS, check_ops

@@ -13,9 +13,9 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from accelsearch.arch import Stage
-from accelsearch.builder import BuildContext, act_layer, register_block
-from accelsearch.errors import ArchError, choices_text
+from accelsearch.core.arch import Stage
+from accelsearch.core.builder import BuildContext, act_layer, register_block
+from accelsearch.core.errors import ArchError, choices_text
 from accelsearch.spaces.constraints import ChainState, default_rule, register_chain_rule, where
 
 #: edge operations, in NAS-Bench-201's order (the order ``index`` counts in)

@@ -32,9 +32,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import accelsearch.spaces.distributions as D
-from accelsearch.arch import Arch, Head, Stage
-from accelsearch.builder import BLOCKS
-from accelsearch.errors import ArchError, ConfigError
+from accelsearch.core.arch import Arch, Head, Stage
+from accelsearch.core.builder import BLOCKS
+from accelsearch.core.errors import ArchError, ConfigError
 from accelsearch.spaces.base import SearchSpace
 from accelsearch.spaces.constraints import Constraint
 

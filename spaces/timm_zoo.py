@@ -23,9 +23,9 @@ from typing import Any
 
 from torch import nn
 
-from accelsearch.arch import Arch, Head, Stage
-from accelsearch.builder import BuildContext, register_block
-from accelsearch.errors import ArchError, ConfigError, short_repr
+from accelsearch.core.arch import Arch, Head, Stage
+from accelsearch.core.builder import BuildContext, register_block
+from accelsearch.core.errors import ArchError, ConfigError, short_repr
 from accelsearch.spaces.base import SearchSpace
 from accelsearch.spaces.constraints import ChainState, register_chain_rule, where
 from accelsearch.spaces.distributions import Categorical, Ordinal

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from accelsearch.accounting import arch_cost, arch_stats, model_cost, model_stats
-from accelsearch.builder import build_model
+from accelsearch.core.accounting import arch_cost, arch_stats, model_cost, model_stats
+from accelsearch.core.builder import build_model
 
 
 @pytest.fixture(scope="module")
@@ -77,7 +77,7 @@ def test_bad_precision():
 
 
 def _tiny():
-    from accelsearch.arch import Arch, Head, Stage
+    from accelsearch.core.arch import Arch, Head, Stage
 
     return Arch(32, (Stage("conv", 8, stride=2),), Stage("conv", 8, stride=2), Head(16))
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from accelsearch import Arch, Head, Stage, spaces
-from accelsearch.errors import ArchError
+from accelsearch.core.errors import ArchError
 
 
 def _all_references():

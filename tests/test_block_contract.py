@@ -15,9 +15,10 @@ import numpy as np
 import pytest
 import torch
 
-from accelsearch import builder, spaces
-from accelsearch.arch import Arch, Stage
-from accelsearch.errors import ArchError
+from accelsearch import spaces
+from accelsearch.core import builder
+from accelsearch.core.arch import Arch, Stage
+from accelsearch.core.errors import ArchError
 from accelsearch.spaces.constraints import CHAIN_RULES, ChainState, default_rule
 
 #: where example stages come from: small variants of the built-in spaces (options for speed,

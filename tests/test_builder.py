@@ -12,8 +12,8 @@ from timm.models._efficientnet_blocks import (
 )
 
 from accelsearch import Arch, Head, Stage
-from accelsearch.builder import build_model
-from accelsearch.errors import ArchError, UnknownNameError
+from accelsearch.core.builder import build_model
+from accelsearch.core.errors import ArchError, UnknownNameError
 
 
 def _arch(*stages, res=32):

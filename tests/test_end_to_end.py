@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from accelsearch import spaces
-from accelsearch.errors import ArchError
+from accelsearch.core.errors import ArchError
 from accelsearch.recipe import recipe_from_dict
 from accelsearch.spaces.efficientnet_x import EfficientNetXSpace
 

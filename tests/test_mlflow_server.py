@@ -134,7 +134,7 @@ def test_run_logs_search_and_family_to_the_server(server, tmp_path, capsys):
         assert METRICS <= set(metrics_of(member))
         listed = rest(server.url, "/api/2.0/mlflow/artifacts/list", run_id=member["info"]["run_id"])
         assert "arch.json" in {f["path"] for f in listed["files"]}
-        from accelsearch.arch import Arch
+        from accelsearch.core.arch import Arch
 
         arch = Arch.from_json(_artifact(server.url, member, "arch.json").decode())
         assert str(arch) == tags_of(member)["accelsearch.arch"]
@@ -238,7 +238,7 @@ def test_postgresql_backend_store(tmp_path):
 
 
 def test_basic_auth_server(tmp_path, monkeypatch):
-    from accelsearch.errors import ConfigError
+    from accelsearch.core.errors import ConfigError
     from accelsearch.tracking import check_reachable
 
     admin = ("admin", "admin-test-password-1")

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from accelsearch.accounting import arch_cost
-from accelsearch.arch import Arch
+from accelsearch.core.accounting import arch_cost
+from accelsearch.core.arch import Arch
 from accelsearch.pipeline import log_family
 from accelsearch.recipe import recipe_from_dict
 from accelsearch.search.result import SearchResult, TrialRecord

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from accelsearch.errors import ConfigError
+from accelsearch.core.errors import ConfigError
 from accelsearch.recipe import apply_overrides, load_recipe, recipe_from_dict
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from accelsearch.errors import ConfigError
+from accelsearch.core.errors import ConfigError
 from accelsearch.recipe import load_recipe, recipe_from_dict
 from accelsearch.recipe_input import MAX_NODES, load_yaml, value_problems
 

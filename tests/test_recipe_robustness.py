@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from accelsearch.errors import ConfigError
+from accelsearch.core.errors import ConfigError
 from accelsearch.recipe import load_recipe
 
 ROOT = Path(__file__).resolve().parents[1]

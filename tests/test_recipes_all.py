@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 from mlflow_kit import ROOT, worktree_on_pythonpath
 
-from accelsearch.errors import ConfigError
+from accelsearch.core.errors import ConfigError
 from accelsearch.recipe import load_recipe
 
 RECIPES = sorted((ROOT / "recipes").glob("*.yaml"))

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from accelsearch.cli import main
-from accelsearch.errors import ConfigError
+from accelsearch.core.errors import ConfigError
 from accelsearch.pipeline import new_run_dir
 from accelsearch.recipe import load_recipe
 

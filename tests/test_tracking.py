@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from accelsearch.errors import ConfigError
+from accelsearch.core.errors import ConfigError
 from accelsearch.tracking import (
     Tracker,
     check_reachable,

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 from mlflow_kit import ROOT, free_port, rest, search_runs, start_server, tags_of
 
-from accelsearch.errors import ConfigError
+from accelsearch.core.errors import ConfigError
 
 sys.path.insert(0, str(Path(__file__).parent / "search"))
 import search_testkit as kit  # noqa: E402

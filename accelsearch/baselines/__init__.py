@@ -11,14 +11,18 @@ ImageNet top-1 beside its proxy accuracy, MLflow child runs of the family run ta
 equal latency, interpolated on the family's curve. Results go to ``baselines.json`` in the
 run folder; a model measured there already is not measured again.
 
-Modules: :mod:`.spec` (the recipe section, names, lines), :mod:`.curve` (the comparison
-maths), :mod:`.preflight` (checks before any measurement), :mod:`.measure` (measuring and
-the resumable store), :mod:`.output` (plot, markdown, MLflow), :mod:`.step` (the whole step,
-as the pipeline and the command run it).
+The step's modules sit in the application layer's folder beside the pipeline that runs it:
+:mod:`accelsearch.baselines_spec` (the recipe section, names, lines),
+:mod:`accelsearch.baselines_curve` (the comparison maths), :mod:`accelsearch.baselines_preflight`
+(checks before any measurement), :mod:`accelsearch.baselines_measure` (measuring and the
+resumable store), :mod:`accelsearch.baselines_output` (plot, markdown, MLflow),
+:mod:`accelsearch.baselines_step` (the whole step, as the pipeline and the command run it) and
+:mod:`accelsearch.baselines_compare` (``accelsearch compare`` on a finished run). The old
+paths (``accelsearch.baselines.measure``, ...) stay as aliases of those modules.
 """
 
 from __future__ import annotations
 
-from accelsearch.baselines.spec import BaselinesSpec, check_names, group_lines, line_of
+from accelsearch.baselines_spec import BaselinesSpec, check_names, group_lines, line_of
 
 __all__ = ["BaselinesSpec", "check_names", "group_lines", "line_of"]

@@ -6,28 +6,10 @@ import argparse
 import shutil
 import sys
 
-#: the kinds of names ``list`` shows: (title, the recipe field that takes one)
-SECTIONS = (
-    ("spaces", "space.name"),
-    ("strategies", "search.strategy"),
-    ("latency backends", "latency.backend"),
-    ("accuracy evaluators", "accuracy.evaluator"),
-)
-
-
-def register(sub) -> None:
-    s = sub.add_parser(
-        "list",
-        help="list the spaces, strategies, latency backends and accuracy evaluators a recipe "
-        "can name",
-    )
-    s.add_argument(
-        "kind",
-        nargs="?",
-        choices=[title.split()[0] for title, _ in SECTIONS],
-        help="only this kind (default: all)",
-    )
-    s.set_defaults(fn=list_names)
+from accelsearch import spaces
+from accelsearch.cli_args import LIST_SECTIONS
+from accelsearch.objectives import accuracy, latency
+from accelsearch.search.strategy import STRATEGIES
 
 
 def first_paragraph(text: str | None) -> str:
@@ -37,9 +19,6 @@ def first_paragraph(text: str | None) -> str:
 
 def entries() -> dict[str, list[tuple[str, str]]]:
     """``{section title: [(name, one line), ...]}`` from the registries."""
-    from accelsearch import spaces
-    from accelsearch.objectives import accuracy, latency
-    from accelsearch.search.strategy import STRATEGIES
 
     backends = [("auto", "the best backend installed for the device (each result names it)")]
     backends += [(n, first_paragraph(latency.BACKENDS.get(n).__doc__)) for n in latency.BACKENDS]
@@ -57,7 +36,7 @@ def list_names(args: argparse.Namespace) -> int:
     # a terminal gets lines cut to its width; a pipe or file gets them whole
     width = shutil.get_terminal_size((0, 0)).columns if sys.stdout.isatty() else 0
     found = entries()
-    for title, field in SECTIONS:
+    for title, field in LIST_SECTIONS:
         if args.kind and not title.startswith(args.kind):
             continue
         print(f"{title} (recipe field {field}):")

@@ -24,59 +24,15 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from accelsearch.commands import add_set_option
-from accelsearch.errors import ConfigError
-
-
-def register(sub) -> None:
-    s = sub.add_parser(
-        "scale",
-        help="grow a model family from one base model with latency-aware compound scaling",
-        description=(
-            "Latency-aware compound scaling (LACS) from one base model to latency targets. "
-            "Targets are ms ('1.0,2.0') or multiples of the base latency ('x1.5,x2')."
-        ),
-    )
-    src = s.add_mutually_exclusive_group(required=True)
-    src.add_argument("--base", metavar="ARCH.json", help="the base model's arch JSON file")
-    src.add_argument(
-        "--from-run", metavar="RUN_ID", help="an MLflow trial or member run with arch.json"
-    )
-    s.add_argument("--targets", required=True, help="e.g. 1.0,2.0,4.0 (ms) or x1.5,x2,x3")
-    s.add_argument("--recipe", help="recipe YAML for latency/accuracy/reward/scaling settings")
-    add_set_option(s)
-    s.add_argument("--space", help="registered space of the base (rounding, building)")
-    s.add_argument("--name", help="family name (default: the recipe's name or 'scale')")
-    g = s.add_argument_group("latency")
-    g.add_argument("--backend", help="latency backend (auto, torch, ...)")
-    g.add_argument("--device", help="cpu, cuda, cuda:N")
-    g.add_argument("--precision", help="fp32, fp16, bf16")
-    g.add_argument("--batch-size", type=int)
-    g = s.add_argument_group("accuracy and reward")
-    g.add_argument("--evaluator", help="accuracy evaluator (default: train)")
-    g.add_argument("--dataset", help="dataset of the train evaluator (digits, a folder, .tar.gz)")
-    g.add_argument("--epochs", type=int, help="proxy-training epochs")
-    g.add_argument("--base-accuracy", type=float, help="the base's accuracy (skips evaluating it)")
-    g.add_argument("--reward-w", type=float, help="MnasNet reward exponent (default -0.09)")
-    g = s.add_argument_group("scaling")
-    g.add_argument("--grid", help="'default' or 'a,b,g;a,b,g;...'")
-    g.add_argument("--max-triples", type=int, help="triples kept after pruning (default 6)")
-    g.add_argument("--predictor", help="latency predictor for pruning: flops, lut, none")
-    g.add_argument("--tolerance", type=float, help="relative latency tolerance (default 0.02)")
-    g.add_argument("--max-measurements", type=int, help="per member and triple (default 12)")
-    g.add_argument("--max-multiplier", type=float, help="largest α^φ, β^φ, γ^φ (default 8)")
-    g.add_argument("--compare", choices=["efficientnet"], help="also grow a baseline family")
-    g.add_argument(
-        "--compare-phi",
-        choices=["latency", "flops"],
-        help="baseline φ: solved on latency (equal latency, default) or the FLOPs budget",
-    )
-    g = s.add_argument_group("output")
-    g.add_argument("--output", help="workspace folder (default: runs/scale)")
-    g.add_argument("--tracking-uri", help="MLflow store (default: SQLite in the workspace)")
-    g.add_argument("--no-mlflow", action="store_true", help="do not log to MLflow")
-    g.add_argument("--onnx", action="store_true", help="export one ONNX file per member")
-    s.set_defaults(fn=scale)
+from accelsearch import mlflow_schema as schema
+from accelsearch import plots, report, spaces
+from accelsearch.core.arch import Arch
+from accelsearch.core.errors import ConfigError
+from accelsearch.pipeline import GenericBuilder, grow_family, log_family, make_tracker, new_run_dir
+from accelsearch.recipe import apply_overrides, read_recipe_file, recipe_from_dict
+from accelsearch.scaling import parse_targets, validate_grid
+from accelsearch.search.result import SearchResult, TrialRecord
+from accelsearch.tracking import default_tracking_uri
 
 
 # -- the base and its context ----------------------------------------------------------------------
@@ -96,14 +52,11 @@ def parse_grid(text: str) -> list[tuple[float, float, float]] | None:
             grid.append(tuple(float(v) for v in values))
         except ValueError:
             raise ConfigError(f"--grid entry {part!r} has a value that is not a number") from None
-    from accelsearch.scaling import validate_grid
 
     return validate_grid(grid)
 
 
 def load_base(path: str):
-    from accelsearch.arch import Arch
-
     p = Path(path)
     if not p.is_file():
         raise ConfigError(f"--base {path!r} does not exist; give an arch JSON file")
@@ -111,8 +64,6 @@ def load_base(path: str):
 
 
 def _stores(tracking_uri: str | None, output: str | None) -> list[str]:
-    from accelsearch.tracking import default_tracking_uri
-
     if tracking_uri:
         return [tracking_uri]
     folders = [Path(output)] if output else [Path("runs"), *sorted(Path("runs").glob("*"))]
@@ -123,8 +74,6 @@ def from_run(run_id: str, tracking_uri: str | None, output: str | None) -> dict[
     """arch, accuracy, space name, recipe (of its search) and store of an MLflow run."""
     from mlflow.exceptions import MlflowException
     from mlflow.tracking import MlflowClient
-
-    from accelsearch.arch import Arch
 
     stores = _stores(tracking_uri, output)
     if not stores:
@@ -149,14 +98,14 @@ def from_run(run_id: str, tracking_uri: str | None, output: str | None) -> dict[
             arch = Arch.from_json(Path(path).read_text())
         tags = run.data.tags
         parent = tags.get("mlflow.parentRunId")
-        search_id = tags.get("accelsearch.search_run_id") or None
+        search_id = tags.get(schema.SEARCH_RUN_ID) or None
         parent_tags: dict[str, str] = {}
         if parent:
             parent_tags = client.get_run(parent).data.tags
-            if parent_tags.get("accelsearch.kind") == "search":
+            if parent_tags.get(schema.KIND_TAG) == "search":
                 search_id = parent
             else:
-                search_id = parent_tags.get("accelsearch.search_run_id") or search_id
+                search_id = parent_tags.get(schema.SEARCH_RUN_ID) or search_id
         recipe_raw = None
         if search_id:
             with tempfile.TemporaryDirectory() as tmp:
@@ -165,16 +114,16 @@ def from_run(run_id: str, tracking_uri: str | None, output: str | None) -> dict[
                     recipe_raw = json.loads(Path(rp).read_text())
                 except (MlflowException, OSError, json.JSONDecodeError):
                     recipe_raw = None
-        space = tags.get("accelsearch.space") or parent_tags.get("accelsearch.space")
+        space = tags.get(schema.SPACE) or parent_tags.get(schema.SPACE)
         if not space and search_id:
-            space = client.get_run(search_id).data.tags.get("accelsearch.space")
+            space = client.get_run(search_id).data.tags.get(schema.SPACE)
         return {
             "arch": arch,
             "accuracy": run.data.metrics.get("accuracy"),
             "space": space or None,
             "recipe": recipe_raw,
             "search_run_id": search_id,
-            "kind": tags.get("accelsearch.kind"),
+            "kind": tags.get(schema.KIND_TAG),
             "store": uri,
         }
     raise ConfigError(
@@ -187,8 +136,6 @@ def search_from_mlflow(store: str, search_run_id: str):
     """The search's trials (metrics only) from MLflow, for the plot's Pareto set."""
     from mlflow.tracking import MlflowClient
 
-    from accelsearch.search.result import SearchResult, TrialRecord
-
     client = MlflowClient(tracking_uri=store)
     search = client.get_run(search_run_id)
     runs = client.search_runs(
@@ -200,16 +147,63 @@ def search_from_mlflow(store: str, search_run_id: str):
     for r in runs:
         m = r.data.metrics
         if "accuracy" in m and "latency_ms" in m:
-            name = r.data.tags.get("accelsearch.trial_id", r.info.run_id)
+            name = r.data.tags.get(schema.TRIAL_ID, r.info.run_id)
             trials.append(TrialRecord(name, {}, "ok", metrics=dict(m), mlflow_run_id=r.info.run_id))
     return SearchResult(trials=trials, mlflow_run_id=search_run_id)
 
 
 # -- the recipe --------------------------------------------------------------------------------------
+#: ``accelsearch scale`` flags that override a recipe field: (flag, the field)
+FLAG_FIELDS = (
+    ("backend", "latency.backend"),
+    ("device", "latency.device"),
+    ("precision", "latency.precision"),
+    ("batch_size", "latency.batch_size"),
+    ("evaluator", "accuracy.evaluator"),
+    ("dataset", "accuracy.options.dataset"),
+    ("epochs", "accuracy.options.epochs"),
+    ("reward_w", "reward.w"),
+    ("max_triples", "scaling.max_triples"),
+    ("predictor", "scaling.predictor"),
+    ("tolerance", "scaling.tolerance"),
+    ("max_measurements", "scaling.max_measurements"),
+    ("max_multiplier", "scaling.max_multiplier"),
+    ("compare", "scaling.compare"),
+    ("compare_phi", "scaling.compare_phi"),
+)
+
+
 def build_recipe(args: argparse.Namespace, context: dict[str, Any]):
     """The recipe: ``--recipe`` or the search's, else defaults; then CLI overrides."""
-    from accelsearch.recipe import apply_overrides, read_recipe_file, recipe_from_dict
+    raw, source = _raw_recipe(args, context)
+    known = raw.get("space") if isinstance(raw.get("space"), dict) else None
+    if args.space:
+        same = known is not None and known.get("name") == args.space
+        raw["space"] = known if same else {"name": args.space}
+    elif known is None and context.get("space"):
+        raw["space"] = {"name": context["space"]}
+    space = (raw.get("space") or {}).get("name")
+    if not space:  # unknown: the generic builder does the work; the recipe needs a name
+        raw["space"] = {"name": "efficientnet_x"}
+    raw.setdefault("reward", {"target_ms": 1.0})
+    sets = [f"name={args.name}"] if args.name else []
+    sets += [
+        f"{key}={getattr(args, flag)}"
+        for flag, key in FLAG_FIELDS
+        if getattr(args, flag) is not None
+    ]
+    scaling = dict(raw.get("scaling") or {})
+    scaling.update(enabled=True, targets=[2.0], targets_ms=None)  # CLI targets replace these
+    if args.grid is not None:
+        grid = parse_grid(args.grid)
+        scaling["grid"] = [list(t) for t in grid] if grid else None
+    raw["scaling"] = scaling
+    raw = apply_overrides(raw, sets + list(args.set))
+    return recipe_from_dict(raw, source), space
 
+
+def _raw_recipe(args: argparse.Namespace, context: dict[str, Any]) -> tuple[dict, str]:
+    """The recipe as a mapping before the CLI's overrides, and where it came from."""
     if args.recipe:
         raw = read_recipe_file(args.recipe) or {}  # refuses what load_recipe refuses
         source = str(args.recipe)
@@ -224,60 +218,10 @@ def build_recipe(args: argparse.Namespace, context: dict[str, Any]):
         source = "defaults"
     if not isinstance(raw, dict):
         raise ConfigError(f"{source}: a recipe must be a mapping")
-    known = raw.get("space") if isinstance(raw.get("space"), dict) else None
-    if args.space:
-        same = known is not None and known.get("name") == args.space
-        raw["space"] = known if same else {"name": args.space}
-    elif known is None and context.get("space"):
-        raw["space"] = {"name": context["space"]}
-    space = (raw.get("space") or {}).get("name")
-    if not space:  # unknown: the generic builder does the work; the recipe needs a name
-        raw["space"] = {"name": "efficientnet_x"}
-    raw.setdefault("reward", {"target_ms": 1.0})
-    sets = []
-    if args.name:
-        sets.append(f"name={args.name}")
-    for flag, key in (
-        ("backend", "latency.backend"),
-        ("device", "latency.device"),
-        ("precision", "latency.precision"),
-        ("batch_size", "latency.batch_size"),
-        ("evaluator", "accuracy.evaluator"),
-        ("dataset", "accuracy.options.dataset"),
-        ("epochs", "accuracy.options.epochs"),
-        ("reward_w", "reward.w"),
-        ("max_triples", "scaling.max_triples"),
-        ("predictor", "scaling.predictor"),
-        ("tolerance", "scaling.tolerance"),
-        ("max_measurements", "scaling.max_measurements"),
-        ("max_multiplier", "scaling.max_multiplier"),
-        ("compare", "scaling.compare"),
-        ("compare_phi", "scaling.compare_phi"),
-    ):
-        value = getattr(args, flag)
-        if value is not None:
-            sets.append(f"{key}={value}")
-    scaling = dict(raw.get("scaling") or {})
-    scaling.update(enabled=True, targets=[2.0], targets_ms=None)  # CLI targets replace these
-    if args.grid is not None:
-        grid = parse_grid(args.grid)
-        scaling["grid"] = [list(t) for t in grid] if grid else None
-    raw["scaling"] = scaling
-    raw = apply_overrides(raw, sets + list(args.set))
-    return recipe_from_dict(raw, source), space
+    return raw, source
 
 
 def scale(args: argparse.Namespace) -> int:
-    from accelsearch import plots, report, spaces
-    from accelsearch.pipeline import (
-        GenericBuilder,
-        grow_family,
-        log_family,
-        make_tracker,
-        new_run_dir,
-    )
-    from accelsearch.scaling import parse_targets
-
     targets = parse_targets(args.targets)
     context: dict[str, Any] = {}
     if args.from_run:
@@ -318,7 +262,7 @@ def scale(args: argparse.Namespace) -> int:
         tracker = make_tracker(recipe, workspace, uri)
         if context.get("search_run_id"):
             result = search_from_mlflow(tracker.uri, context["search_run_id"])
-        extra = {"accelsearch.base_run_id": args.from_run} if args.from_run else {}
+        extra = schema.scaled_from_tags(args.from_run)
         run = log_family(
             tracker, family, recipe, result, out, space_name=space.name, extra_tags=extra
         )

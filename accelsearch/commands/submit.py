@@ -19,46 +19,10 @@ import sys
 import tempfile
 from pathlib import Path
 
-from accelsearch.commands import add_set_option
+from accelsearch.core.errors import ConfigError
+from accelsearch.recipe import load_recipe
 
 RECIPE_NAME = "accelsearch-recipe.yaml"
-
-
-def register(sub) -> None:
-    s = sub.add_parser("submit", help="run a recipe on a Ray cluster as a Ray Job")
-    s.add_argument("recipe", help="recipe YAML file")
-    s.add_argument(
-        "--address",
-        required=True,
-        help="the cluster's dashboard / job server, e.g. http://HEAD:8265",
-    )
-    s.add_argument(
-        "--output",
-        help="workspace folder on the cluster (default: $HOME/accelsearch-runs/<recipe name>)",
-    )
-    s.add_argument("--tracking-uri", help="MLflow tracking URI the job logs to")
-    add_set_option(s)
-    s.add_argument(
-        "--working-dir", help="local folder uploaded with the job (your spaces, data lists)"
-    )
-    s.add_argument(
-        "--import",
-        dest="imports",
-        action="append",
-        default=[],
-        metavar="MODULE",
-        help="module to import on the cluster before the run (e.g. one in --working-dir that "
-        "registers a custom space or evaluator); repeatable",
-    )
-    s.add_argument("--python", default="python", help="Python on the cluster (default: python)")
-    s.add_argument("--job-id", help="submission id to use (default: Ray picks one)")
-    s.add_argument("--no-wait", action="store_true", help="print the job id and return")
-    s.add_argument(
-        "--token",
-        help="the cluster's auth token (default: $RAY_AUTH_TOKEN, the file $RAY_AUTH_TOKEN_PATH "
-        "or ~/.ray/auth_token, as Ray's own clients look for it)",
-    )
-    s.set_defaults(fn=submit)
 
 
 def entrypoint(args: argparse.Namespace, recipe_name: str) -> str:
@@ -94,9 +58,6 @@ def _quoted_output(output: str) -> str:
 
 def submit(args: argparse.Namespace) -> int:
     from ray.job_submission import JobStatus, JobSubmissionClient
-
-    from accelsearch.errors import ConfigError
-    from accelsearch.recipe import load_recipe
 
     _import_locally(args.imports, args.working_dir)
     recipe = load_recipe(args.recipe, args.set)  # bad input fails here, not on the cluster
@@ -137,8 +98,6 @@ def submit(args: argparse.Namespace) -> int:
 def _import_locally(modules: list[str], working_dir: str | None) -> None:
     """Import the ``--import`` modules here too, so the recipe validates before submitting."""
     import importlib
-
-    from accelsearch.errors import ConfigError
 
     if working_dir:
         sys.path.insert(0, str(Path(working_dir).resolve()))

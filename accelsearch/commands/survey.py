@@ -30,7 +30,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from accelsearch import data as packaged_data
+from accelsearch import spaces
+from accelsearch.core.accounting import arch_stats, model_stats
+from accelsearch.core.arch import Arch
+from accelsearch.core.errors import AccelSearchError, ConfigError
+from accelsearch.objectives import latency, roofline
+from accelsearch.objectives.latency.base import base_versions
 
 #: timm CNNs with ImageNet results in timm's results-imagenet.csv (``--models cnn``)
 CNN_SET = (
@@ -72,34 +77,6 @@ CSV_COLUMNS = (
 )
 
 
-def register(sub) -> None:
-    s = sub.add_parser(
-        "survey",
-        help="latency, throughput and GPU utilisation of timm models or a space's references",
-    )
-    what = s.add_mutually_exclusive_group(required=True)
-    what.add_argument(
-        "--models", help="comma-separated timm model names, or 'cnn' for the built-in CNN list"
-    )
-    what.add_argument("--space", help="measure this space's reference architectures")
-    s.add_argument("--out", required=True, help="output folder (CSV, JSON, PNG)")
-    s.add_argument("--batch-sizes", default="1", help="comma-separated, e.g. 1,128")
-    s.add_argument("--precision", default=None, help="fp32, fp16, bf16, int8 (default per device)")
-    s.add_argument("--device", default="auto", help="cpu, cuda, cuda:N or auto")
-    s.add_argument("--backend", default="auto", help="latency backend (default auto)")
-    s.add_argument("--resolution", type=int, default=None, help="input size for every model")
-    s.add_argument(
-        "--accuracy-csv",
-        default=str(packaged_data.timm_imagenet_results()),
-        help="timm results-imagenet.csv or similar (default: the copy packaged with accelsearch)",
-    )
-    s.add_argument("--max-seconds", type=float, default=5.0, help="timing cap per model")
-    s.add_argument("--threads", type=int, default=None, help="CPU threads (device cpu)")
-    s.add_argument("--no-cache", action="store_true", help="do not use the latency cache")
-    s.add_argument("--no-calibrate", action="store_true", help="datasheet peaks only")
-    s.set_defaults(fn=survey)
-
-
 # -- accuracy CSV ---------------------------------------------------------------------------
 @dataclass(frozen=True)
 class AccuracyRow:
@@ -122,7 +99,6 @@ def _number(text: str | None) -> float | None:
 def read_accuracy_csv(path: str | Path) -> dict[str, list[AccuracyRow]]:
     """Rows of a timm results CSV by architecture name (the part of ``model`` before the
     first dot). ``param_count`` values such as ``"1,014.45"`` are read as numbers."""
-    from accelsearch.errors import ConfigError
 
     p = Path(path)
     if not p.exists():
@@ -181,11 +157,8 @@ def _finite(v: Any) -> bool:
 # -- measuring ----------------------------------------------------------------------------
 def _targets(args: argparse.Namespace) -> list[tuple[str, str, Any]]:
     """(name, source, factory) for every model to measure."""
-    from accelsearch.errors import ConfigError
 
     if args.space:
-        from accelsearch import spaces
-
         space = spaces.get(args.space)
         refs = space.references()
         if not refs:
@@ -199,8 +172,6 @@ def _targets(args: argparse.Namespace) -> list[tuple[str, str, Any]]:
 
 
 def _ints(text: str, what: str) -> list[int]:
-    from accelsearch.errors import ConfigError
-
     try:
         vals = [int(v) for v in text.split(",") if v.strip()]
     except ValueError:
@@ -212,11 +183,6 @@ def _ints(text: str, what: str) -> list[int]:
 
 def survey(args: argparse.Namespace) -> int:
     import torch
-
-    from accelsearch.accounting import arch_stats, model_stats
-    from accelsearch.arch import Arch
-    from accelsearch.errors import AccelSearchError
-    from accelsearch.objectives import latency, roofline
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -301,8 +267,6 @@ def _build(name: str, factory, resolution: int | None, acc_rows):
         return arch, arch.resolution, None
     import timm
 
-    from accelsearch.errors import ConfigError
-
     if name not in timm.list_models():
         raise ConfigError(f"unknown timm model {name!r}; see timm.list_models()")
     model = timm.create_model(name, pretrained=False)
@@ -317,8 +281,6 @@ def _build(name: str, factory, resolution: int | None, acc_rows):
 
 
 def _row_numbers(stats, res, peaks) -> dict[str, Any]:
-    from accelsearch.objectives import roofline
-
     row = {
         "backend": res.backend,
         "mode": res.mode,
@@ -372,8 +334,6 @@ def _print_row(row: dict[str, Any]) -> None:
 
 
 def _versions() -> dict[str, str]:
-    from accelsearch.objectives.latency.base import base_versions
-
     return base_versions()
 
 
@@ -419,8 +379,6 @@ def _plots(out: Path, rows: list[dict[str, Any]], peaks) -> None:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-
-    from accelsearch.objectives import roofline
 
     ok = [r for r in rows if not r.get("error") and _finite(r.get("throughput"))]
     if not ok:

@@ -24,52 +24,14 @@ import time
 import urllib.request
 from pathlib import Path
 
-AUTH_PERMISSIONS = ("READ", "EDIT", "MANAGE", "NO_PERMISSIONS")
+from accelsearch.core.errors import ConfigError
+from accelsearch.ui_views import install_views
+
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
-
-
-def register(sub) -> None:
-    u = sub.add_parser(
-        "ui",
-        help="open the MLflow UI on a workspace's store, on the newest family's members",
-    )
-    u.add_argument("--output", default="runs", help="workspace folder (default: runs)")
-    u.add_argument("--port", type=int, default=5000)
-    u.add_argument(
-        "--host", default="127.0.0.1", help="interface to listen on (default: 127.0.0.1)"
-    )
-    u.add_argument("--workers", type=int, default=1, help="server processes (default: 1)")
-    u.add_argument(
-        "--app-name",
-        choices=["basic-auth"],
-        help="basic-auth: users and passwords (admin password from MLFLOW_AUTH_ADMIN_PASSWORD "
-        "on first start; users in the workspace's basic_auth.db)",
-    )
-    u.add_argument(
-        "--default-permission",
-        default="READ",
-        choices=AUTH_PERMISSIONS,
-        help="basic-auth: what users may do with experiments they did not create (default READ)",
-    )
-    u.add_argument(
-        "--allow-unauthenticated",
-        action="store_true",
-        help="listen beyond 127.0.0.1 without basic-auth: anyone who reaches the port may "
-        "read and change the runs",
-    )
-    u.add_argument(
-        "--allowed-hosts",
-        help="Host headers the server accepts when reached by name or address beyond "
-        "localhost (mlflow's option, e.g. 'myhost:5000,10.0.0.5:5000')",
-    )
-    u.add_argument("--no-browser", action="store_true", help="do not open a web browser")
-    u.add_argument("--dry-run", action="store_true", help="print the command, start nothing")
-    u.set_defaults(fn=ui)
 
 
 def find_store(output: str) -> Path:
     """The ``mlflow.db`` of a workspace (or of the only workspace under ``output``)."""
-    from accelsearch.errors import ConfigError
 
     root = Path(output)
     if (root / "mlflow.db").exists():
@@ -100,7 +62,6 @@ def is_loopback(host: str) -> bool:
 
 def check_exposure(args: argparse.Namespace) -> str | None:
     """A ConfigError for a non-loopback host without auth; the warning when allowed."""
-    from accelsearch.errors import ConfigError
 
     if is_loopback(args.host) or args.app_name:
         return None
@@ -140,8 +101,6 @@ def auth_setup(workspace: Path, default_permission: str, write: bool = True) -> 
     kept in the workspace, so restarts accept the same tokens)."""
     import secrets
 
-    from accelsearch.errors import ConfigError
-
     db = workspace / "basic_auth.db"
     if not db.exists() and not os.environ.get("MLFLOW_AUTH_ADMIN_PASSWORD"):
         raise ConfigError(
@@ -171,8 +130,6 @@ def auth_setup(workspace: Path, default_permission: str, write: bool = True) -> 
 
 
 def ui(args: argparse.Namespace) -> int:
-    from accelsearch.ui_views import install_views
-
     store = find_store(args.output)
     warning = check_exposure(args)
     cmd = ui_command(store, args.port, args.workers, args.host)

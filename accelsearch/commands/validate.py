@@ -12,35 +12,15 @@ from __future__ import annotations
 import argparse
 import sys
 
-from accelsearch.commands import add_set_option
+from accelsearch.core.errors import ConfigError
+from accelsearch.recipe import load_recipe
+from accelsearch.search.screen_setup import check_search_budget
 
 #: the exit code of a recipe error, in ``validate`` as in ``run`` (see accelsearch.cli.main)
 EXIT_INVALID = 2
 
 
-def register(sub) -> None:
-    v = sub.add_parser(
-        "validate",
-        help="check recipes without running them (missing data: a warning)",
-        description="Check recipes without running them: fields, types and names are errors; "
-        "data that is not here is a warning saying how to get it (an error with --check-data, "
-        "as in `accelsearch run`).",
-    )
-    v.add_argument("recipes", nargs="+")
-    v.add_argument(
-        "--check-data",
-        action="store_true",
-        help="treat input data that does not exist as an error, as `accelsearch run` does",
-    )
-    add_set_option(v)
-    v.set_defaults(fn=validate)
-
-
 def validate(args: argparse.Namespace) -> int:
-    from accelsearch.errors import ConfigError
-    from accelsearch.recipe import load_recipe
-    from accelsearch.search.screen_setup import check_search_budget
-
     failed, without_data = 0, 0
     for path in args.recipes:
         try:

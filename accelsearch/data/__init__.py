@@ -12,7 +12,7 @@ from __future__ import annotations
 from importlib import resources
 from pathlib import Path
 
-from accelsearch.errors import ConfigError
+from accelsearch.core.errors import ConfigError
 
 #: file name of timm's published ImageNet results inside this package
 TIMM_IMAGENET_RESULTS = "timm-results-imagenet.csv"

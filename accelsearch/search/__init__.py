@@ -31,6 +31,7 @@ def __getattr__(name: str):
             "(from accelsearch.recipe_search import Search)"
         )
     if name in ("SearchResult", "TrialRecord"):
+        # heavy (PyTorch, through accelsearch.objectives): loaded when asked for, as the driver
         from accelsearch.search import result
 
         return getattr(result, name)

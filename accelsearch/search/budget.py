@@ -28,7 +28,7 @@ import math
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from accelsearch.errors import ConfigError
+from accelsearch.core.errors import ConfigError
 
 CONSTRAINT_KINDS = ("native", "own", "screen")
 

@@ -1,5 +1,6 @@
-"""What a search with a budget records: tags of each trial, the screened candidates, and the
-GPU-seconds it spent, saved and lost (``SearchResult.summary["budget"]``, MLflow, summary.md).
+"""What a search with a budget records: the screened candidates, and the GPU-seconds it spent,
+saved and lost (``SearchResult.summary["budget"]``, summary.md; the application layer's
+:mod:`accelsearch.mlflow_schema` turns them into MLflow tags and metrics).
 
 GPU-seconds are trial seconds times ``search.gpus_per_trial`` (on a CPU-only search, with
 ``gpus_per_trial: 0``, they are the trials' own seconds, labelled ``device-s``):
@@ -32,19 +33,6 @@ BUDGET_KEYS = (
 )
 
 
-def trial_tags(result: dict[str, Any]) -> dict[str, str]:
-    """MLflow tags of a trial that ran under a budget (nothing without one)."""
-    if "feasible" not in result:
-        return {}
-    tags = {
-        "accelsearch.feasible": "true" if result["feasible"] else "false",
-        "accelsearch.screened": "false",
-    }
-    if result.get("infeasible"):
-        tags["accelsearch.infeasible"] = str(result["infeasible"])[:500]
-    return tags
-
-
 def screened_record(space, index: int, entry: dict[str, Any]) -> TrialRecord:
     """A candidate the screen rejected, as a trial record with status ``screened``."""
     params = dict(entry.get("params") or {})
@@ -54,31 +42,6 @@ def screened_record(space, index: int, entry: dict[str, Any]) -> TrialRecord:
     except Exception:  # noqa: BLE001 - a record is kept even for an undecodable candidate
         arch = None
     return TrialRecord(f"screened-{index:05d}", params, "screened", metrics, arch)
-
-
-def log_screened(tracker, parent: str | None, rec: TrialRecord) -> str:
-    """One MLflow run for a screened candidate (tags ``screened``/``feasible``)."""
-    run = tracker.start_run(
-        "trial",
-        rec.trial_id,
-        parent_id=parent,
-        tags={
-            "accelsearch.trial_id": rec.trial_id,
-            "accelsearch.arch": str(rec.arch) if rec.arch else "",
-            "accelsearch.screened": "true",
-            "accelsearch.feasible": "false",
-            "accelsearch.infeasible": str(rec.metrics.get("infeasible", ""))[:500],
-        },
-        params=rec.params,
-    )
-    numbers = {
-        k: v
-        for k, v in rec.metrics.items()
-        if k in ("predicted_latency_ms", "screen_margin", "params_m", "gflops")
-    }
-    tracker.log_metrics(run, numbers)
-    tracker.end_run(run, "FINISHED")
-    return run
 
 
 def _mean(values: list[float]) -> float:
@@ -118,20 +81,6 @@ def spending(trials: list[TrialRecord], gpus_per_trial: float) -> dict[str, Any]
             "saved_by_screen": s(len(screened) * _mean(measure)),
             "saved_by_measuring_first": s(len(stopped) * _mean(train)),
         },
-    }
-
-
-def spending_metrics(report: dict[str, Any]) -> dict[str, float]:
-    """The spending report as flat MLflow metrics of the search run."""
-    sec = report["seconds"]
-    return {
-        "gpu_s_spent": sec["spent"],
-        "gpu_s_on_infeasible": sec["on_infeasible"],
-        "gpu_s_saved_by_screen": sec["saved_by_screen"],
-        "gpu_s_saved_by_measuring_first": sec["saved_by_measuring_first"],
-        "candidates_screened": report["screened"],
-        "trials_infeasible": report["measured_infeasible"] + report["trained_infeasible"],
-        "trials_feasible": report["feasible"],
     }
 
 

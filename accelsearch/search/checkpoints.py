@@ -29,7 +29,7 @@ from typing import Any
 
 from ray.tune import Callback
 
-from accelsearch.errors import ConfigError
+from accelsearch.core.errors import ConfigError
 
 HASH_KEY = "checkpoint_sha256"
 KEEP = 4  # hashes kept per file name

@@ -40,7 +40,7 @@ os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")
 
 from ray.tune.logger import JsonLoggerCallback  # noqa: E402
 
-from accelsearch.errors import ConfigError  # noqa: E402
+from accelsearch.core.errors import ConfigError  # noqa: E402
 from accelsearch.search import budget_report, checkpoints, strategy  # noqa: E402
 from accelsearch.search.observer import SearchObserver, SearchStart  # noqa: E402
 from accelsearch.search.result import SearchResult, TrialRecord  # noqa: E402

@@ -12,7 +12,8 @@ from typing import Any
 
 import numpy as np
 
-from accelsearch.errors import ConfigError
+from accelsearch.core.errors import ConfigError
+from accelsearch.spaces import distributions as D
 
 KINDS_TEXT = "Categorical, IntRange or Ordinal (accelsearch.spaces.distributions)"
 
@@ -23,7 +24,6 @@ def declared_params(space) -> dict[str, Any]:
     Raised before any trial runs, so that a space which declares, say, a Ray Tune domain or
     an Optuna float distribution gets a message naming the parameter and the fix.
     """
-    from accelsearch.spaces import distributions as D
 
     params = space.params()
     if not isinstance(params, dict) or not params:
@@ -45,8 +45,6 @@ class Encoding:
     """Index-vector view of a space's declared parameters (in declaration order)."""
 
     def __init__(self, space) -> None:
-        from accelsearch.spaces import distributions as D
-
         self.params = declared_params(space)
         self.names = list(self.params)
         self.dists = [self.params[n] for n in self.names]

@@ -14,8 +14,8 @@ import threading
 import warnings
 from typing import Any
 
-from accelsearch.errors import ConfigError, choices_text
-from accelsearch.kinds import check_options
+from accelsearch.core.errors import ConfigError, choices_text
+from accelsearch.core.kinds import check_options
 from accelsearch.search.budget import constraints_from_user_attrs
 from accelsearch.search.encoding import declared_params
 from accelsearch.search.strategy import Objective, register_strategy
@@ -147,6 +147,7 @@ def _register(name: str) -> None:
         constraints="native",
     )
     def factory(space, objective: Objective, seed: int, options: dict[str, Any], budget=None):
+        # heavy (Ray Tune): imported when a search starts, as in strategy.register_searcher
         from accelsearch.search.tune_adapter import FailureAwareOptunaSearch
 
         return (

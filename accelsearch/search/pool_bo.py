@@ -36,7 +36,7 @@ from typing import Any
 
 import numpy as np
 
-from accelsearch.errors import ConfigError
+from accelsearch.core.errors import ConfigError
 from accelsearch.search.pool_acquisition import expected_improvement, hypervolume_improvement
 from accelsearch.search.pool_surrogate import Surrogate, features
 from accelsearch.search.predictors import check_predictor, make_predictor, predict_params, unit_of

@@ -23,8 +23,8 @@ from typing import Any
 
 import numpy as np
 
-from accelsearch.errors import ConfigError, choices_text
-from accelsearch.kinds import check_options
+from accelsearch.core.errors import ConfigError, choices_text
+from accelsearch.core.kinds import check_options
 from accelsearch.objectives.latency.lut import LUTPredictor
 from accelsearch.objectives.latency.predictors import PREDICTORS as _REGISTRY
 from accelsearch.objectives.latency.predictors import (

@@ -23,8 +23,10 @@ from typing import Any
 
 import numpy as np
 
+from accelsearch.core.errors import ConfigError
 from accelsearch.search.searcher import Searcher
 from accelsearch.search.strategy import register_searcher
+from accelsearch.spaces.distributions import from_pymoo
 
 
 class PymooSearcher(Searcher):
@@ -40,8 +42,6 @@ class PymooSearcher(Searcher):
 
         pop_size = int(self.options["pop_size"])
         if pop_size < 2:
-            from accelsearch.errors import ConfigError
-
             raise ConfigError(f"search.options.pop_size must be >= 2, got {pop_size}")
         self.vars = space.pymoo_vars()
         self.problem = Problem(vars=self.vars, n_obj=len(objective.metrics), n_ieq_constr=1)
@@ -75,8 +75,6 @@ class PymooSearcher(Searcher):
 
     # -- ask/tell ----------------------------------------------------------------------------
     def _params(self, x: dict[str, Any]) -> dict[str, Any]:
-        from accelsearch.spaces.distributions import from_pymoo
-
         return {n: from_pymoo(self.encoding.params[n], x[n]) for n in self.encoding.names}
 
     def _ask_impl(self) -> dict[str, Any] | None:

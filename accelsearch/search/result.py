@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from accelsearch.arch import Arch
+from accelsearch.core.arch import Arch
+from accelsearch.core.errors import AccelSearchError
 from accelsearch.objectives.reward import pareto_mask
 
 _OVER_BUDGET = ("infeasible", "screened")
@@ -84,8 +85,6 @@ class SearchResult:
         """The best *feasible* completed trial (every trial is, without a budget)."""
         done = [t for t in self.completed if t.feasible]
         if not done:
-            from accelsearch.errors import AccelSearchError
-
             if self.completed:
                 raise AccelSearchError(
                     f"no completed trial is within the budget ({len(self.infeasible)} "

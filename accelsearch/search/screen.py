@@ -31,8 +31,8 @@ from typing import Any
 
 import numpy as np
 
-from accelsearch.accounting import model_cost
-from accelsearch.errors import ConfigError, choices_text
+from accelsearch.core.accounting import model_cost
+from accelsearch.core.errors import ConfigError, choices_text
 from accelsearch.search.budget import Budget
 from accelsearch.search.encoding import Encoding
 

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from accelsearch.errors import ConfigError
+from accelsearch.core.errors import ConfigError
 from accelsearch.objectives import latency
 from accelsearch.objectives.latency.base import device_name
 from accelsearch.objectives.latency.lut import LUTPredictor

@@ -26,8 +26,8 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from accelsearch.errors import ConfigError, choices_text
-from accelsearch.kinds import annotation_kinds, check_kind
+from accelsearch.core.errors import ConfigError, choices_text
+from accelsearch.core.kinds import annotation_kinds, check_kind
 from accelsearch.search.budget import Budget
 from accelsearch.search.encoding import Encoding
 

@@ -22,15 +22,15 @@ validators get it as ``budget=``, ask/tell searchers through
 
 from __future__ import annotations
 
-import importlib
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from accelsearch.errors import ConfigError, choices_text, short_repr
-from accelsearch.registry import Registry
+from accelsearch.core.errors import ConfigError, choices_text, short_repr
+from accelsearch.core.registry import Registry
 from accelsearch.search.budget import CONSTRAINT_KINDS, Budget
+from accelsearch.search.encoding import declared_params
 
 #: metrics a trial reports that a strategy may optimise, and their direction
 METRIC_MODES: dict[str, str] = {
@@ -182,6 +182,8 @@ def register_searcher(
             return searcher
 
         def factory(space, objective, seed, options, budget=None):
+            # heavy (Ray Tune): imported when a search starts, so that choosing and checking
+            # a strategy (a recipe's validation) does not load Ray
             from accelsearch.search.tune_adapter import TuneSearcher
 
             return TuneSearcher(build(space, objective, seed, options, budget), objective), {}
@@ -268,7 +270,6 @@ def validate(
 
     Returns what the strategy's validator built (its ask/tell searcher), or ``None``.
     """
-    from accelsearch.search.encoding import declared_params
 
     strat = STRATEGIES.get(name)
     _check_arity(strat, objective)
@@ -312,27 +313,16 @@ def single_strategies() -> list[str]:
     return [n for n in STRATEGIES.names() if STRATEGIES.get(n).supports_single]
 
 
-# Built-in strategies register themselves on import; modules that are not there (a strategy
-# living on another branch) are skipped. None of them imports Ray at import time.
-_BUILTIN_MODULES = (
-    "optuna_strategies",
-    "sampling",
-    "pymoo_strategies",
-    "stratified",
-    "pool_bo",
-    "llr",
-    "utilization_filter",
+# The built-in strategies register themselves when their modules are imported; importing them
+# here, once STRATEGIES and the decorators exist, makes every built-in known wherever
+# STRATEGIES is read (a plug-in strategy registers itself the same way when its module is
+# imported). None of them imports Ray at import time.
+from accelsearch.search import (  # noqa: E402, F401 - imported to register
+    llr,
+    optuna_strategies,
+    pool_bo,
+    pymoo_strategies,
+    sampling,
+    stratified,
+    utilization_filter,
 )
-
-
-def _load_builtins() -> None:
-    for mod in _BUILTIN_MODULES:
-        full = f"accelsearch.search.{mod}"
-        try:
-            importlib.import_module(full)
-        except ModuleNotFoundError as exc:
-            if exc.name != full:
-                raise
-
-
-_load_builtins()

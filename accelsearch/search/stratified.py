@@ -35,7 +35,7 @@ from typing import Any
 
 import numpy as np
 
-from accelsearch.errors import ConfigError
+from accelsearch.core.errors import ConfigError
 from accelsearch.search.predictors import check_predictor, make_predictor, predict_params, unit_of
 from accelsearch.search.sampling import SobolStream
 from accelsearch.search.searcher import Searcher

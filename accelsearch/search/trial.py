@@ -29,6 +29,10 @@ import traceback
 from dataclasses import dataclass, field
 from typing import Any
 
+from accelsearch.core.accounting import model_cost
+from accelsearch.core.errors import AccelSearchError
+from accelsearch.objectives import latency, roofline
+from accelsearch.objectives.reward import mnas_reward
 from accelsearch.search.budget import Budget
 from accelsearch.search.settings import TrialSettings
 
@@ -77,7 +81,6 @@ class TrialContext:
     def for_workers(cls, space, evaluator, settings: TrialSettings, **flags) -> TrialContext:
         """Built in the driver: ships the space, the evaluator and the latency backend that
         the settings name to Ray workers (``flags``: ``checkpoint_result``, ...)."""
-        from accelsearch.objectives import latency
 
         backends = {}
         name = settings.latency.backend
@@ -90,31 +93,18 @@ class TrialContext:
 
     def prepare_worker(self) -> None:
         """Re-register the driver's latency backends in this worker's registry."""
-        from accelsearch.objectives import latency
 
         for name, cls in self.latency_backends.items():
             latency.BACKENDS.add(name, cls, replace=True)
 
 
 def roofline_metrics(model, arch, lat, num_classes: int = 1000) -> dict[str, float]:
-    """HOOK: ``intensity`` (FLOP/byte) and ``utilisation`` (achieved ÷ peak FLOP/s) of a
-    measured model, from ``accelsearch.objectives.roofline.efficiency_metrics``.
-
-    The roofline module comes from the latency issue (branch ``latency``); until it is
-    merged this returns ``{}`` and trials report no intensity/utilisation. A device whose
-    peaks are unknown gives ``{}`` too (the trial goes on).
+    """``intensity`` (FLOP/byte) and ``utilisation`` (achieved ÷ peak FLOP/s) of a measured
+    model, from :func:`accelsearch.objectives.roofline.efficiency_metrics`. A device whose
+    peaks are unknown gives ``{}`` (the trial goes on without them).
     """
     try:
-        from accelsearch.objectives import roofline
-    except ImportError:
-        return {}
-    fn = getattr(roofline, "efficiency_metrics", None)
-    if fn is None:
-        return {}
-    from accelsearch.errors import AccelSearchError
-
-    try:
-        out = fn(model, lat, num_classes=num_classes)
+        out = roofline.efficiency_metrics(model, lat, num_classes=num_classes)
     except AccelSearchError:
         return {}
     return {k: float(out[k]) for k in ("intensity", "utilisation") if out.get(k) is not None}
@@ -123,10 +113,6 @@ def roofline_metrics(model, arch, lat, num_classes: int = 1000) -> dict[str, flo
 def evaluate_arch(ctx: TrialContext, arch, report=None, latency_backend=None) -> dict[str, Any]:
     """Measure and evaluate one arch; ``report(metrics)`` after each accuracy epoch."""
     import torch
-
-    from accelsearch.accounting import model_cost
-    from accelsearch.objectives import latency
-    from accelsearch.objectives.reward import mnas_reward
 
     settings = ctx.settings
     t0 = time.perf_counter()

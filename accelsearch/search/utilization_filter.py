@@ -30,8 +30,10 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from accelsearch.errors import ConfigError, format_validation_error
-from accelsearch.kinds import check_options
+from accelsearch.core.accounting import model_cost
+from accelsearch.core.errors import AccelSearchError, ConfigError, format_validation_error
+from accelsearch.core.kinds import check_options
+from accelsearch.objectives import latency
 from accelsearch.objectives.filtering import FILTER_BY, CheapMetrics, UtilizationFilter
 from accelsearch.objectives.latency_spec import LatencySpec
 from accelsearch.search.strategy import Objective, register_strategy
@@ -161,7 +163,6 @@ class _Screening:
 
     def cheap_metrics(self, backend, config: dict[str, Any]) -> CheapMetrics:
         """FLOPs (``torch.utils.flop_counter``) and measured images/s of one config."""
-        from accelsearch.accounting import model_cost
 
         arch = self.space.decode(config)
         model = self.space.build(arch, num_classes=self.num_classes)
@@ -176,9 +177,6 @@ class _Screening:
         )
 
     def _screen(self) -> list[dict[str, Any]]:
-        from accelsearch.errors import AccelSearchError
-        from accelsearch.objectives import latency
-
         t0 = time.perf_counter()
         configs = self.sample_configs()
         spec = {k: v for k, v in self.latency.items() if k != "batch_size"}

@@ -14,13 +14,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from accelsearch.core.options import check_option_names
+from accelsearch.core.registry import Registry
 from accelsearch.objectives.accuracy import proxies, table, train
 from accelsearch.objectives.accuracy.base import AccuracyEvaluator, Report
 from accelsearch.objectives.accuracy.proxies import ProxyEvaluator
 from accelsearch.objectives.accuracy.table import TableAccuracy, TableEvaluator
 from accelsearch.objectives.accuracy.train import TrainConfig, TrainEvaluator
-from accelsearch.options import check_option_names
-from accelsearch.registry import Registry
 
 EVALUATORS: Registry[type[AccuracyEvaluator]] = Registry("accuracy evaluator")
 EVALUATORS.add("train", TrainEvaluator)

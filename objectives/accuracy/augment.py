@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import torch
 import torch.nn.functional as F
 
-from accelsearch.errors import EvaluationError
+from accelsearch.core.errors import EvaluationError
 
 
 def prepare_batch(

@@ -12,7 +12,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 
-from accelsearch.arch import Arch
+from accelsearch.core.arch import Arch
 
 Report = Callable[[int, float], None]
 

@@ -35,7 +35,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from accelsearch.errors import ConfigError, short_repr
+from accelsearch.core.errors import ConfigError, short_repr
 
 IMAGE_EXTS = {".jpg", ".jpeg", ".png", ".bmp", ".ppm", ".webp", ".gif", ".tif", ".tiff"}
 ARCHIVE_SUFFIXES = (".tar.gz", ".tgz", ".tar", ".tar.xz", ".txz", ".tar.bz2", ".tbz2")

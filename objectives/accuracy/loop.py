@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from accelsearch.errors import ConfigError, EvaluationError
+from accelsearch.core.errors import ConfigError, EvaluationError
 from accelsearch.objectives.accuracy.augment import prepare_batch
 from accelsearch.objectives.accuracy.data import ImageData
 from accelsearch.objectives.accuracy.optim import make_loss, make_optimizer, make_scheduler

@@ -40,13 +40,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from accelsearch.arch import Arch
-from accelsearch.builder import build_model
-from accelsearch.errors import ConfigError, EvaluationError
+from accelsearch.core.arch import Arch
+from accelsearch.core.builder import build_model
+from accelsearch.core.errors import ConfigError, EvaluationError
+from accelsearch.core.registry import Registry
 from accelsearch.objectives.accuracy.base import AccuracyEvaluator, Report
 from accelsearch.objectives.accuracy.data import check_source, load_dataset
 from accelsearch.objectives.accuracy.resolution import cap_stride
-from accelsearch.registry import Registry
 
 Batch = tuple[torch.Tensor, torch.Tensor]
 

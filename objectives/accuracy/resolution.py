@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import math
 
-from accelsearch.arch import Arch
+from accelsearch.core.arch import Arch
 
 #: stage types whose stride is structural (an n×n stride-n conv); ``max_stride`` skips them
 FIXED_STRIDE_TYPES = {"s2d"}

@@ -28,10 +28,10 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from accelsearch import data as packaged_data
-from accelsearch import spaces
-from accelsearch.arch import Arch
-from accelsearch.errors import ConfigError, UnknownNameError, choices_text
+import accelsearch.data as packaged_data
+import accelsearch.spaces as spaces
+from accelsearch.core.arch import Arch
+from accelsearch.core.errors import ConfigError, UnknownNameError, choices_text
 from accelsearch.objectives.accuracy.base import AccuracyEvaluator, Report
 
 #: NATS-Bench topology table: dataset name -> column

@@ -31,10 +31,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from accelsearch.arch import Arch
-from accelsearch.builder import build_model
-from accelsearch.errors import ConfigError, EvaluationError
-from accelsearch.kinds import check_fields
+from accelsearch.core.arch import Arch
+from accelsearch.core.builder import build_model
+from accelsearch.core.errors import ConfigError, EvaluationError
+from accelsearch.core.kinds import check_fields
 from accelsearch.objectives.accuracy.augment import cutout, prepare_batch, random_crop
 from accelsearch.objectives.accuracy.base import AccuracyEvaluator, Report
 from accelsearch.objectives.accuracy.data import ImageData, load_dataset

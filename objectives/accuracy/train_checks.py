@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from accelsearch.errors import ConfigError, choices_text
+from accelsearch.core.errors import ConfigError, choices_text
 from accelsearch.objectives.accuracy.data import check_source
 
 SCHEDULERS = ("cosine", "linear", "onecycle", "step", "constant")

@@ -10,8 +10,9 @@ from typing import Any
 
 from torch import nn
 
-from accelsearch.arch import Arch
-from accelsearch.errors import ConfigError, UnknownNameError, choices_text
+from accelsearch.core.arch import Arch
+from accelsearch.core.errors import ConfigError, UnknownNameError, choices_text
+from accelsearch.core.registry import Registry
 from accelsearch.objectives.latency.base import PRECISIONS, LatencyBackend, normalize_device
 from accelsearch.objectives.latency.cache import LatencyCache
 from accelsearch.objectives.latency.onnxruntime_backend import OnnxRuntimeBackend
@@ -19,7 +20,6 @@ from accelsearch.objectives.latency.protocol import Protocol
 from accelsearch.objectives.latency.result import LatencyResult
 from accelsearch.objectives.latency.tensorrt_backend import TensorRTBackend, tensorrt_available
 from accelsearch.objectives.latency.torch_backend import TorchBackend
-from accelsearch.registry import Registry
 
 BACKENDS: Registry[type[LatencyBackend]] = Registry("latency backend")
 BACKENDS.add("torch", TorchBackend)
@@ -28,14 +28,9 @@ BACKENDS.add("tensorrt", TensorRTBackend)
 
 
 def register_backend(name: str):
-    """Class decorator registering a :class:`LatencyBackend` subclass."""
-
-    def deco(cls: type[LatencyBackend]) -> type[LatencyBackend]:
-        cls.name = name
-        BACKENDS.add(name, cls)
-        return cls
-
-    return deco
+    """Class decorator registering a :class:`LatencyBackend` subclass under ``name``
+    (``BACKENDS.register_class(name)``, kept under this name)."""
+    return BACKENDS.register_class(name)
 
 
 def resolve_backend_name(backend: str, device: str) -> str:

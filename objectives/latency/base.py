@@ -27,9 +27,14 @@ from typing import Any
 import torch
 from torch import nn
 
-from accelsearch.arch import Arch
-from accelsearch.builder import build_model
-from accelsearch.errors import BackendUnavailableError, ConfigError, MeasurementError, choices_text
+from accelsearch.core.arch import Arch
+from accelsearch.core.builder import build_model
+from accelsearch.core.errors import (
+    BackendUnavailableError,
+    ConfigError,
+    MeasurementError,
+    choices_text,
+)
 from accelsearch.objectives.latency.cache import LatencyCache, key_digest, open_cache
 from accelsearch.objectives.latency.lock import device_lock, lock_key
 from accelsearch.objectives.latency.protocol import Protocol, Stats

@@ -23,9 +23,9 @@ from functools import cached_property
 import torch
 from torch import nn
 
-from accelsearch.accounting import count_forward
-from accelsearch.arch import Arch, Stage
-from accelsearch.builder import (
+from accelsearch.core.accounting import count_forward
+from accelsearch.core.arch import Arch, Stage
+from accelsearch.core.builder import (
     BLOCKS,
     FIXED_DEPTH_TYPES,
     BuildContext,
@@ -33,7 +33,7 @@ from accelsearch.builder import (
     expanded_width,
     se_width,
 )
-from accelsearch.errors import ArchError
+from accelsearch.core.errors import ArchError
 from accelsearch.spaces.constraints import CHAIN_RULES, ChainState
 
 HEAD = "head"

@@ -25,7 +25,7 @@ import time
 from collections.abc import Iterator
 from typing import IO
 
-from accelsearch.errors import MeasurementError
+from accelsearch.core.errors import MeasurementError
 
 _guard = threading.Lock()
 _thread_locks: dict[str, threading.RLock] = {}

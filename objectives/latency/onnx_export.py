@@ -27,7 +27,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from accelsearch.errors import ConfigError, MeasurementError
+from accelsearch.core.errors import ConfigError, MeasurementError
 
 MIN_OPSET = 17
 INPUT_NAME = "input"

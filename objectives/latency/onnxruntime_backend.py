@@ -26,7 +26,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from accelsearch.errors import BackendUnavailableError, ConfigError, MeasurementError
+from accelsearch.core.errors import BackendUnavailableError, ConfigError, MeasurementError
 from accelsearch.objectives.latency.base import (
     InputShape,
     LatencyBackend,

@@ -26,11 +26,11 @@ from typing import Any
 
 import numpy as np
 
-from accelsearch.accounting import count_flops
-from accelsearch.arch import Arch
-from accelsearch.errors import ConfigError, choices_text
+from accelsearch.core.accounting import count_flops
+from accelsearch.core.arch import Arch
+from accelsearch.core.errors import ConfigError, choices_text
+from accelsearch.core.registry import Registry
 from accelsearch.objectives.latency.lut import LUTPredictor
-from accelsearch.registry import Registry
 
 
 class LatencyPredictor(ABC):
@@ -79,14 +79,9 @@ PREDICTORS: Registry[type[LatencyPredictor]] = Registry("latency predictor")
 
 
 def register_predictor(name: str):
-    """Class decorator registering a :class:`LatencyPredictor` subclass under ``name``."""
-
-    def deco(cls: type[LatencyPredictor]) -> type[LatencyPredictor]:
-        cls.name = name
-        PREDICTORS.add(name, cls)
-        return cls
-
-    return deco
+    """Class decorator registering a :class:`LatencyPredictor` subclass under ``name``
+    (``PREDICTORS.register_class(name)``, kept under this name)."""
+    return PREDICTORS.register_class(name)
 
 
 def decode_and_predict(predictor: LatencyPredictor, space, params) -> np.ndarray:

@@ -31,8 +31,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from accelsearch.errors import ConfigError
-from accelsearch.kinds import check_fields
+from accelsearch.core.errors import ConfigError
+from accelsearch.core.kinds import check_fields
 
 
 @dataclass(frozen=True)

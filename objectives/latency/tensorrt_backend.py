@@ -42,7 +42,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from accelsearch.errors import MeasurementError
+from accelsearch.core.errors import MeasurementError
 from accelsearch.objectives.latency.base import InputShape, LatencyBackend, base_versions
 from accelsearch.objectives.latency.cache import cache_dir
 from accelsearch.objectives.latency.onnx_export import MIN_OPSET, calibration_batches

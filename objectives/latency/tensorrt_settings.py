@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from torch import nn
 
-from accelsearch.errors import BackendUnavailableError, ConfigError
+from accelsearch.core.errors import BackendUnavailableError, ConfigError
 from accelsearch.objectives.latency.base import InputShape
 from accelsearch.objectives.latency.onnx_export import (
     MIN_OPSET,

@@ -25,8 +25,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from accelsearch.arch import Arch
-from accelsearch.errors import ConfigError, MeasurementError
+from accelsearch.core.arch import Arch
+from accelsearch.core.errors import ConfigError, MeasurementError
 from accelsearch.objectives.latency.base import (
     DTYPES,
     InputShape,

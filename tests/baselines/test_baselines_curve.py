@@ -7,7 +7,7 @@ import math
 
 import pytest
 
-from accelsearch.baselines.curve import (
+from accelsearch.baselines_curve import (
     ABOVE,
     BELOW,
     FASTER,

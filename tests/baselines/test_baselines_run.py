@@ -10,10 +10,11 @@ import json
 
 import pytest
 
-from accelsearch.baselines import measure, preflight
-from accelsearch.baselines.compare_run import compare_run
+from accelsearch import baselines_measure as measure
+from accelsearch import baselines_preflight as preflight
+from accelsearch.baselines_compare import compare_run
 from accelsearch.cli import main
-from accelsearch.errors import ConfigError
+from accelsearch.core.errors import ConfigError
 from accelsearch.pipeline import run_recipe
 from accelsearch.recipe import recipe_from_dict
 from accelsearch.tracking import KIND_TAG, Tracker

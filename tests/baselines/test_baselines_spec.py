@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import pytest
 
-from accelsearch.baselines import BaselinesSpec, group_lines, line_of
-from accelsearch.baselines.preflight import plan_baselines, published_top1
-from accelsearch.errors import ConfigError
+from accelsearch.baselines_preflight import plan_baselines, published_top1
+from accelsearch.baselines_spec import BaselinesSpec, group_lines, line_of
+from accelsearch.core.errors import ConfigError
 from accelsearch.recipe import recipe_from_dict
 
 

@@ -8,7 +8,7 @@ import pytest
 
 from accelsearch import __version__, spaces
 from accelsearch.cli import main
-from accelsearch.errors import ConfigError
+from accelsearch.core.errors import ConfigError
 from accelsearch.objectives import accuracy, latency
 from accelsearch.search.strategy import STRATEGIES
 

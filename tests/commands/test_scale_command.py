@@ -7,8 +7,8 @@ import json
 
 import pytest
 
-from accelsearch.arch import Arch, Head, Stage
 from accelsearch.cli import main
+from accelsearch.core.arch import Arch, Head, Stage
 from accelsearch.tracking import KIND_TAG, Tracker, default_tracking_uri
 
 FAST = [

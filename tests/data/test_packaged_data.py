@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from accelsearch import data
-from accelsearch.errors import ConfigError
+from accelsearch.core.errors import ConfigError
 from accelsearch.objectives.accuracy.table import TableAccuracy, TableEvaluator
 from accelsearch.spaces.timm_zoo import timm_arch
 

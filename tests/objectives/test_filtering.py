@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from accelsearch.errors import ConfigError, EvaluationError
+from accelsearch.core.errors import ConfigError, EvaluationError
 from accelsearch.objectives.filtering import (
     CheapMetrics,
     UtilizationFilter,

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from accelsearch.errors import ConfigError, UnknownNameError
+from accelsearch.core.errors import ConfigError, UnknownNameError
 from accelsearch.objectives import latency
 from accelsearch.objectives.latency.protocol import Protocol, median_ci_rel, run_protocol, summarize
 

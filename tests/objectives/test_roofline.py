@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from accelsearch.accounting import arch_stats
-from accelsearch.errors import ConfigError
+from accelsearch.core.accounting import arch_stats
+from accelsearch.core.errors import ConfigError
 from accelsearch.objectives import roofline
 from accelsearch.objectives.latency import LatencyResult, lut
 from accelsearch.objectives.roofline import Peaks
@@ -141,7 +141,7 @@ def test_efficiency_metrics_for_the_search_trial(arch):
     assert m["memory_bound"] in (0, 1) and m["traffic_mb"] == pytest.approx(
         stats.traffic_bytes / 1e6
     )
-    from accelsearch.builder import build_model
+    from accelsearch.core.builder import build_model
 
     same = roofline.efficiency_metrics(build_model(arch), res, peaks=H100)
     assert same["intensity"] == pytest.approx(m["intensity"])

@@ -7,7 +7,7 @@ import pytest
 from PIL import Image
 
 from accelsearch import Arch, Head, Stage
-from accelsearch.errors import ConfigError, EvaluationError
+from accelsearch.core.errors import ConfigError, EvaluationError
 from accelsearch.objectives.accuracy import TrainEvaluator, get
 from accelsearch.objectives.accuracy.data import load_dataset
 
@@ -82,7 +82,7 @@ def test_bad_data_and_divergence_fail_clearly(tmp_path):
         load_dataset(tmp_path / "empty")
     with pytest.raises(ConfigError, match="epochs must be >= 1"):
         TrainEvaluator(epochs=0)
-    from accelsearch.builder import build_model
+    from accelsearch.core.builder import build_model
 
     with pytest.raises(EvaluationError, match="model has 5 outputs but dataset 'digits' has 10"):
         TrainEvaluator(epochs=1).evaluate(_small_cnn(), model=build_model(_small_cnn(), 5))

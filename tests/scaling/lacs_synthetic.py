@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 
-from accelsearch.arch import Arch, Head, Stage
+from accelsearch.core.arch import Arch, Head, Stage
 
 
 def small_base(resolution: int = 224) -> Arch:

@@ -7,7 +7,7 @@ import math
 import pytest
 from lacs_synthetic import small_base, synthetic_ms
 
-from accelsearch.errors import ConfigError
+from accelsearch.core.errors import ConfigError
 from accelsearch.scaling import (
     EFFICIENTNET_COEFFICIENTS,
     CompoundScaling,

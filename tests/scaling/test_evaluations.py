@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from accelsearch.errors import ConfigError
+from accelsearch.core.errors import ConfigError
 from accelsearch.objectives.latency.result import LatencyResult
 from accelsearch.scaling import Evaluations, MeasuredLatency
 from tests.scaling.lacs_synthetic import small_base

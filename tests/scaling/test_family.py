@@ -7,7 +7,7 @@ import pytest
 import torch
 from lacs_synthetic import small_base, synthetic_ms
 
-from accelsearch.builder import build_model
+from accelsearch.core.builder import build_model
 from accelsearch.scaling import EFFICIENTNET_COEFFICIENTS, LACS, Family
 
 

@@ -8,7 +8,7 @@ import math
 import pytest
 from lacs_synthetic import noisy, small_base, synthetic_ms
 
-from accelsearch.errors import BackendUnavailableError, ConfigError
+from accelsearch.core.errors import BackendUnavailableError, ConfigError
 from accelsearch.scaling import (
     EFFICIENTNET_COEFFICIENTS,
     LACS,

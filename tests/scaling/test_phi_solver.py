@@ -7,7 +7,7 @@ import math
 import pytest
 from lacs_synthetic import noisy, small_base, synthetic_ms
 
-from accelsearch.errors import ConfigError, MeasurementError
+from accelsearch.core.errors import ConfigError, MeasurementError
 from accelsearch.scaling import PhiSolver, UnreachableTargetError, compound
 from accelsearch.scaling.predict import FlopsPredictor
 

@@ -9,8 +9,8 @@ import torch
 from lacs_synthetic import small_base
 
 from accelsearch import scaling, spaces
-from accelsearch.arch import Arch, Head, Stage
-from accelsearch.errors import ConfigError
+from accelsearch.core.arch import Arch, Head, Stage
+from accelsearch.core.errors import ConfigError
 from accelsearch.scaling import compound, round_channels, round_resolution, scale
 
 
@@ -160,7 +160,7 @@ def test_every_space_scales_builds_and_runs(name):
 
 
 def test_fixed_width_blocks_keep_their_width():
-    from accelsearch import builder
+    from accelsearch.core import builder
 
     if "testfixedwidth" not in builder.BLOCKS:
         builder.register_block("testfixedwidth", fixed_depth=True, fixed_width=True)(

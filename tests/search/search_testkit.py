@@ -15,8 +15,8 @@ import signal
 import time
 from typing import Any
 
-from accelsearch.arch import Arch, Head, Stage
-from accelsearch.errors import ArchError
+from accelsearch.core.arch import Arch, Head, Stage
+from accelsearch.core.errors import ArchError
 from accelsearch.objectives import accuracy
 from accelsearch.objectives.accuracy.base import AccuracyEvaluator
 from accelsearch.recipe import recipe_from_dict

@@ -17,7 +17,7 @@ import pytest
 import search_testkit as kit
 
 from accelsearch import spaces
-from accelsearch.errors import ConfigError
+from accelsearch.core.errors import ConfigError
 from accelsearch.objectives.latency.lut import LUTStore
 from accelsearch.recipe_settings import trial_context
 from accelsearch.search import strategy

@@ -14,7 +14,7 @@ import pytest
 import search_testkit as kit
 
 from accelsearch.cli import main
-from accelsearch.errors import ConfigError
+from accelsearch.core.errors import ConfigError
 from accelsearch.search import checkpoints
 from accelsearch.search.checkpoints import HASH_KEY, KEEP, hash_folder, record, verify
 

@@ -14,7 +14,7 @@ import pytest
 import search_testkit as kit
 
 from accelsearch import search, spaces
-from accelsearch.errors import ConfigError, UnknownNameError
+from accelsearch.core.errors import ConfigError, UnknownNameError
 from accelsearch.search import strategy
 from accelsearch.search.strategy import Objective
 

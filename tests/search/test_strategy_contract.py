@@ -15,7 +15,7 @@ import pytest
 import search_testkit as kit
 
 from accelsearch import spaces
-from accelsearch.errors import ConfigError
+from accelsearch.core.errors import ConfigError
 from accelsearch.search import strategy
 from accelsearch.search.searcher import Searcher, Suggestion
 from accelsearch.search.strategy import STRATEGIES, Objective

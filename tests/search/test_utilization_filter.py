@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from accelsearch.arch import Arch, Head, Stage
-from accelsearch.errors import ConfigError
+from accelsearch.core.arch import Arch, Head, Stage
+from accelsearch.core.errors import ConfigError
 from accelsearch.search import strategy
 from accelsearch.spaces import Categorical, SearchSpace
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from accelsearch import spaces
-from accelsearch.arch import Arch, Head, Stage
-from accelsearch.errors import ArchError
+from accelsearch.core.arch import Arch, Head, Stage
+from accelsearch.core.errors import ArchError
 from accelsearch.spaces.constraints import (
     FieldRange,
     FixedStrides,

@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from accelsearch import spaces
-from accelsearch.arch import Arch
+from accelsearch.core.arch import Arch
 from accelsearch.spaces import distributions as D
 
 #: speed only: small variants of the built-in spaces (the defaults are the published spaces);

@@ -6,8 +6,8 @@ import pytest
 import timm
 
 from accelsearch import spaces
-from accelsearch.accounting import model_cost
-from accelsearch.errors import ArchError
+from accelsearch.core.accounting import model_cost
+from accelsearch.core.errors import ArchError
 from accelsearch.spaces.efficientnet import PUBLISHED
 
 

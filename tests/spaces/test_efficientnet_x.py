@@ -8,8 +8,8 @@ import pytest
 import torch
 
 from accelsearch import Arch, spaces
-from accelsearch.accounting import model_cost
-from accelsearch.errors import ArchError, ConfigError
+from accelsearch.core.accounting import model_cost
+from accelsearch.core.errors import ArchError, ConfigError
 from accelsearch.spaces.efficientnet_x import reference_params
 
 

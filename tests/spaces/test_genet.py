@@ -10,8 +10,8 @@ import timm
 import torch
 
 from accelsearch import spaces
-from accelsearch.accounting import model_cost
-from accelsearch.errors import ArchError, ConfigError
+from accelsearch.core.accounting import model_cost
+from accelsearch.core.errors import ArchError, ConfigError
 from accelsearch.spaces import genet
 
 

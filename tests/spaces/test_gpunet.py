@@ -9,8 +9,8 @@ import pytest
 import torch
 
 from accelsearch import spaces
-from accelsearch.accounting import model_cost
-from accelsearch.errors import ArchError, ConfigError
+from accelsearch.core.accounting import model_cost
+from accelsearch.core.errors import ArchError, ConfigError
 from accelsearch.spaces import gpunet
 
 

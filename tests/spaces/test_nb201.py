@@ -9,9 +9,9 @@ import pytest
 import torch
 
 from accelsearch import spaces
-from accelsearch.accounting import model_cost
-from accelsearch.arch import Arch
-from accelsearch.errors import ArchError, ConfigError
+from accelsearch.core.accounting import model_cost
+from accelsearch.core.arch import Arch
+from accelsearch.core.errors import ArchError, ConfigError
 from accelsearch.spaces import nb201
 
 ALL_3X3 = "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|nor_conv_3x3~0|nor_conv_3x3~1|nor_conv_3x3~2|"

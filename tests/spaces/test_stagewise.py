@@ -12,8 +12,8 @@ import pytest
 import torch
 
 from accelsearch import spaces
-from accelsearch.arch import Head, Stage
-from accelsearch.errors import ArchError, ConfigError
+from accelsearch.core.arch import Head, Stage
+from accelsearch.core.errors import ArchError, ConfigError
 from accelsearch.spaces import (
     Categorical,
     FixedStrides,

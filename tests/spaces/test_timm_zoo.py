@@ -9,9 +9,9 @@ import timm
 import torch
 
 from accelsearch import spaces
-from accelsearch.accounting import model_cost
-from accelsearch.arch import Arch
-from accelsearch.errors import ArchError, ConfigError
+from accelsearch.core.accounting import model_cost
+from accelsearch.core.arch import Arch
+from accelsearch.core.errors import ArchError, ConfigError
 from accelsearch.scaling.rules import scale
 
 

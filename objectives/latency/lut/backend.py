@@ -7,8 +7,8 @@ from typing import Any
 
 from torch import nn
 
-from accelsearch.arch import Arch
-from accelsearch.errors import MeasurementError
+from accelsearch.core.arch import Arch
+from accelsearch.core.errors import MeasurementError
 from accelsearch.objectives.latency.backends import register_backend
 from accelsearch.objectives.latency.base import InputShape, LatencyBackend, base_versions
 from accelsearch.objectives.latency.lut.fill import FillReport

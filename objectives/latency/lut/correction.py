@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from accelsearch.errors import ConfigError
+from accelsearch.core.errors import ConfigError
 
 
 @dataclass(frozen=True)

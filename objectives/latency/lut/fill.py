@@ -11,8 +11,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from accelsearch.accounting import BYTES_PER_ELEMENT
-from accelsearch.errors import MeasurementError
+from accelsearch.core.accounting import BYTES_PER_ELEMENT
+from accelsearch.core.errors import MeasurementError
 from accelsearch.objectives.latency.backends import get_backend
 from accelsearch.objectives.latency.base import LatencyBackend
 from accelsearch.objectives.latency.layers import LayerKey, layer_cost, layer_module

@@ -11,9 +11,9 @@ from typing import Any
 
 import numpy as np
 
-from accelsearch import spaces
-from accelsearch.arch import Arch
-from accelsearch.errors import ConfigError, MeasurementError, choices_text
+import accelsearch.spaces as spaces
+from accelsearch.core.arch import Arch
+from accelsearch.core.errors import ConfigError, MeasurementError, choices_text
 from accelsearch.objectives.latency.backends import get_backend
 from accelsearch.objectives.latency.base import LatencyBackend, normalize_device
 from accelsearch.objectives.latency.layers import LayerKey, arch_layers

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from accelsearch import spaces
+import accelsearch.spaces as spaces
 from accelsearch.objectives.latency.layers import LayerKey, arch_layers, stage_layers_of
 from accelsearch.spaces.base import SearchSpace
 from accelsearch.spaces.layer_terms import LayerRef, Term

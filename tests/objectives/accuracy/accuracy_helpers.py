@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from accelsearch.arch import Arch, Head, Stage
+from accelsearch.core.arch import Arch, Head, Stage
 
 
 def tiny_arch(width: int = 16, resolution: int = 16) -> Arch:

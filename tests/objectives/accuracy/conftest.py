@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from accuracy_helpers import make_tar, tiny_arch, write_images
 
-from accelsearch.arch import Arch
+from accelsearch.core.arch import Arch
 
 
 @pytest.fixture(autouse=True)

@@ -9,7 +9,7 @@ import pytest
 import torch
 from accuracy_helpers import make_tar, write_images
 
-from accelsearch.errors import ConfigError
+from accelsearch.core.errors import ConfigError
 from accelsearch.objectives.accuracy.data import load_dataset
 
 

@@ -11,9 +11,9 @@ import math
 
 import pytest
 
-from accelsearch.arch import Arch, Head, Stage
-from accelsearch.errors import ConfigError
-from accelsearch.kinds import check_options
+from accelsearch.core.arch import Arch, Head, Stage
+from accelsearch.core.errors import ConfigError
+from accelsearch.core.kinds import check_options
 from accelsearch.objectives import accuracy
 from accelsearch.objectives.accuracy import AccuracyEvaluator
 

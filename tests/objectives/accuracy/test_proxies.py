@@ -8,8 +8,8 @@ import pytest
 import torch
 from accuracy_helpers import tiny_arch, write_images
 
-from accelsearch.builder import build_model
-from accelsearch.errors import ConfigError, UnknownNameError
+from accelsearch.core.builder import build_model
+from accelsearch.core.errors import ConfigError, UnknownNameError
 from accelsearch.objectives.accuracy import proxies
 
 REQUIRED = ("synflow", "naswot", "grad_norm", "zen")
@@ -104,7 +104,7 @@ def test_proxy_evaluator_with_max_stride_and_digits():
 
 def test_degenerate_nb201_cell_scores_lowest_or_fails_clearly():
     from accelsearch import spaces
-    from accelsearch.errors import EvaluationError
+    from accelsearch.core.errors import EvaluationError
 
     space = spaces.get("nb201", channels=8, cells_per_stage=1)
     dead = space.build(space.from_string("|none~0|+|none~0|none~1|+|none~0|none~1|none~2|"), 10)

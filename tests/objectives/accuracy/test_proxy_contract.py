@@ -9,7 +9,7 @@ import math
 import pytest
 import torch
 
-from accelsearch.builder import build_model
+from accelsearch.core.builder import build_model
 from accelsearch.objectives.accuracy import ProxyEvaluator
 from accelsearch.objectives.accuracy.proxies import PROXIES, Proxy, score
 

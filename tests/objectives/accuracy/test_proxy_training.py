@@ -6,8 +6,8 @@ import pytest
 import torch
 from accuracy_helpers import tiny_arch, write_images
 
-from accelsearch.arch import Arch, Head, Stage
-from accelsearch.errors import ConfigError, EvaluationError
+from accelsearch.core.arch import Arch, Head, Stage
+from accelsearch.core.errors import ConfigError, EvaluationError
 from accelsearch.objectives import accuracy
 from accelsearch.objectives.accuracy.train import (
     TrainConfig,
@@ -84,7 +84,7 @@ def test_diverging_candidate_raises_evaluation_error(arch):
 
 
 def test_class_count_mismatch_of_a_given_model_is_an_error(arch):
-    from accelsearch.builder import build_model
+    from accelsearch.core.builder import build_model
 
     ev = TrainEvaluator(epochs=1, **FAST)
     with pytest.raises(EvaluationError, match="has 7 outputs but dataset .digits. has 10 classes"):
@@ -217,7 +217,7 @@ def test_folder_dataset_learns_when_images_are_grayscale(tmp_path):
 
 
 def test_zero_init_head_starts_every_candidate_at_the_uniform_prediction(arch):
-    from accelsearch.builder import build_model
+    from accelsearch.core.builder import build_model
     from accelsearch.objectives.accuracy.train import zero_classifier
 
     model = build_model(arch, num_classes=10).eval()

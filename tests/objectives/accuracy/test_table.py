@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from accelsearch.arch import Arch, Head, Stage
-from accelsearch.errors import ConfigError, UnknownNameError
+from accelsearch.core.arch import Arch, Head, Stage
+from accelsearch.core.errors import ConfigError, UnknownNameError
 from accelsearch.objectives.accuracy.table import TableAccuracy, TableEvaluator, parse_number
 
 CELL_A = "|nor_conv_3x3~0|+|nor_conv_3x3~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_3x3~1|skip_connect~2|"

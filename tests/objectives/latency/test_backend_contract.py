@@ -13,7 +13,7 @@ import math
 import pytest
 import torch
 
-from accelsearch.errors import BackendUnavailableError, ConfigError
+from accelsearch.core.errors import BackendUnavailableError, ConfigError
 from accelsearch.objectives import latency
 from accelsearch.objectives.latency import BACKENDS, LatencyBackend, LatencyResult, Protocol
 from accelsearch.objectives.latency import base as latency_base

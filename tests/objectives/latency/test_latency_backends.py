@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from accelsearch.errors import AccelSearchError, BackendUnavailableError, ConfigError
+from accelsearch.core.errors import AccelSearchError, BackendUnavailableError, ConfigError
 from accelsearch.objectives import latency
 from accelsearch.objectives.latency import BACKENDS, Protocol
 

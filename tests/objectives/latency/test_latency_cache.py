@@ -74,7 +74,7 @@ def test_repeated_measurement_comes_from_the_cache(tiny_arch):
     assert not first.cached and second.cached
     assert second.median_ms == first.median_ms and second.n == first.n
     # the module built from the arch shares the arch's entry
-    from accelsearch.builder import build_model
+    from accelsearch.core.builder import build_model
 
     third = latency.measure(build_model(tiny_arch), resolution=tiny_arch.resolution, **kw)
     assert third.cached and third.median_ms == first.median_ms
@@ -103,7 +103,7 @@ def test_cache_can_be_turned_off(tiny_arch, monkeypatch, tmp_path):
 
 
 def test_bad_cache_option():
-    from accelsearch.errors import ConfigError
+    from accelsearch.core.errors import ConfigError
 
     with pytest.raises(ConfigError, match="cache"):
         open_cache(42)

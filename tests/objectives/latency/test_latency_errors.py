@@ -9,7 +9,7 @@ import weakref
 import pytest
 import torch
 
-from accelsearch.errors import MeasurementError
+from accelsearch.core.errors import MeasurementError
 from accelsearch.objectives import latency
 from accelsearch.objectives.latency import LatencyCache, Protocol
 from accelsearch.objectives.latency.base import is_out_of_memory

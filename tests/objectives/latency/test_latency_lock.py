@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from accelsearch.errors import MeasurementError
+from accelsearch.core.errors import MeasurementError
 from accelsearch.objectives.latency.lock import device_lock
 
 

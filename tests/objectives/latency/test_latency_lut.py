@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 import torch
 
-from accelsearch.accounting import model_cost
-from accelsearch.builder import FIXED_DEPTH_TYPES, build_model
-from accelsearch.errors import ConfigError, MeasurementError
+from accelsearch.core.accounting import model_cost
+from accelsearch.core.builder import FIXED_DEPTH_TYPES, build_model
+from accelsearch.core.errors import ConfigError, MeasurementError
 from accelsearch.objectives import latency
 from accelsearch.objectives.latency import Protocol, lut
 from accelsearch.objectives.latency.layers import (

@@ -7,8 +7,8 @@ import onnx
 import pytest
 import torch
 
-from accelsearch.builder import build_model
-from accelsearch.errors import ConfigError, MeasurementError
+from accelsearch.core.builder import build_model
+from accelsearch.core.errors import ConfigError, MeasurementError
 from accelsearch.objectives.latency.onnx_export import (
     calibration_batches,
     check_onnx,

@@ -7,7 +7,7 @@ import itertools
 import numpy as np
 import pytest
 
-from accelsearch.errors import ConfigError
+from accelsearch.core.errors import ConfigError
 from accelsearch.objectives.latency.protocol import (
     Protocol,
     median_ci_rel,
@@ -131,7 +131,7 @@ def test_a_drift_is_busy_even_when_the_spread_is_small():
 
 
 def test_a_backend_marks_a_busy_result_noisy():
-    from accelsearch.arch import Arch, Head, Stage
+    from accelsearch.core.arch import Arch, Head, Stage
     from accelsearch.objectives.latency.base import LatencyBackend
 
     rng = np.random.default_rng(5)

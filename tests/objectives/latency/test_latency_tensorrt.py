@@ -10,8 +10,8 @@ import onnx
 import pytest
 import torch
 
-from accelsearch.builder import build_model
-from accelsearch.errors import BackendUnavailableError, ConfigError
+from accelsearch.core.builder import build_model
+from accelsearch.core.errors import BackendUnavailableError, ConfigError
 from accelsearch.objectives.latency.onnx_export import onnx_input_shapes, onnx_opset
 from accelsearch.objectives.latency.tensorrt_backend import (
     INSTALL_HINT,

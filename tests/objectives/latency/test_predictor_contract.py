@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pytest
 
-from accelsearch.errors import ConfigError
+from accelsearch.core.errors import ConfigError
 from accelsearch.objectives.latency import Protocol
 from accelsearch.objectives.latency import predictors as P
 
