@@ -29,6 +29,7 @@ import signal
 import subprocess
 import sys
 import tarfile
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -102,25 +103,53 @@ def piece_command(args, state: str, workspace: Path, run_dir: Path | None) -> li
 
 
 def run_killed_after(cmd: list[str], seconds: float, log) -> tuple[int, bool, float]:
-    """``timeout -s KILL seconds cmd``, its Ray processes killed with it (its process group).
+    """``timeout -s KILL seconds cmd``, then what it left of Ray killed as a node's end would.
     Returns (exit status, killed, wall seconds)."""
     t0 = time.perf_counter()
+    ray_tmp = tempfile.mkdtemp(prefix="e2e", dir="/tmp")  # short: Ray's socket paths live here
     proc = subprocess.Popen(
         ["timeout", "-s", "KILL", str(int(seconds)), *cmd],
         stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        env={**os.environ, "PYTHONUNBUFFERED": "1", "RAY_TMPDIR": ray_tmp},
     )  # fmt: skip
     rc = proc.wait()
-    try:  # what the killed driver left: Ray's local processes share its session
+    try:
         os.killpg(proc.pid, signal.SIGKILL)
     except ProcessLookupError:
         pass
-    ray = shutil.which("ray") or shutil.which("ray", path=str(Path(sys.executable).parent))
-    if (
-        ray
-    ):  # Ray's raylet and workers run in sessions of their own: stop them as a node's end would
-        subprocess.run([ray, "stop", "--force"], capture_output=True, timeout=60)
+    kill_processes_of(ray_tmp)
+    shutil.rmtree(ray_tmp, ignore_errors=True)
     return rc, rc in (124, 137, -9), time.perf_counter() - t0
+
+
+def kill_processes_of(marker: str) -> int:
+    """SIGKILL every process whose command line names ``marker`` (this run's Ray temp folder:
+    its raylet, GCS and agents run in sessions of their own) and all their descendants (the
+    trial workers). Other Ray clusters on the machine are left alone (no ``ray stop``)."""
+    procs: dict[int, tuple[int, str]] = {}
+    for entry in Path("/proc").glob("[0-9]*"):
+        try:
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue  # gone meanwhile, or not readable
+        procs[int(entry.name)] = (ppid, cmdline)
+    children: dict[int, list[int]] = {}
+    for pid, (ppid, _) in procs.items():
+        children.setdefault(ppid, []).append(pid)
+    todo = [pid for pid, (_, cmd) in procs.items() if marker in cmd and pid != os.getpid()]
+    doomed: set[int] = set()
+    while todo:
+        pid = todo.pop()
+        if pid not in doomed:
+            doomed.add(pid)
+            todo += children.get(pid, [])
+    for pid in doomed:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+    return len(doomed)
 
 
 def piece(args) -> int:
@@ -223,8 +252,6 @@ def family_rows(run_dir: Path) -> list[dict[str, Any]]:
 
 
 def summarize(args) -> int:
-    import tempfile
-
     with tempfile.TemporaryDirectory() as tmp:
         workspace = Path(tmp)
         unpack(args.archive, workspace)
