@@ -28,6 +28,8 @@ import math
 from dataclasses import asdict, dataclass
 from typing import Any
 
+import numpy as np
+
 from accelsearch.core.errors import ConfigError
 
 CONSTRAINT_KINDS = ("native", "own", "screen")
@@ -151,3 +153,28 @@ class Budget:
 
     def to_dict(self) -> dict[str, float]:
         return {k: v for k, v in asdict(self).items() if v is not None}
+
+
+def pool_within_budget(latency, budget: Budget | None, margin: float, unit: str, strategy: str):
+    """The members of a pool (predicted ``latency``, a NumPy array in ``unit``) that
+    ``budget`` admits with its ``margin``; used by the pool strategies when they build their
+    pool. Raises when the predictor is not in ms or when no member is admitted."""
+    keep = np.ones(len(latency), dtype=bool)
+    if budget is None or not budget.on_latency:
+        return keep
+    if unit != "ms":
+        raise ConfigError(
+            f"strategy {strategy!r} needs a latency predictor in ms for the budget "
+            f"({budget.describe()}); its predictor gives {unit}"
+        )
+    if budget.latency_ms is not None:
+        keep &= latency <= budget.latency_ms * (1 + margin)
+    if budget.latency_min_ms is not None:
+        keep &= latency >= budget.latency_min_ms * (1 - margin)
+    if not keep.any():
+        raise ConfigError(
+            f"no candidate of {strategy}'s pool of {len(latency)} is predicted within the "
+            f"budget ({budget.describe()}): the fastest is predicted at {latency.min():.4g} "
+            "ms; raise search.latency_budget_ms"
+        )
+    return keep

@@ -36,6 +36,7 @@ from typing import Any
 import numpy as np
 
 from accelsearch.core.errors import ConfigError
+from accelsearch.search.budget import pool_within_budget
 from accelsearch.search.predictors import check_predictor, make_predictor, predict_params, unit_of
 from accelsearch.search.sampling import SobolStream
 from accelsearch.search.searcher import Searcher
@@ -138,26 +139,8 @@ class StratifiedSearcher(Searcher):
 
     def _within_budget(self, latency: np.ndarray) -> np.ndarray:
         """Pool members whose predicted latency the budget (with its margin) admits."""
-        keep = np.ones(len(latency), dtype=bool)
-        b, m = self.search_budget, float(self.options["budget_margin"])
-        if b is None or not b.on_latency:
-            return keep
-        if self.unit != "ms":
-            raise ConfigError(
-                f"strategy 'stratified' needs a latency predictor in ms for the budget "
-                f"({b.describe()}); its predictor gives {self.unit}"
-            )
-        if b.latency_ms is not None:
-            keep &= latency <= b.latency_ms * (1 + m)
-        if b.latency_min_ms is not None:
-            keep &= latency >= b.latency_min_ms * (1 - m)
-        if not keep.any():
-            raise ConfigError(
-                f"no candidate of stratified's pool of {len(latency)} is predicted within the "
-                f"budget ({b.describe()}): the fastest is predicted at {latency.min():.4g} ms; "
-                "raise search.latency_budget_ms"
-            )
-        return keep
+        margin = float(self.options["budget_margin"])
+        return pool_within_budget(latency, self.search_budget, margin, self.unit, "stratified")
 
     # -- the pool ----------------------------------------------------------------------------
     def _make_pool(self) -> np.ndarray:
