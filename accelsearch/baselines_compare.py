@@ -22,25 +22,12 @@ from accelsearch.baselines_preflight import plan_baselines
 from accelsearch.baselines_spec import BaselinesSpec, check_names, spec_from_options
 from accelsearch.baselines_step import BaselinesOutcome, run_baselines
 from accelsearch.core.errors import ConfigError
-from accelsearch.pipeline import log_family, make_tracker
+from accelsearch.pipeline import log_family, make_tracker, resolve_run_dir
 from accelsearch.recipe import recipe_from_dict
 from accelsearch.scaling.family import Family
 from accelsearch.search.driver import STATE_FILE
 from accelsearch.search.result import SearchResult
 from accelsearch.tracking import Tracker
-
-
-def resolve_run_dir(run_dir: str | Path) -> Path:
-    """The run's folder: ``run_dir`` itself, or the ``latest`` run of a workspace."""
-    out = Path(run_dir).resolve()
-    if not (out / "recipe.json").exists() and (out / "latest").exists():
-        out = (out / "latest").resolve()
-    if not (out / "recipe.json").exists():
-        raise ConfigError(
-            f"{str(run_dir)!r} is not a run folder (no recipe.json); pass the folder that "
-            "`accelsearch run` printed ([run] ...: output <folder>) or its workspace"
-        )
-    return out
 
 
 def load_family(out: Path, recipe) -> Family:

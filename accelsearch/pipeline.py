@@ -124,14 +124,7 @@ def resume_run(
     """
 
     t0 = time.perf_counter()
-    out = Path(run_dir).resolve()
-    if not (out / "recipe.json").exists() and (out / "latest").exists():
-        out = (out / "latest").resolve()
-    if not (out / "recipe.json").exists():
-        raise ConfigError(
-            f"{str(run_dir)!r} is not a run folder (no recipe.json); pass the folder that "
-            "`accelsearch run` printed ([run] ...: output <folder>) or its workspace"
-        )
+    out = resolve_run_dir(run_dir)
     check_not_moved(out)  # before any work: the old path is where Tune and MLflow would write
     recipe = recipe_from_dict(
         json.loads((out / "recipe.json").read_text()), str(out / "recipe.json")
@@ -152,6 +145,19 @@ def resume_run(
         driver = search_driver(recipe, out, tracker, address, printer, space, trust_checkpoints)
         result = driver.resume()
     return finish_run(recipe, out, tracker, result, printer, space, t0, planned)
+
+
+def resolve_run_dir(run_dir: str | Path) -> Path:
+    """The run's folder: ``run_dir`` itself, or the ``latest`` run of a workspace."""
+    out = Path(run_dir).resolve()
+    if not (out / "recipe.json").exists() and (out / "latest").exists():
+        out = (out / "latest").resolve()
+    if not (out / "recipe.json").exists():
+        raise ConfigError(
+            f"{str(run_dir)!r} is not a run folder (no recipe.json); pass the folder that "
+            "`accelsearch run` printed ([run] ...: output <folder>) or its workspace"
+        )
+    return out
 
 
 def finish_run(
