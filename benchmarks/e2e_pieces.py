@@ -34,7 +34,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
 PIECES = "e2e_pieces.json"  # in the workspace: one record per piece
 
 
