@@ -21,11 +21,13 @@ baselines' comparison.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime
 import json
 import os
 import shutil
 import signal
+import sqlite3
 import subprocess
 import sys
 import tarfile
@@ -193,22 +195,17 @@ def device_name() -> str:
 
 # -- the record of a finished run ---------------------------------------------------------------
 def trial_runs(workspace: Path) -> list[dict[str, Any]]:
-    from mlflow.tracking import MlflowClient  # heavy: only the summary reads the store
-
-    client = MlflowClient(f"sqlite:///{workspace / 'mlflow.db'}")
-    rows = []
-    for exp in client.search_experiments():
-        for run in client.search_runs([exp.experiment_id], max_results=50_000):
-            tags = run.data.tags
-            if tags.get("accelsearch.kind") == "trial":
-                rows.append(
-                    {
-                        "trial_id": tags.get("accelsearch.trial_id"),
-                        "status": run.info.status,
-                        "end": (run.info.end_time or 0) / 1000,
-                    }
-                )
-    return rows
+    """Every trial run in the workspace's MLflow store, read with ``sqlite3``: the GPU node's
+    MLflow may be newer than this machine's (its schema then refuses an older client), and
+    the record needs only each run's status, end time and trial tag."""
+    query = (
+        "SELECT t.value, r.status, r.end_time FROM runs r "
+        "JOIN tags k ON k.run_uuid = r.run_uuid AND k.key = 'accelsearch.kind' AND k.value = 'trial' "
+        "LEFT JOIN tags t ON t.run_uuid = r.run_uuid AND t.key = 'accelsearch.trial_id'"
+    )
+    with contextlib.closing(sqlite3.connect(workspace / "mlflow.db")) as db:
+        rows = db.execute(query).fetchall()
+    return [{"trial_id": tid, "status": st, "end": (end or 0) / 1000} for tid, st, end in rows]
 
 
 def stamp(text: str) -> float:
@@ -258,7 +255,8 @@ def summarize(args) -> int:
         state, run_dir = run_state(workspace)
         if run_dir is None:
             raise SystemExit(f"{args.archive} holds no run (no latest/recipe.json)")
-        search = json.loads((run_dir / "search.json").read_text()) if state == "done" else {}
+        search_json = run_dir / "search.json"  # written when the search ends, before LACS
+        search = json.loads(search_json.read_text()) if search_json.exists() else {}
         final_ids = {t["trial_id"] for t in search.get("trials", [])}
         baselines = run_dir / "baselines.json"
         result = {
