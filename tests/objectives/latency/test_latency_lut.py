@@ -8,7 +8,8 @@ import pytest
 import torch
 
 from accelsearch.core.accounting import model_cost
-from accelsearch.core.builder import FIXED_DEPTH_TYPES, build_model
+from accelsearch.core.blocks import is_fixed_depth
+from accelsearch.core.builder import build_model
 from accelsearch.core.errors import ConfigError, MeasurementError
 from accelsearch.objectives import latency
 from accelsearch.objectives.latency import Protocol, lut
@@ -64,7 +65,7 @@ def test_layers_cover_the_network_exactly(name, options):
     for params in _samples(space, 1, seed=3):
         arch = space.decode(params)
         entries = arch_layers(arch, num_classes=10)
-        stage_layers = sum(1 if s.type in FIXED_DEPTH_TYPES else s.depth for s in arch.stages)
+        stage_layers = sum(1 if is_fixed_depth(s.type) else s.depth for s in arch.stages)
         assert len(entries) == arch.stem.depth + stage_layers + 1
         model = build_model(arch, num_classes=10).eval()
         cost = model_cost(model, arch.resolution)
