@@ -75,22 +75,24 @@ def mbconv_cost(stage: Stage, in_chs: int, size: int, out: int) -> BlockCost:
         macs, params = macs + m, params + p + 2 * mid
     m, p = conv_counts(mid, mid, stage.kernel, out, groups=mid)
     macs, params = macs + m, params + p + 2 * mid
-    if stage.se > 0:
-        m, p = se_counts(mid, se_width(nominal, stage.se))
-        macs, params = macs + m, params + p
-    m, p = conv_counts(mid, stage.width, 1, out)
-    macs, params = macs + m, params + p + 2 * stage.width
-    return BlockCost(macs, params, in_chs * size * size, stage.width * out * out)
+    return _se_and_project(stage, in_chs, size, out, mid, (macs, params))
 
 
 def fused_cost(stage: Stage, in_chs: int, size: int, out: int) -> BlockCost:
     """k×k expand conv, SE, project 1×1; BN after each conv."""
-    nominal = stage.nominal_in or in_chs
-    mid = expanded_width(nominal, stage.expansion)
+    mid = expanded_width(stage.nominal_in or in_chs, stage.expansion)
     macs, params = conv_counts(in_chs, mid, stage.kernel, out)
-    params += 2 * mid
+    return _se_and_project(stage, in_chs, size, out, mid, (macs, params + 2 * mid))
+
+
+def _se_and_project(
+    stage: Stage, in_chs: int, size: int, out: int, mid: int, before: tuple[int, int]
+) -> BlockCost:
+    """The tail both MBConvs share: SE on the ``mid`` channels, project 1×1 + BN; ``before``
+    is (multiply-adds, weights) of the block up to there."""
+    macs, params = before
     if stage.se > 0:
-        m, p = se_counts(mid, se_width(nominal, stage.se))
+        m, p = se_counts(mid, se_width(stage.nominal_in or in_chs, stage.se))
         macs, params = macs + m, params + p
     m, p = conv_counts(mid, stage.width, 1, out)
     macs, params = macs + m, params + p + 2 * stage.width
