@@ -111,13 +111,6 @@ class BlockType:
         """Build: ``BLOCKS.get(type)(stage, in_chs, ctx)`` as before descriptions existed."""
         return self.build(stage, in_chs, ctx)
 
-    def output(self, stage: Stage, in_chs: int, size: int) -> tuple[int, int]:
-        """(channels, size) after ``stage`` given its input, by its chain rule (a stage in the
-        middle of a network: not the first module after the image)."""
-        if stage.depth == 0:
-            return in_chs, size
-        return self.chain(stage, ChainState(in_chs, size, None, False))
-
 
 #: the one registry of block types: ``BLOCKS.get("mbconv")`` is its :class:`BlockType`
 BLOCKS: Registry[BlockType] = Registry("block type")
@@ -162,7 +155,8 @@ def chain_rule(block_type: str) -> ChainRule:
 
 
 def stage_output(stage: Stage, in_chs: int, size: int) -> tuple[int, int]:
-    """(channels, size) after ``stage`` given its input, by its block type's chain rule."""
+    """(channels, size) after ``stage`` given its input, by its block type's chain rule (a
+    stage in the middle of a network: not the first module after the image)."""
     if stage.depth == 0:
         return in_chs, size
     return chain_rule(stage.type)(stage, ChainState(in_chs, size, None, False))
