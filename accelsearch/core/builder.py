@@ -20,7 +20,7 @@ from functools import partial
 import torch
 from torch import nn
 
-from accelsearch.core.arch import Arch, Stage
+from accelsearch.core.arch import Arch, Head, Stage
 from accelsearch.core.block_costs import (
     conv_cost,
     expanded_width,
@@ -52,6 +52,7 @@ __all__ = [
     "build_block",
     "build_model",
     "expanded_width",
+    "head_modules",
     "is_fixed_depth",
     "is_fixed_stride",
     "is_fixed_width",
@@ -218,14 +219,29 @@ def _fused(stage: Stage, in_chs: int, ctx: BuildContext) -> tuple[list[nn.Module
     return mods, in_chs
 
 
+def head_modules(
+    head: Head | None, in_chs: int, num_classes: int
+) -> tuple[nn.Module | None, nn.Module, nn.Module | None, int]:
+    """The head's 1×1 conv-BN-act (None: no conv), its pool and its classifier (None: no
+    classes), and the width of the pooled features: one rule for the whole network and for
+    the latency room's head layer. (Dropout is the network's; it takes no time.)"""
+    from timm.layers import SelectAdaptivePool2d
+    from timm.models._efficientnet_blocks import ConvBnAct
+
+    conv = None
+    if head is not None and head.width > 0:
+        conv = ConvBnAct(in_chs, head.width, 1, act_layer=act_layer(head.act))
+        in_chs = head.width
+    pool = SelectAdaptivePool2d(pool_type="avg", flatten=True)
+    classifier = nn.Linear(in_chs, num_classes) if num_classes > 0 else None
+    return conv, pool, classifier, in_chs
+
+
 class ArchNet(nn.Module):
     """The network an ``Arch`` describes: stem, stages, head (conv 1×1, pool, FC)."""
 
     def __init__(self, arch: Arch, num_classes: int = 1000, drop_path_rate: float = 0.0) -> None:
         super().__init__()
-        from timm.layers import SelectAdaptivePool2d
-        from timm.models._efficientnet_blocks import ConvBnAct
-
         self.arch = arch
         self.num_classes = num_classes
         n_blocks = arch.num_blocks
@@ -245,15 +261,12 @@ class ArchNet(nn.Module):
             stages.append(nn.Sequential(*mods))
         self.stages = nn.Sequential(*stages)
         head = arch.head
-        if head is not None and head.width > 0:
-            self.conv_head = ConvBnAct(chs, head.width, 1, act_layer=act_layer(head.act))
-            chs = head.width
-        else:
-            self.conv_head = nn.Identity()
+        conv, pool, classifier, chs = head_modules(head, chs, num_classes)
+        self.conv_head = conv or nn.Identity()
         self.num_features = chs
-        self.global_pool = SelectAdaptivePool2d(pool_type="avg", flatten=True)
+        self.global_pool = pool
         self.drop = nn.Dropout(head.dropout if head is not None else 0.0)
-        self.classifier = nn.Linear(chs, num_classes) if num_classes > 0 else nn.Identity()
+        self.classifier = classifier or nn.Identity()
         _init_weights(self)
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:

@@ -28,7 +28,7 @@ from accelsearch.core.accounting import block_cost
 from accelsearch.core.arch import Arch, Head, Stage
 from accelsearch.core.block_costs import BlockCost, head_cost
 from accelsearch.core.blocks import is_fixed_depth, stage_output
-from accelsearch.core.builder import act_layer, build_block
+from accelsearch.core.builder import build_block, head_modules
 from accelsearch.core.errors import ArchError
 
 HEAD = "head"
@@ -164,18 +164,8 @@ def arch_layers(arch: Arch, num_classes: int = 1000) -> list[LayerEntry]:
 def layer_module(key: LayerKey) -> nn.Module:
     """The layer alone, built by the same builder as the whole network (random weights)."""
     if key.kind == HEAD:
-        from timm.layers import SelectAdaptivePool2d
-        from timm.models._efficientnet_blocks import ConvBnAct
-
-        mods: list[nn.Module] = []
-        chs = key.in_chs
-        if key.width > 0:
-            mods.append(ConvBnAct(chs, key.width, 1, act_layer=act_layer(key.act)))
-            chs = key.width
-        mods.append(SelectAdaptivePool2d(pool_type="avg", flatten=True))
-        if key.num_classes > 0:
-            mods.append(nn.Linear(chs, key.num_classes))
-        return nn.Sequential(*mods)
+        conv, pool, classifier, _ = head_modules(key.head, key.in_chs, key.num_classes)
+        return nn.Sequential(*(m for m in (conv, pool, classifier) if m is not None))
     try:
         return build_block(key.stage(), key.in_chs, key.size)
     except ArchError as exc:
