@@ -76,10 +76,11 @@ def _scaled_depth(depth: int, mult: float) -> int:
 
 
 def _scale_stage(st: Stage, width: float, depth: float | None, divisor: int) -> Stage:
+    # the builder registers the built-in block types whose descriptions are read below
     from accelsearch.core import builder  # heavy (torch): `import accelsearch.scaling` stays light
 
-    keep_depth = depth is None or st.type in builder.FIXED_DEPTH_TYPES
-    if st.type in builder.FIXED_WIDTH_TYPES:
+    keep_depth = depth is None or builder.is_fixed_depth(st.type)
+    if builder.is_fixed_width(st.type):
         width = 1.0
     return dataclasses.replace(
         st,

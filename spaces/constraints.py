@@ -13,33 +13,30 @@ Constraints: :class:`MultipleOf` (channels multiple of 8, ...), :class:`FieldRan
 subclassing :class:`Constraint` (one method, :meth:`Constraint.check`).
 
 Chaining: each stage takes the previous stage's output. :func:`check_chain` walks the stages
-with their input channels and feature-map size and applies the rule registered for the
-stage's block type (:func:`register_chain_rule`); the default rule accepts every input.
-Each rule sits next to its block: here an unpadded n×n stride-n conv (``s2d``, a builder
-block) needs an input size divisible by n; in :mod:`.nb201` ``bnact`` keeps its channels and
-cells (``nb201cell``) keep the resolution; in :mod:`.timm_zoo` a whole timm model (``timm``)
-must be the only stage and take the image; in :mod:`.efficientnet_x` the ``s2bstem``.
+with their input channels and feature-map size and applies the chain rule of the stage's
+block type, part of its one description (:class:`accelsearch.core.blocks.BlockType`,
+``register_block(name, chain=...)``); the default rule accepts every padded input. Each
+rule sits next to its block: in :mod:`accelsearch.core.builder` an unpadded n×n stride-n conv
+(``s2d``) needs an input size divisible by n; in :mod:`.nb201_blocks` ``bnact`` keeps its
+channels and cells (``nb201cell``) keep the resolution; in :mod:`.timm_zoo` a whole timm
+model (``timm``) must be the only stage and take the image; in :mod:`.efficientnet_x` the
+``s2bstem``.
 """
 
 from __future__ import annotations
 
-import math
+import dataclasses
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from typing import Any
 
 from accelsearch.core.arch import Arch, Stage
+from accelsearch.core.blocks import ChainState, chain_rule, where
+from accelsearch.core.blocks import default_rule as default_rule  # spaces' chain rules use it
 from accelsearch.core.errors import ArchError
-from accelsearch.core.registry import Registry
 
-#: Stage fields a constraint may name
-STAGE_FIELDS = ("width", "depth", "kernel", "stride", "expansion", "se", "nominal_in")
-
-
-def where(index: int | None, stage: Stage) -> str:
-    """How errors name a stage: ``stem ('conv')`` or ``stages[2] ('mbconv')``."""
-    return f"stem ({stage.type!r})" if index is None else f"stages[{index}] ({stage.type!r})"
+#: Stage fields a constraint may name: the numeric ones, read from ``Stage`` itself
+STAGE_FIELDS = tuple(f.name for f in dataclasses.fields(Stage) if f.type in ("int", "float"))
 
 
 def _stages(arch: Arch, include_stem: bool):
@@ -184,50 +181,13 @@ class ResolutionMultiple(Constraint):
 
 
 # -- chaining ------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class ChainState:
-    """What flows into a stage: channels and feature-map size (square)."""
-
-    channels: int
-    size: int
-    index: int | None  # None for the stem
-    first: bool  # the first module after the input image
-
-
-ChainRule = Callable[[Stage, ChainState], "tuple[int, int]"]
-CHAIN_RULES: Registry[ChainRule] = Registry("chain rule")
-
-
-def register_chain_rule(block_type: str) -> Callable[[ChainRule], ChainRule]:
-    """Register how a block type checks its input and computes (out channels, out size).
-
-    The rule raises :class:`ArchError` (use :func:`where` to name the stage) when the stage
-    cannot take what the previous stage gives it.
-    """
-    return CHAIN_RULES.register(block_type, replace=True)
-
-
-def default_rule(stage: Stage, state: ChainState) -> tuple[int, int]:
-    """Padded convs: ``ceil(size / stride)``; an unpadded n×n stride-n conv needs ``size % n == 0``."""
-    if stage.depth == 0:
-        return state.channels, state.size
-    if stage.kernel == stage.stride and stage.kernel % 2 == 0 and state.size % stage.stride:
-        raise ArchError(
-            f"{where(state.index, stage)} field 'stride' is {stage.stride} with an unpadded "
-            f"{stage.kernel}×{stage.kernel} conv, but its input is {state.size}×{state.size} "
-            f"(not divisible); change the resolution or the strides before it"
-        )
-    return stage.width, math.ceil(state.size / stage.stride)
-
-
 def check_chain(arch: Arch) -> None:
     """Walk stem and stages; raise ``ArchError`` naming the first stage that cannot chain."""
     state = ChainState(arch.in_chans, arch.resolution, None, True)
     seq: list[tuple[int | None, Stage]] = list(_stages(arch, include_stem=True))
     for i, st in seq:
         state = ChainState(state.channels, state.size, i, state.first)
-        rule = CHAIN_RULES.get(st.type) if st.type in CHAIN_RULES else default_rule
-        channels, size = rule(st, state)
+        channels, size = chain_rule(st.type)(st, state)
         if size < 1:
             raise ArchError(
                 f"{where(i, st)} field 'stride' is {st.stride}: the feature map vanishes "
@@ -235,16 +195,6 @@ def check_chain(arch: Arch) -> None:
             )
         first = state.first and st.depth == 0
         state = ChainState(channels, size, i, first)
-
-
-@register_chain_rule("s2d")
-def _s2d_rule(stage: Stage, state: ChainState) -> tuple[int, int]:
-    if stage.kernel != stage.stride:
-        raise ArchError(
-            f"{where(state.index, stage)} field 'kernel' is {stage.kernel}: a space-to-depth "
-            f"conv is n×n with stride n, so kernel must equal stride {stage.stride}"
-        )
-    return default_rule(stage, state)
 
 
 def describe_params(name: str) -> str:

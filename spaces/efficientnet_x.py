@@ -35,10 +35,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from accelsearch.core.arch import Arch, Head, Stage
-from accelsearch.core.builder import BuildContext, act_layer, pad_for, register_block
+from accelsearch.core.blocks import BuildContext, ChainState, register_block, where
+from accelsearch.core.builder import act_layer, pad_for
 from accelsearch.core.errors import ArchError, ConfigError
 from accelsearch.spaces.base import SearchSpace
-from accelsearch.spaces.constraints import ChainState, MultipleOf, register_chain_rule, where
+from accelsearch.spaces.constraints import MultipleOf
 from accelsearch.spaces.distributions import Categorical, IntRange, Ordinal
 from accelsearch.spaces.layer_terms import Term, efficientnet_x_terms
 from accelsearch.spaces.registry import register_space
@@ -87,7 +88,16 @@ REFERENCE_COEFFICIENTS = {
 }
 
 
-@register_block("s2bstem", fixed_depth=True)
+def _s2b_rule(stage: Stage, state: ChainState) -> tuple[int, int]:
+    if state.size % stage.stride:
+        raise ArchError(
+            f"{where(state.index, stage)} field 'stride' is {stage.stride}: the image "
+            f"({state.size}×{state.size}) must divide into {stage.stride}×{stage.stride} blocks"
+        )
+    return stage.width, state.size // stage.stride
+
+
+@register_block("s2bstem", chain=_s2b_rule, fixed_depth=True)
 def _space_to_batch_stem(stage: Stage, in_chs: int, ctx: BuildContext):
     """Stem on a rearranged image: n×n pixel blocks moved into channels (parameter-free,
     ``nn.PixelUnshuffle(n)``), then a k×k stride-1 conv + BN + act. Same output shape as a
@@ -111,16 +121,6 @@ def _space_to_batch_stem(stage: Stage, in_chs: int, ctx: BuildContext):
         act_layer=act_layer(stage.act),
     )
     return [nn.Sequential(nn.PixelUnshuffle(n), conv)], stage.width
-
-
-@register_chain_rule("s2bstem")
-def _s2b_rule(stage: Stage, state: ChainState) -> tuple[int, int]:
-    if state.size % stage.stride:
-        raise ArchError(
-            f"{where(state.index, stage)} field 'stride' is {stage.stride}: the image "
-            f"({state.size}×{state.size}) must divide into {stage.stride}×{stage.stride} blocks"
-        )
-    return stage.width, state.size // stage.stride
 
 
 @register_space("efficientnet_x")

@@ -36,7 +36,7 @@ from typing import Any
 from torch import nn
 
 from accelsearch.core.arch import Arch, Head, Stage
-from accelsearch.core.builder import BuildContext, register_block
+from accelsearch.core.blocks import BuildContext, register_block
 from accelsearch.core.errors import ArchError, ConfigError, choices_text
 from accelsearch.spaces.base import SearchSpace
 from accelsearch.spaces.constraints import FixedStrides, MultipleOf

@@ -14,7 +14,7 @@ latency room's tests check that for every space that has them).
 
 from __future__ import annotations
 
-import math
+import dataclasses
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from accelsearch.core.arch import Arch, Head, Stage
+from accelsearch.core.blocks import stage_output
 
 Column = Callable[[str], np.ndarray]
 
@@ -128,12 +129,14 @@ class GPUNetLayout:
     se_ratio: float
 
     def input_sizes(self, resolution: int) -> dict[int, int]:
-        """Input size of every stage (0: the head) at ``resolution``; strides are fixed."""
-        size = math.ceil(resolution / 2)  # stem stride 2; stage 1 stride 1
+        """Input size of every stage (0: the head) at ``resolution``, by each block type's
+        output rule (its description's chain rule); strides are fixed, so sizes depend on the
+        resolution only."""
+        _, size = stage_output(Stage("conv", 1, stride=2), 3, resolution)  # stem; stage 1: s1
         table = {}
         for j, rng in self.stages.items():
             table[j] = size
-            size = math.ceil(size / rng.stride)
+            _, size = stage_output(Stage(rng.type, 1, stride=rng.stride), 1, size)
         table[0] = size
         return table
 
@@ -158,10 +161,11 @@ def gpunet_terms(layout: GPUNetLayout) -> list[Term]:
         return [(LayerRef(fragment(st, 3, int(v["resolution"])), 0), 1.0, 0.0)]
 
     def stage1(v):
-        f = int(v["s0_filters"])
-        st = Stage("conv", f, kernel=int(v["s0_kernel"]), stride=1, act=v["s0_act"])
-        arch = fragment(st, f, math.ceil(int(v["resolution"]) / 2))
-        return [(LayerRef(arch, 0, 0), 1.0, 1.0)]
+        f, k = int(v["s0_filters"]), int(v["s0_kernel"])
+        stem_stage = Stage("conv", f, kernel=k, stride=2, act=v["s0_act"])
+        _, size = stage_output(stem_stage, 3, int(v["resolution"]))
+        st = dataclasses.replace(stem_stage, stride=1)
+        return [(LayerRef(fragment(st, f, size), 0, 0), 1.0, 1.0)]
 
     terms = [Term(stem_params, stem), Term(stem_params, stage1, scale="s1_layers")]
     terms += [_gpunet_stage_term(layout, i, input_size) for i in layout.stages]

@@ -1,9 +1,10 @@
 """NAS-Bench-201's blocks: the cell, the reduction block and the final BN-act.
 
-Each block type is described here once: its modules (ReLU-Conv-BN order, as in
-NAS-Bench-201), how the builder makes it (``register_block``) and how it takes the previous
-stage's output (``register_chain_rule``, checked by ``SearchSpace.check``). The spaces that
-use them (``nb201``, ``nats_size``) are in :mod:`accelsearch.spaces.nb201`.
+Each block type is described here once (:class:`accelsearch.core.blocks.BlockType`): its
+modules (ReLU-Conv-BN order, as in NAS-Bench-201), how the builder makes it and how it takes
+the previous stage's output (its chain rule, checked by ``SearchSpace.check``), both given to
+``register_block``. Their cost is counted from the built block (no analytic rule). The
+spaces that use them (``nb201``, ``nats_size``) are in :mod:`accelsearch.spaces.nb201`.
 """
 
 from __future__ import annotations
@@ -14,9 +15,9 @@ import torch
 from torch import nn
 
 from accelsearch.core.arch import Stage
-from accelsearch.core.builder import BuildContext, act_layer, register_block
+from accelsearch.core.blocks import BuildContext, ChainState, default_rule, register_block, where
+from accelsearch.core.builder import act_layer
 from accelsearch.core.errors import ArchError, choices_text
-from accelsearch.spaces.constraints import ChainState, default_rule, register_chain_rule, where
 
 #: edge operations, in NAS-Bench-201's order (the order ``index`` counts in)
 OPS = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
@@ -127,7 +128,26 @@ class BnAct(nn.Module):
         return self.act(self.bn(x))
 
 
-@register_block("nb201cell")
+# -- chain rules (how a stage takes its input), given to register_block below -------------
+def _bnact_rule(stage: Stage, state: ChainState) -> tuple[int, int]:
+    if stage.width != state.channels:
+        raise ArchError(
+            f"{where(state.index, stage)} field 'width' is {stage.width}, but its input has "
+            f"{state.channels} channels; BN-act keeps the channels, use width={state.channels}"
+        )
+    return default_rule(stage, state)
+
+
+def _cell_rule(stage: Stage, state: ChainState) -> tuple[int, int]:
+    if stage.stride != 1:
+        raise ArchError(
+            f"{where(state.index, stage)} field 'stride' is {stage.stride}; cells keep the "
+            "resolution: use stride=1 and reduce with an 'nb201res' stage"
+        )
+    return default_rule(stage, state)
+
+
+@register_block("nb201cell", chain=_cell_rule)
 def _nb201_cells(stage: Stage, in_chs: int, ctx: BuildContext) -> tuple[list[nn.Module], int]:
     """``depth`` NB201 cells of ``width`` channels; the first takes ``in_chs`` (NATS sizes)."""
     if stage.stride != 1:
@@ -158,7 +178,7 @@ def _nb201_res(stage: Stage, in_chs: int, ctx: BuildContext) -> tuple[list[nn.Mo
     return [Nb201ResBlock(in_chs, stage.width, stage.stride)], stage.width
 
 
-@register_block("bnact", fixed_depth=True)
+@register_block("bnact", chain=_bnact_rule, fixed_depth=True)
 def _bnact(stage: Stage, in_chs: int, ctx: BuildContext) -> tuple[list[nn.Module], int]:
     if stage.width != in_chs:
         raise ArchError(
@@ -172,24 +192,3 @@ def _bnact(stage: Stage, in_chs: int, ctx: BuildContext) -> tuple[list[nn.Module
         )
     ctx.next_drop_path()
     return [BnAct(in_chs, stage.act)], in_chs
-
-
-# -- chain rules (how a stage takes its input; checked by spaces' check_chain) -----------------
-@register_chain_rule("bnact")
-def _bnact_rule(stage: Stage, state: ChainState) -> tuple[int, int]:
-    if stage.width != state.channels:
-        raise ArchError(
-            f"{where(state.index, stage)} field 'width' is {stage.width}, but its input has "
-            f"{state.channels} channels; BN-act keeps the channels, use width={state.channels}"
-        )
-    return default_rule(stage, state)
-
-
-@register_chain_rule("nb201cell")
-def _cell_rule(stage: Stage, state: ChainState) -> tuple[int, int]:
-    if stage.stride != 1:
-        raise ArchError(
-            f"{where(state.index, stage)} field 'stride' is {stage.stride}; cells keep the "
-            "resolution: use stride=1 and reduce with an 'nb201res' stage"
-        )
-    return default_rule(stage, state)

@@ -43,21 +43,29 @@ SEARCHABLE_FIELDS = ("width", "depth", "kernel", "stride", "expansion", "se", "a
 _DISTS = (D.Categorical, D.IntRange, D.Ordinal)
 
 
-@dataclass(frozen=True)
+def _with_stage_fields(cls: type) -> type:
+    """Make ``cls`` a frozen dataclass whose fields are ``Stage``'s own (same names, order and
+    defaults; a searchable field may hold a distribution, so it is typed ``Any``) followed by
+    the fields ``cls`` declares itself: ``Stage``'s fields are written once, in ``arch.py``."""
+    own = dict(cls.__dict__.get("__annotations__", {}))
+    fields: dict[str, Any] = {}
+    for f in dataclasses.fields(Stage):
+        fields[f.name] = "Any" if f.name in SEARCHABLE_FIELDS else f.type
+        if f.default is not dataclasses.MISSING:
+            setattr(cls, f.name, f.default)
+    cls.__annotations__ = {**fields, **own}
+    return dataclass(frozen=True)(cls)
+
+
+@_with_stage_fields
 class StageSpec:
     """One stage of a :class:`StagewiseSpace`: a block type and, per field, a value or a
-    distribution (:class:`~accelsearch.spaces.Categorical`, ``IntRange``, ``Ordinal``)."""
+    distribution (:class:`~accelsearch.spaces.Categorical`, ``IntRange``, ``Ordinal``).
 
-    type: str
-    width: Any
-    depth: Any = 1
-    kernel: Any = 3
-    stride: Any = 1
-    expansion: Any = 1.0
-    se: Any = 0.0
-    act: Any = "relu"
-    nominal_in: int = 0
-    ops: tuple[str, ...] = ()
+    Its fields are ``Stage``'s (``type``, ``width``, ``depth``, ``kernel``, ``stride``,
+    ``expansion``, ``se``, ``act``, ``nominal_in``, ``ops``, with the same defaults) and
+    ``name``."""
+
     name: str = ""  # parameter prefix; default s1, s2, ... (stem: "stem")
 
     def searched(self) -> dict[str, D.Distribution]:

@@ -24,10 +24,9 @@ from typing import Any
 from torch import nn
 
 from accelsearch.core.arch import Arch, Head, Stage
-from accelsearch.core.builder import BuildContext, register_block
+from accelsearch.core.blocks import BuildContext, ChainState, register_block, where
 from accelsearch.core.errors import ArchError, ConfigError, short_repr
 from accelsearch.spaces.base import SearchSpace
-from accelsearch.spaces.constraints import ChainState, register_chain_rule, where
 from accelsearch.spaces.distributions import Categorical, Ordinal
 from accelsearch.spaces.registry import register_space
 
@@ -87,7 +86,16 @@ class TimmFeatures(nn.Module):
         return y
 
 
-@register_block("timm", fixed_depth=True, fixed_width=True)
+def _timm_rule(stage: Stage, state: ChainState) -> tuple[int, int]:
+    if not state.first:
+        raise ArchError(
+            f"{where(state.index, stage)} field 'type' is 'timm': a whole timm model takes the "
+            "image itself, so it must be the first stage and the arch has no stem"
+        )
+    return stage.width, 1
+
+
+@register_block("timm", chain=_timm_rule, fixed_depth=True, fixed_width=True)
 def _timm_stage(stage: Stage, in_chs: int, ctx: BuildContext) -> tuple[list[nn.Module], int]:
     if len(stage.ops) != 1:
         raise ArchError(
@@ -109,16 +117,6 @@ def _timm_stage(stage: Stage, in_chs: int, ctx: BuildContext) -> tuple[list[nn.M
             f"timm model's width cannot change (set width={width}, scale resolution only)"
         )
     return [TimmFeatures(model)], width
-
-
-@register_chain_rule("timm")
-def _timm_rule(stage: Stage, state: ChainState) -> tuple[int, int]:
-    if not state.first:
-        raise ArchError(
-            f"{where(state.index, stage)} field 'type' is 'timm': a whole timm model takes the "
-            "image itself, so it must be the first stage and the arch has no stem"
-        )
-    return stage.width, 1
 
 
 def timm_arch(name: str, resolution: int | None = None, in_chans: int = 3) -> Arch:

@@ -11,8 +11,10 @@ import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
-from accelsearch.core.arch import Arch
-from accelsearch.core.builder import build_model
+from accelsearch.core.arch import Arch, Stage
+from accelsearch.core.block_costs import BlockCost
+from accelsearch.core.blocks import BLOCKS, stage_output
+from accelsearch.core.builder import build_block, build_model
 
 
 @dataclass(frozen=True)
@@ -60,6 +62,27 @@ def model_cost(model: nn.Module, resolution: int, in_chans: int = 3) -> ModelCos
 
 def arch_cost(arch: Arch, num_classes: int = 1000) -> ModelCost:
     return model_cost(build_model(arch, num_classes=num_classes), arch.resolution, arch.in_chans)
+
+
+def block_cost(block: Stage, in_chs: int, size: int) -> BlockCost:
+    """Per-image cost of one block (a one-block stage, or the whole stage of a fixed-depth
+    type) by its description: the block type's analytic rule, or, for a type without one,
+    counted from the built block (:func:`counted_block_cost`)."""
+    rule = BLOCKS.get(block.type).cost
+    if rule is None:
+        return counted_block_cost(block, in_chs, size)
+    return rule(block, in_chs, size, stage_output(block, in_chs, size)[1])
+
+
+def counted_block_cost(block: Stage, in_chs: int, size: int) -> BlockCost:
+    """The block built on the meta device (no memory, no compute) and counted by
+    :func:`count_forward`; the judge of every analytic rule."""
+    with torch.device("meta"):
+        module = build_block(block, in_chs, size).eval()
+    x = torch.empty(1, in_chs, size, size, device="meta")
+    counter, y = count_forward(module, x)
+    params = sum(p.numel() for p in module.parameters())
+    return BlockCost(int(counter.get_total_flops() // 2), params, x.numel(), int(y.numel()))
 
 
 def count_flops(arch: Arch, build: Callable[..., Any] | None = None) -> dict[str, int]:

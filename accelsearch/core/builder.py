@@ -1,9 +1,11 @@
 """One builder: ``Arch`` -> ``nn.Module``, made of timm's own blocks.
 
-Each stage ``type`` has a registered block builder (``@register_block("mbconv")``); spaces
-that need other blocks (GENet's byobnet blocks, NAS-Bench-201 cells) register theirs.
-A block builder is called with the stage, the channels coming in and a :class:`BuildContext`,
-and returns the stage's modules and its output channels.
+Each stage ``type`` has one description (:class:`accelsearch.core.blocks.BlockType`,
+registered with ``@register_block("mbconv", cost=..., chain=...)`` on its builder); the four
+built-in types (``conv``, ``s2d``, ``mbconv``, ``fused``) are described here, and spaces that
+need other blocks (GENet's byobnet blocks, NAS-Bench-201 cells) describe theirs next to their
+modules. A block builder is called with the stage, the channels coming in and a
+:class:`BuildContext`, and returns the stage's modules and its output channels.
 
 Padding: odd kernels get PyTorch's symmetric padding (fast on GPUs, same parameters and
 multiply-adds as TF "same"); even kernels (EfficientNet-X's 2×2 depthwise) get timm's
@@ -13,57 +15,51 @@ stride n) has no padding.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from functools import partial
 
 import torch
 from torch import nn
 
-from accelsearch.core.arch import Arch, Stage
+from accelsearch.core.arch import Arch, Head, Stage
+from accelsearch.core.block_costs import (
+    conv_cost,
+    expanded_width,
+    fused_cost,
+    mbconv_cost,
+    se_width,
+)
+from accelsearch.core.blocks import (
+    BLOCKS,
+    BlockBuilder,
+    BuildContext,
+    ChainState,
+    default_rule,
+    is_fixed_depth,
+    is_fixed_stride,
+    is_fixed_width,
+    register_block,
+    where,
+)
 from accelsearch.core.errors import ArchError, UnknownNameError
-from accelsearch.core.registry import Registry
 
-BlockBuilder = Callable[[Stage, int, "BuildContext"], tuple[list[nn.Module], int]]
-BLOCKS: Registry[BlockBuilder] = Registry("block type")
-#: block types whose depth is structural (one op), so depth scaling leaves them alone
-FIXED_DEPTH_TYPES: set[str] = set()
-#: block types whose width cannot change (a whole timm model), so width scaling leaves them alone
-FIXED_WIDTH_TYPES: set[str] = set()
-
-
-def register_block(
-    name: str, *, fixed_depth: bool = False, fixed_width: bool = False
-) -> Callable[[BlockBuilder], BlockBuilder]:
-    """Register a builder for stages of ``type == name``.
-
-    ``fixed_depth=True`` marks a block that is one structural op (space-to-depth, a
-    reduction cell): compound scaling never repeats it. ``fixed_width=True`` marks a block
-    whose channels are not its to choose (a whole timm model): compound scaling keeps them.
-    """
-    if fixed_depth:
-        FIXED_DEPTH_TYPES.add(name)
-    if fixed_width:
-        FIXED_WIDTH_TYPES.add(name)
-    return BLOCKS.register(name)
-
-
-@dataclass
-class BuildContext:
-    """What block builders may need beyond the stage itself."""
-
-    drop_path_rates: list[float] = field(default_factory=list)
-    block_index: int = 0
-    resolution: int = 224
-
-    def next_drop_path(self) -> float:
-        rate = (
-            self.drop_path_rates[self.block_index]
-            if self.block_index < len(self.drop_path_rates)
-            else 0.0
-        )
-        self.block_index += 1
-        return rate
+#: the names block plug-ins import from here (``accelsearch.builder.register_block``, ...)
+__all__ = [
+    "BLOCKS",
+    "ArchNet",
+    "BlockBuilder",
+    "BuildContext",
+    "act_layer",
+    "build_block",
+    "build_model",
+    "expanded_width",
+    "head_modules",
+    "is_fixed_depth",
+    "is_fixed_stride",
+    "is_fixed_width",
+    "pad_for",
+    "register_block",
+    "se_width",
+]
 
 
 def act_layer(name: str) -> type[nn.Module]:
@@ -78,18 +74,6 @@ def pad_for(kernel: int, stride: int) -> str | int:
     if kernel == stride and kernel % 2 == 0:
         return 0
     return "" if kernel % 2 == 1 else "same"
-
-
-def expanded_width(nominal_in: int, expansion: float) -> int:
-    """Channels inside an (fused) MBConv: timm's ``make_divisible(in × expansion)``."""
-    from timm.layers import make_divisible
-
-    return int(make_divisible(nominal_in * expansion))
-
-
-def se_width(nominal_in: int, se: float) -> int:
-    """Squeeze-excite reduce width: ``int(input channels × se)``, at least 1."""
-    return max(1, int(nominal_in * se))
 
 
 def _se_layer(nominal_in: int, se: float):
@@ -107,7 +91,7 @@ def _block_inputs(stage: Stage, index: int, in_chs: int) -> tuple[int, int]:
     return stride, nominal
 
 
-@register_block("conv")
+@register_block("conv", cost=conv_cost)
 def _conv(stage: Stage, in_chs: int, ctx: BuildContext) -> tuple[list[nn.Module], int]:
     """``depth`` × conv-BN-act (no residual)."""
     from timm.models._efficientnet_blocks import ConvBnAct
@@ -130,7 +114,16 @@ def _conv(stage: Stage, in_chs: int, ctx: BuildContext) -> tuple[list[nn.Module]
     return mods, in_chs
 
 
-@register_block("s2d", fixed_depth=True)
+def _s2d_rule(stage: Stage, state: ChainState) -> tuple[int, int]:
+    if stage.kernel != stage.stride:
+        raise ArchError(
+            f"{where(state.index, stage)} field 'kernel' is {stage.kernel}: a space-to-depth "
+            f"conv is n×n with stride n, so kernel must equal stride {stage.stride}"
+        )
+    return default_rule(stage, state)
+
+
+@register_block("s2d", chain=_s2d_rule, cost=conv_cost, fixed_depth=True, fixed_stride=True)
 def _space_to_depth(stage: Stage, in_chs: int, ctx: BuildContext) -> tuple[list[nn.Module], int]:
     """Space-to-depth as an n×n stride-n conv + BN + act (EfficientNet-X §3)."""
     from timm.models._efficientnet_blocks import ConvBnAct
@@ -154,7 +147,7 @@ def _space_to_depth(stage: Stage, in_chs: int, ctx: BuildContext) -> tuple[list[
     return [block], stage.width
 
 
-@register_block("mbconv")
+@register_block("mbconv", cost=mbconv_cost)
 def _mbconv(stage: Stage, in_chs: int, ctx: BuildContext) -> tuple[list[nn.Module], int]:
     """MBConv: expand 1×1, depthwise k×k, SE, project 1×1 (timm ``InvertedResidual``).
 
@@ -198,7 +191,7 @@ def _mbconv(stage: Stage, in_chs: int, ctx: BuildContext) -> tuple[list[nn.Modul
     return mods, in_chs
 
 
-@register_block("fused")
+@register_block("fused", cost=fused_cost)
 def _fused(stage: Stage, in_chs: int, ctx: BuildContext) -> tuple[list[nn.Module], int]:
     """Fused MBConv: k×k expand conv, SE, project 1×1 (timm ``EdgeResidual``)."""
     from timm.models._efficientnet_blocks import EdgeResidual
@@ -226,14 +219,29 @@ def _fused(stage: Stage, in_chs: int, ctx: BuildContext) -> tuple[list[nn.Module
     return mods, in_chs
 
 
+def head_modules(
+    head: Head | None, in_chs: int, num_classes: int
+) -> tuple[nn.Module | None, nn.Module, nn.Module | None, int]:
+    """The head's 1×1 conv-BN-act (None: no conv), its pool and its classifier (None: no
+    classes), and the width of the pooled features: one rule for the whole network and for
+    the latency room's head layer. (Dropout is the network's; it takes no time.)"""
+    from timm.layers import SelectAdaptivePool2d
+    from timm.models._efficientnet_blocks import ConvBnAct
+
+    conv = None
+    if head is not None and head.width > 0:
+        conv = ConvBnAct(in_chs, head.width, 1, act_layer=act_layer(head.act))
+        in_chs = head.width
+    pool = SelectAdaptivePool2d(pool_type="avg", flatten=True)
+    classifier = nn.Linear(in_chs, num_classes) if num_classes > 0 else None
+    return conv, pool, classifier, in_chs
+
+
 class ArchNet(nn.Module):
     """The network an ``Arch`` describes: stem, stages, head (conv 1×1, pool, FC)."""
 
     def __init__(self, arch: Arch, num_classes: int = 1000, drop_path_rate: float = 0.0) -> None:
         super().__init__()
-        from timm.layers import SelectAdaptivePool2d
-        from timm.models._efficientnet_blocks import ConvBnAct
-
         self.arch = arch
         self.num_classes = num_classes
         n_blocks = arch.num_blocks
@@ -253,15 +261,12 @@ class ArchNet(nn.Module):
             stages.append(nn.Sequential(*mods))
         self.stages = nn.Sequential(*stages)
         head = arch.head
-        if head is not None and head.width > 0:
-            self.conv_head = ConvBnAct(chs, head.width, 1, act_layer=act_layer(head.act))
-            chs = head.width
-        else:
-            self.conv_head = nn.Identity()
+        conv, pool, classifier, chs = head_modules(head, chs, num_classes)
+        self.conv_head = conv or nn.Identity()
         self.num_features = chs
-        self.global_pool = SelectAdaptivePool2d(pool_type="avg", flatten=True)
+        self.global_pool = pool
         self.drop = nn.Dropout(head.dropout if head is not None else 0.0)
-        self.classifier = nn.Linear(chs, num_classes) if num_classes > 0 else nn.Identity()
+        self.classifier = classifier or nn.Identity()
         _init_weights(self)
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
@@ -278,9 +283,16 @@ def _build_stage(
     stage: Stage, in_chs: int, ctx: BuildContext, where: str
 ) -> tuple[list[nn.Module], int]:
     try:
-        return BLOCKS.get(stage.type)(stage, in_chs, ctx)
+        return BLOCKS.get(stage.type).build(stage, in_chs, ctx)
     except (ArchError, UnknownNameError) as exc:
         raise type(exc)(f"{where}: {exc}") from None
+
+
+def build_block(block: Stage, in_chs: int, size: int) -> nn.Module:
+    """One block (a one-block stage, or the whole stage of a fixed-depth type) alone, by the
+    same builder as the whole network (random weights): the unit the latency room times."""
+    mods, _ = BLOCKS.get(block.type).build(block, in_chs, BuildContext(resolution=size))
+    return nn.Sequential(*mods)
 
 
 def _init_weights(model: nn.Module) -> None:

@@ -11,21 +11,20 @@ import dataclasses
 import math
 
 from accelsearch.core.arch import Arch
-
-#: stage types whose stride is structural (an n×n stride-n conv); ``max_stride`` skips them
-FIXED_STRIDE_TYPES = {"s2d"}
+from accelsearch.core.builder import is_fixed_stride  # the builder registers the built-in types
 
 
 def required_multiple(arch: Arch) -> int:
     """Input sizes ``arch`` accepts are multiples of this (1 for most archs).
 
-    An unpadded space-to-depth conv (type ``s2d``, kernel = stride = n) needs its input map
-    divisible by n, i.e. the image divisible by n × the strides before it.
+    A block type whose stride is structural (its description's ``fixed_stride``: an unpadded
+    space-to-depth conv, type ``s2d``, kernel = stride = n) needs its input map divisible by
+    n, i.e. the image divisible by n × the strides before it.
     """
     need, before = 1, 1
     units = ([arch.stem] if arch.stem is not None else []) + list(arch.stages)
     for st in units:
-        if st.type in FIXED_STRIDE_TYPES and st.depth > 0:
+        if is_fixed_stride(st.type) and st.depth > 0:
             need = math.lcm(need, before * st.stride)
         if st.depth > 0:
             before *= st.stride
@@ -36,8 +35,8 @@ def cap_stride(arch: Arch, max_stride: int | None) -> Arch:
     """``arch`` with its total downsampling capped at ``max_stride``.
 
     Strides are removed from the first strided stages (the stem first) until the product
-    of strides is at most ``max_stride``. Space-to-depth stages keep their stride (their
-    kernel must equal it); stages of depth 0 have no blocks and do not count.
+    of strides is at most ``max_stride``. Fixed-stride stages (space-to-depth) keep their
+    stride (their kernel must equal it); stages of depth 0 have no blocks and do not count.
     """
     if max_stride is None:
         return arch
@@ -48,7 +47,7 @@ def cap_stride(arch: Arch, max_stride: int | None) -> Arch:
     for key, st in units:
         if total <= max_stride:
             break
-        if st.stride <= 1 or st.type in FIXED_STRIDE_TYPES:
+        if st.stride <= 1 or is_fixed_stride(st.type):
             continue
         rest = total // st.stride
         new = st.stride

@@ -46,17 +46,12 @@ from accelsearch.objectives.accuracy.loop import (
     train_batch_size,
 )
 from accelsearch.objectives.accuracy.optim import scale_head_lr, zero_classifier
-from accelsearch.objectives.accuracy.resolution import (
-    FIXED_STRIDE_TYPES,
-    cap_stride,
-    required_multiple,
-)
+from accelsearch.objectives.accuracy.resolution import cap_stride, required_multiple
 from accelsearch.objectives.accuracy.train_checks import AUGMENTS, SCHEDULERS, check_config
 
 _DATA_CACHE: dict[tuple, ImageData] = {}
 _DEVICE_CACHE: dict[tuple, dict[str, torch.Tensor]] = {}
 RETRY_SEED_STEP = 10_007  # a retried run's seed: seed + this × attempt (clear of seeds 0..n)
-_FIXED_STRIDE_TYPES = FIXED_STRIDE_TYPES  # its name before the split
 
 __all__ = [
     "AUGMENTS",

@@ -3,6 +3,7 @@ encodes, builds, converts for searchers, and is searched by the real Ray Tune dr
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 from pathlib import Path
@@ -166,3 +167,13 @@ def test_docs_search_example_runs(tiny_space, tmp_path, monkeypatch):
     best = result.best("reward")
     assert tiny_space.encode(best.arch)  # a point of the custom space
     assert best.metrics["latency_ms"] > 0 and 0 <= best.metrics["accuracy"] <= 100
+
+
+def test_stage_spec_takes_its_fields_from_stage():
+    """``Stage``'s fields are written once (core/arch.py): ``StageSpec`` has the same names,
+    order and defaults, then its own ``name``."""
+    stage = [(f.name, f.default) for f in dataclasses.fields(Stage)]
+    spec = [(f.name, f.default) for f in dataclasses.fields(StageSpec)]
+    assert spec == stage + [("name", "")]
+    st = Stage("mbconv", width=24, depth=2, kernel=5, stride=2, expansion=6.0, se=0.25)
+    assert StageSpec.of(st).stage({}) == st

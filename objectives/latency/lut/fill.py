@@ -12,7 +12,8 @@ import numpy as np
 import torch
 
 from accelsearch.core.accounting import BYTES_PER_ELEMENT
-from accelsearch.core.errors import MeasurementError
+from accelsearch.core.arch import Head, Stage
+from accelsearch.core.errors import ArchError, MeasurementError
 from accelsearch.objectives.latency.backends import get_backend
 from accelsearch.objectives.latency.base import LatencyBackend
 from accelsearch.objectives.latency.layers import LayerKey, layer_cost, layer_module
@@ -145,7 +146,8 @@ def parse_layer_text(text: str) -> LayerKey | None:
         cin, cout = (int(v) for v in parts[1].split(">"))
         size = int(parts[2][1:])
         if kind == "head":
-            return LayerKey(kind, cin, size, cout, act=parts[3], num_classes=int(parts[4][2:]))
+            head = Head(width=cout, act=parts[3])
+            return LayerKey.of_head(head, cin, size, int(parts[4][2:]))
         kw: dict[str, Any] = dict(
             kernel=int(parts[3][1:]),
             stride=int(parts[4][1:]),
@@ -160,6 +162,6 @@ def parse_layer_text(text: str) -> LayerKey | None:
                 kw["nominal_in"] = int(p[1:])
             elif p.startswith("d"):
                 kw["depth"] = int(p[1:])
-        return LayerKey(kind, cin, size, cout, **kw)
-    except (ValueError, IndexError):
+        return LayerKey(cin, size, Stage(kind, width=cout, **kw))
+    except (ValueError, IndexError, ArchError):
         return None

@@ -3,16 +3,21 @@ archs, the fusion correction, and the ``lut`` backend."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
 
 from accelsearch.core.accounting import model_cost
-from accelsearch.core.builder import FIXED_DEPTH_TYPES, build_model
+from accelsearch.core.arch import Stage
+from accelsearch.core.blocks import is_fixed_depth
+from accelsearch.core.builder import build_model
 from accelsearch.core.errors import ConfigError, MeasurementError
 from accelsearch.objectives import latency
 from accelsearch.objectives.latency import Protocol, lut
 from accelsearch.objectives.latency.layers import (
+    LayerKey,
     arch_layers,
     layer_cost,
     layer_module,
@@ -64,7 +69,7 @@ def test_layers_cover_the_network_exactly(name, options):
     for params in _samples(space, 1, seed=3):
         arch = space.decode(params)
         entries = arch_layers(arch, num_classes=10)
-        stage_layers = sum(1 if s.type in FIXED_DEPTH_TYPES else s.depth for s in arch.stages)
+        stage_layers = sum(1 if is_fixed_depth(s.type) else s.depth for s in arch.stages)
         assert len(entries) == arch.stem.depth + stage_layers + 1
         model = build_model(arch, num_classes=10).eval()
         cost = model_cost(model, arch.resolution)
@@ -83,6 +88,20 @@ def test_layer_text_round_trips(tiny_space):
     for e in arch_layers(arch):
         assert lut.parse_layer_text(e.key.text) == e.key
     assert lut.parse_layer_text("garbage") is None
+
+
+def test_a_layer_key_holds_its_block_as_a_stage(tiny_space):
+    """``Stage``'s fields are written once: a layer key holds the block's ``Stage`` (the one
+    its layer is built from) and restates none of its fields."""
+    stage_fields = {f.name for f in dataclasses.fields(Stage)}
+    assert not stage_fields & {f.name for f in dataclasses.fields(LayerKey)}
+    arch = tiny_space.decode(_samples(tiny_space, 1)[0])
+    entries = arch_layers(arch)
+    for e in entries[:-1]:
+        assert isinstance(e.key.block, Stage) and e.key.stage() is e.key.block
+        assert e.key.kind == e.key.block.type and e.key.width == e.key.block.width
+    head = entries[-1].key
+    assert head.block is None and head.kind == "head" and head.width == arch.head.width
 
 
 def test_missing_layers_are_measured_once_and_persist(tiny_arch):
