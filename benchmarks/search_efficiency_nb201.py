@@ -72,8 +72,9 @@ OPTIONS = {
 }
 
 
-#: strategies that predict latency before any trial: they get ``--predictor``'s
-PREDICTED = ("stratified", "pool-bo")
+#: strategies that predict latency before any trial: they get ``--predictor``'s (``auto``
+#: too: given a predictor it resolves as the default strategy would, see docs/search.md)
+PREDICTED = ("stratified", "pool-bo", "auto")
 LUT_CELLS = 64  # measured cells the additive (LUT-like) latency model is fitted on
 
 
