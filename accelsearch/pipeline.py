@@ -29,6 +29,7 @@ from accelsearch.family_run import log_family as log_family
 from accelsearch.progress import show_status
 from accelsearch.recipe import Recipe, recipe_from_dict
 from accelsearch.recipe_driver import search_driver
+from accelsearch.recipe_settings import resolve_strategy
 from accelsearch.scaling.family import Family
 from accelsearch.search.driver import STATE_FILE, check_not_moved
 from accelsearch.search.result import SearchResult
@@ -93,6 +94,7 @@ def run_recipe(
     t0 = time.perf_counter()
     workspace = Path(output_dir).resolve()
     space = space if space is not None else recipe.space.make()
+    recipe = resolve_strategy(recipe, space, printer)  # 'auto': recorded as what it chose
     screen = check_search_budget(recipe, space, printer)  # a bad budget fails before any work
     show_status(printer, f"[run] {recipe.name}: setting up MLflow tracking (a new store: seconds)")
     tracker = make_tracker(recipe, workspace, tracking_uri, offline)  # fails before any work

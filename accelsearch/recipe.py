@@ -284,9 +284,13 @@ class SearchSpec(_Strict):
     constraints on every candidate, at the recipe's latency batch size and precision; the
     strategy takes them as constraints where it can, and the ``screen`` rejects candidates
     predicted over them before the GPU (``docs/search.md``).
+
+    ``strategy: auto`` (the default) is ``pool-bo`` where a latency predictor, a small space
+    and the objective allow it, else ``optuna-tpe``; it is resolved, and printed, when a run
+    starts (:func:`accelsearch.recipe_settings.resolve_strategy`, ``docs/search.md``).
     """
 
-    strategy: str = "optuna-tpe"
+    strategy: str = "auto"
     num_samples: int = Field(8, ge=1)
     max_concurrent: int = Field(1, ge=1)
     cpus_per_trial: float = Field(1.0, gt=0)

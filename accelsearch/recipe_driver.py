@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from accelsearch.recipe import Recipe
-from accelsearch.recipe_settings import search_settings
+from accelsearch.recipe_settings import resolve_strategy, search_settings
 from accelsearch.search import strategy
 from accelsearch.search.driver import SearchDriver
 from accelsearch.search.observer import SearchObserver
@@ -34,6 +34,7 @@ def search_driver(
     recipe's (a space object that is not registered). ``screen``: the budget's screen made
     and checked already (``check_search_budget``); else it is made when the search starts."""
     space = space if space is not None else recipe.space.make()
+    recipe = resolve_strategy(recipe, space, printer)  # 'auto' (run_recipe resolved it first)
     kind = strategy.STRATEGIES.get(recipe.search.strategy).constraints
     observers: list[SearchObserver] = [ProgressObserver(printer)]
     if tracker is not None:

@@ -1,7 +1,8 @@
 """The recipe translated into the search room's settings (the boundary of issue 17).
 
 The search room (:mod:`accelsearch.search`) never reads a recipe: :func:`search_settings`
-is the one place that reads a recipe for the search driver and its trials.
+is the one place that reads a recipe for the search driver and its trials, and
+:func:`resolve_strategy` the one that turns ``search.strategy: auto`` into a strategy.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from accelsearch.recipe import Recipe
+from accelsearch.search import strategy, strategy_auto
 from accelsearch.search.budget import Budget
 from accelsearch.search.settings import (
     LatencySettings,
@@ -73,3 +75,29 @@ def trial_context(recipe: Recipe, space, evaluator=None) -> TrialContext:
     to ship to Ray workers."""
     evaluator = evaluator if evaluator is not None else recipe.accuracy.make()
     return TrialContext.for_workers(space, evaluator, search_settings(recipe).trial)
+
+
+def resolve_strategy(recipe: Recipe, space=None, printer=print) -> Recipe:
+    """``recipe`` with ``search.strategy: auto`` replaced by the strategy it resolves to
+    (:mod:`accelsearch.search.strategy_auto`); a named strategy is returned as it is.
+
+    The choice and why are printed; the returned recipe names the strategy, so
+    ``recipe.json``, ``search.json`` and the MLflow tags record it and ``accelsearch resume``
+    runs the same one.
+    """
+    spec = recipe.search
+    if spec.strategy != strategy_auto.AUTO:
+        return recipe
+    space = space if space is not None else recipe.space.make()
+    objective = strategy.objective_from_options(spec.options)
+    budget = Budget.of_search(spec)
+    choice = strategy_auto.choose(
+        space, objective, strategy.strategy_options(spec.options), budget, spec.num_samples
+    )
+    strategy.validate(choice.name, space, objective, spec.seed, choice.options, budget)
+    printer(f"[search] strategy auto: {choice.name} ({choice.reason})")
+    resolved = recipe.model_copy(deep=True)
+    objectives = {k: v for k, v in spec.options.items() if k == "objectives"}
+    resolved.search.options = {**objectives, **choice.options}
+    resolved.search.strategy = choice.name
+    return resolved

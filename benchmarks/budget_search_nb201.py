@@ -282,6 +282,12 @@ def main(argv=None) -> int:
     p.add_argument("--strategies", default=",".join(STRATEGIES))
     p.add_argument("--arms", default=",".join(ARMS))
     p.add_argument("--seeds", type=int, default=10)
+    p.add_argument(
+        "--seed-offset",
+        type=int,
+        default=0,
+        help="first seed (seeds run offset .. offset + seeds - 1): 100 for fresh seeds",
+    )
     p.add_argument("--gp-seeds", type=int, default=3, help="optuna-gp's asks take seconds")
     p.add_argument("--gp-trainings", type=int, default=50, help="optuna-gp's trainings")
     p.add_argument("--trainings", type=int, default=100)
@@ -310,14 +316,14 @@ def main(argv=None) -> int:
     pcts = [int(q) for q in args.percentiles.split(",")]
     budgets = {pct: float(np.percentile(t, pct)) for pct in pcts}
     best = {b: max(a for c, a in acc.items() if lat[c] <= b) for b in budgets.values()}
-    jobs = []
+    jobs, off = [], args.seed_offset
     for name in args.strategies.split(","):
         gp = name == "optuna-gp"
         seeds = args.gp_seeds if gp else args.seeds
         n = args.gp_trainings if gp else args.trainings
         for arm in args.arms.split(","):
             for pct, b in budgets.items():
-                jobs += [(name, arm, pct, s, b, n) for s in range(seeds)]
+                jobs += [(name, arm, pct, s, b, n) for s in range(off, off + seeds)]
     import torch
 
     summary = {
@@ -335,6 +341,7 @@ def main(argv=None) -> int:
             }
             for pct, b in budgets.items()
         },
+        "seeds": {"first": args.seed_offset, "count": args.seeds},
         "cost_model": {"measure_s": args.measure_s, "train_s": args.train_s},
         "options": {
             n: BUDGET_OPTIONS.get(n, OPTIONS.get(n, {})) for n in args.strategies.split(",")

@@ -72,8 +72,9 @@ OPTIONS = {
 }
 
 
-#: strategies that predict latency before any trial: they get ``--predictor``'s
-PREDICTED = ("stratified", "pool-bo")
+#: strategies that predict latency before any trial: they get ``--predictor``'s (``auto``
+#: too: given a predictor it resolves as the default strategy would, see docs/search.md)
+PREDICTED = ("stratified", "pool-bo", "auto")
 LUT_CELLS = 64  # measured cells the additive (LUT-like) latency model is fitted on
 
 
@@ -325,6 +326,13 @@ def main(argv=None) -> int:
     p.add_argument("--out", required=True, help="JSON results (written as runs finish)")
     p.add_argument("--strategies", help="comma-separated (default: every registered one)")
     p.add_argument("--seeds", type=int, default=10)
+    p.add_argument(
+        "--seed-offset",
+        type=int,
+        default=0,
+        help="first seed (seeds run offset .. offset + seeds - 1): 100 for fresh seeds, "
+        "unseen while a strategy's options were chosen",
+    )
     p.add_argument("--evals", default="50,100,200,500", help="checkpoints (evaluations)")
     p.add_argument(
         "--gp-max-evals",
@@ -374,9 +382,9 @@ def main(argv=None) -> int:
     for name in names:
         if name == "optuna-gp":
             cps = [c for c in checkpoints if c <= args.gp_max_evals] or [args.gp_max_evals]
-            jobs += [(name, s, cps) for s in range(args.gp_seeds)]
+            jobs += [(name, s, cps) for s in _seeds(args.seed_offset, args.gp_seeds)]
         else:
-            jobs += [(name, s, checkpoints) for s in range(args.seeds)]
+            jobs += [(name, s, checkpoints) for s in _seeds(args.seed_offset, args.seeds)]
     import torch
 
     summary = {
@@ -399,6 +407,7 @@ def main(argv=None) -> int:
         ],
         "checkpoints": checkpoints,
         "seeds": args.seeds,
+        "seed_offset": args.seed_offset,
         "options": {k: v for k, v in OPTIONS.items() if k in names},
         "predictor": args.predictor,
         "command": " ".join(sys.argv),
@@ -432,6 +441,10 @@ def main(argv=None) -> int:
             print(f"[efficiency] {res['strategy']} seed {res['seed']}: {tag}", flush=True)
     print_table(summary["table"], checkpoints)
     return 0
+
+
+def _seeds(offset: int, n: int) -> range:
+    return range(offset, offset + n)
 
 
 def _safe_run(job):

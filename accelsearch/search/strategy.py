@@ -323,6 +323,7 @@ from accelsearch.search import (  # noqa: E402, F401 - imported to register
     pool_bo,
     pymoo_strategies,
     sampling,
+    strategy_auto,
     stratified,
     utilization_filter,
 )

@@ -43,11 +43,12 @@ def test_the_arms_on_stand_in_tables(tmp_path):
     out = tmp_path / "budget.json"
     argv = ["--nb201-csv", str(nats), "--latency-csv", str(lat), "--out", str(out),
             "--strategies", "optuna-tpe,random", "--arms", "plain,constrained,screened",
-            "--seeds", "1", "--trainings", "12"]  # fmt: skip
+            "--seeds", "1", "--seed-offset", "7", "--trainings", "12"]  # fmt: skip
     assert bench.main(argv) == 0
     data = json.loads(out.read_text())
     runs = data["runs"]
     assert len(runs) == 2 * 3 * 3  # strategies x arms x budgets
+    assert {r["seed"] for r in runs} == {7} and data["seeds"] == {"first": 7, "count": 1}
     refused = [r for r in runs if r["strategy"] == "random" and r["arm"] == "constrained"]
     assert all("cannot take constraints" in r["error"] for r in refused)
     for r in runs:

@@ -140,6 +140,24 @@ def test_strategies_drive_the_trial_function(ws, name, options, objectives):
         assert res.summary["rounds"][0]["verified_accuracy"] is not None
 
 
+def test_auto_runs_and_records_the_strategy_it_chose(ws):
+    """``search.strategy: auto`` (the default) is resolved before the search and recorded as
+    what it chose: printed, in recipe.json (what resume loads), search.json and the MLflow
+    search run's strategy tag."""
+    lines: list[str] = []
+    rec = kit.tiny_recipe("auto", num_samples=2, objectives=["accuracy", "latency_ms"], name="auto")
+    out = run_recipe(rec, ws, printer=lambda *a, **k: lines.append(" ".join(map(str, a))))
+    assert any(line.startswith("[search] strategy auto: optuna-tpe (") for line in lines)
+    assert json.loads((out.output_dir / "recipe.json").read_text())["search"]["strategy"] == (
+        "optuna-tpe"
+    )
+    assert json.loads((out.output_dir / "search.json").read_text())["strategy"] == "optuna-tpe"
+    assert out.search.strategy == "optuna-tpe" and len(out.search.completed) == 2
+    _, runs = _runs(ws, "auto")
+    (search_run,) = [r for r in runs if r.data.tags.get("accelsearch.kind") == "search"]
+    assert search_run.data.tags["accelsearch.strategy"] == "optuna-tpe"
+
+
 def test_roofline_hook_reports_intensity_and_utilisation(monkeypatch):
     """The trial reports the roofline module's intensity and utilisation. Until
     ``objectives/roofline.py`` (latency branch) is merged, a stand-in with its documented
