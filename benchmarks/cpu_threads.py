@@ -1,7 +1,7 @@
 """CPU latency with as many torch threads as cores, against one core left free.
 
 Why: the quickstart (``recipes/quickstart.yaml``: ``cpus_per_trial: 2``) on a 2-core machine
-timed its trials with 2 torch threads, and its latencies came out 10-25x too high (46-313 ms
+timed its trials with 2 torch threads, and its latencies came out 10-60x too high (46-313 ms
 for models that take 3-5 ms). This script times one model of the quickstart's space with the
 project's torch backend and the quickstart's protocol (batch 8, 32 px, fp32) where a search
 times it:

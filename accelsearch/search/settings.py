@@ -54,10 +54,10 @@ def cpu_threads(cpus: float, cores: int | None = None) -> int:
 
     One core is left to the search driver, Ray's own processes and the OS. With as many
     OpenMP threads as cores, any other runnable process deschedules one of them and the
-    others spin at every operator's barrier until it returns: on the 2-core machine the
-    quickstart is measured on, a batch-8 forward of its base model took 40-240 ms with 2
-    threads and 3-6 ms with 1, in a Ray trial and in the driver alike, and a training epoch
-    7x longer (``benchmarks/results/latency/cpu_threads.md``).
+    others spin at every operator's barrier until it returns: on the shared 2-core machine
+    the quickstart is measured on, a batch-8 forward of one of its models took 25-250 ms with
+    2 threads and 4-7 ms with 1 (in a Ray Tune trial, a Ray task and the driver alike), and a
+    training epoch 13-31 s against 1.4 s (``benchmarks/results/latency/cpu_threads.md``).
     """
     cores = usable_cores() if cores is None else cores
     return max(1, min(int(cpus), cores - 1))

@@ -145,7 +145,7 @@ def test_a_trial_given_every_core_leaves_one_to_ray_and_the_driver(tmp_path, ws)
     """A trial given all the cluster's CPUs (2, as the quickstart asks on a 2-core machine)
     trains and times with at most the machine's cores less one: with as many OpenMP threads
     as cores, Ray's processes and the driver stalled every operator (the quickstart's
-    latencies were 10-25x too high). On a 2-core machine this is 1 thread, not 2."""
+    latencies were 5-50x too high). On a 2-core machine this is 1 thread, not 2."""
     log = tmp_path / "evaluations.jsonl"
     rec = kit.tiny_recipe(
         num_samples=1,

@@ -55,7 +55,7 @@ def test_cpu_timing_threads_default_to_the_trials_cpus(monkeypatch):
 
 def test_cpu_threads_leave_one_core_to_the_driver_and_ray(monkeypatch):
     """The quickstart asks for 2 CPUs per trial on a 2-core machine: it times and trains with
-    1 thread (2 made every forward wait for a descheduled OpenMP thread: 10-25x slower)."""
+    1 thread (2 made every forward wait for a descheduled OpenMP thread: 5-50x slower)."""
     assert cpu_threads(2, cores=2) == 1
     assert cpu_threads(2, cores=8) == 2
     assert cpu_threads(8, cores=4) == 3
