@@ -10,7 +10,7 @@ busiest other processes, since on a shared machine those move every number here.
 
 Run here (CPU)::
 
-    python benchmarks/quickstart_run.py --out benchmarks/results/quickstart/quickstart_cpu.json
+    python benchmarks/quickstart_run.py --out benchmarks/results/quickstart/quickstart_cpu_idle.json
 """
 
 from __future__ import annotations
@@ -199,7 +199,7 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--recipe", default="recipes/quickstart.yaml")
     p.add_argument(
-        "--out", type=Path, default=ROOT / "benchmarks/results/quickstart/quickstart_cpu.json"
+        "--out", type=Path, default=ROOT / "benchmarks/results/quickstart/quickstart_cpu_idle.json"
     )
     p.add_argument("--keep", action="store_true", help="keep the run's folder (printed)")
     args = p.parse_args()
