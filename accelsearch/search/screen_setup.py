@@ -37,6 +37,7 @@ from accelsearch.search.screen import (
     TableLatency,
     check_predictor_name,
 )
+from accelsearch.search.settings import cpu_threads
 
 LUT_OPTIONS = ("store", "device_name", "backend", "fill")
 REACH_POOL = 4096  # Sobol candidates the reachability check predicts
@@ -53,7 +54,8 @@ def lut_settings(recipe) -> dict[str, Any]:
     name = lut.get("device_name")
     if name is None:
         if device == "cpu" or (device == "auto" and not cuda):
-            name = device_name("cpu", lat.options.get("threads", recipe.search.cpus_per_trial))
+            threads = lat.options.get("threads", cpu_threads(recipe.search.cpus_per_trial))
+            name = device_name("cpu", threads)  # as the trials time it
         elif cuda:
             name = torch.cuda.get_device_name(latency.normalize_device(device))
         else:

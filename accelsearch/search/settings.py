@@ -7,6 +7,7 @@ They are plain data, so they pickle to Ray workers and compare by value.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,8 +25,9 @@ class LatencySettings:
     batch_size: int = 1
     protocol: dict[str, Any] = field(default_factory=dict)
     options: dict[str, Any] = field(default_factory=dict)
-    #: CPU threads when timing on a CPU and ``options`` names none (a trial's CPUs), so
-    #: that trials (in Ray workers) and LACS (in the driver) time with as many threads
+    #: CPU threads when timing on a CPU and ``options`` names none (a trial's CPUs, capped
+    #: by :func:`cpu_threads` where it runs), so that trials (in Ray workers) and LACS (in
+    #: the driver) time with as many threads
     default_threads: int = 1
 
     def backend_kwargs(self) -> dict[str, Any]:
@@ -36,7 +38,7 @@ class LatencySettings:
         """
         options = dict(self.options)
         if self.device == "cpu" or (self.device == "auto" and not _cuda()):
-            options.setdefault("threads", self.default_threads)
+            options.setdefault("threads", cpu_threads(self.default_threads))
         return dict(
             backend=self.backend,
             device=self.device,
@@ -44,6 +46,28 @@ class LatencySettings:
             protocol=self.protocol,
             **options,
         )
+
+
+def cpu_threads(cpus: float, cores: int | None = None) -> int:
+    """PyTorch threads for a trial's CPU work (timing and training): its ``cpus``, but never
+    every core of the machine it runs on (``cores``, default those this process may use).
+
+    One core is left to the search driver, Ray's own processes and the OS. With as many
+    OpenMP threads as cores, any other runnable process deschedules one of them and the
+    others spin at every operator's barrier until it returns: on the shared 2-core machine
+    the quickstart is measured on, a batch-8 forward of one of its models took 25-250 ms with
+    2 threads and 4-7 ms with 1 (in a Ray Tune trial, a Ray task and the driver alike), and a
+    training epoch 13-31 s against 1.4 s (``benchmarks/results/latency/cpu_threads.md``).
+    """
+    cores = usable_cores() if cores is None else cores
+    return max(1, min(int(cpus), cores - 1))
+
+
+def usable_cores() -> int:
+    """Cores this process may run on (its CPU affinity where the OS says, else all)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
 
 
 def _cuda() -> bool:
@@ -62,7 +86,7 @@ class TrialSettings:
     reward_w: float = -0.09
     #: classes of the head every candidate is built with
     num_classes: int = 1000
-    #: torch threads in a trial (the CPUs Ray gives it, at least 1)
+    #: CPUs Ray gives a trial (at least 1); its torch threads are ``cpu_threads(cpus)``
     cpus: int = 1
 
 

@@ -34,7 +34,7 @@ from accelsearch.core.errors import AccelSearchError
 from accelsearch.objectives import latency, roofline
 from accelsearch.objectives.reward import mnas_reward
 from accelsearch.search.budget import Budget
-from accelsearch.search.settings import TrialSettings
+from accelsearch.search.settings import TrialSettings, cpu_threads
 
 REPORTED_METRICS = (
     "accuracy",
@@ -197,7 +197,7 @@ def run_trial(config: dict[str, Any], ctx: TrialContext) -> None:
         tune.report({**stored, "replayed": 1})
         return
     _separate_gpu_locks()
-    torch.set_num_threads(ctx.settings.cpus)
+    torch.set_num_threads(cpu_threads(ctx.settings.cpus))  # a core left to Ray and the driver
 
     # With a scheduler every epoch is reported at once (it may stop the trial) and the end
     # is reported once more with the result; without one, each epoch is reported when the

@@ -15,6 +15,8 @@ import signal
 import time
 from typing import Any
 
+import torch
+
 from accelsearch.core.arch import Arch, Head, Stage
 from accelsearch.core.errors import ArchError
 from accelsearch.objectives import accuracy
@@ -100,7 +102,8 @@ def score(arch: Arch) -> float:
 class ScoreEvaluator(AccuracyEvaluator):
     """Reports ``score(arch) × epoch / epochs`` per epoch.
 
-    ``sleep_s`` per epoch; ``log_path`` gets one JSON line per finished evaluation;
+    ``sleep_s`` per epoch; ``log_path`` gets one JSON line per finished evaluation (with
+    the torch threads it ran with);
     ``kill_marker`` (and optionally ``kill_width``): the first evaluation (of that width)
     while the marker file does not exist creates it and SIGKILLs its own worker process.
     """
@@ -143,7 +146,15 @@ class ScoreEvaluator(AccuracyEvaluator):
         if self.log_path:
             with open(self.log_path, "a") as fh:
                 fh.write(
-                    json.dumps({"arch": str(arch), "t": time.time(), "pid": os.getpid()}) + "\n"
+                    json.dumps(
+                        {
+                            "arch": str(arch),
+                            "t": time.time(),
+                            "pid": os.getpid(),
+                            "torch_threads": torch.get_num_threads(),  # the trial's setting
+                        }
+                    )
+                    + "\n"
                 )
         return acc
 

@@ -17,6 +17,7 @@ import search_testkit as kit
 from mlflow.tracking import MlflowClient
 
 from accelsearch.pipeline import run_recipe
+from accelsearch.search.settings import cpu_threads, usable_cores
 
 pytestmark = pytest.mark.slow
 
@@ -156,6 +157,26 @@ def test_auto_runs_and_records_the_strategy_it_chose(ws):
     _, runs = _runs(ws, "auto")
     (search_run,) = [r for r in runs if r.data.tags.get("accelsearch.kind") == "search"]
     assert search_run.data.tags["accelsearch.strategy"] == "optuna-tpe"
+
+
+def test_a_trial_given_every_core_leaves_one_to_ray_and_the_driver(tmp_path, ws):
+    """A trial given all the cluster's CPUs (2, as the quickstart asks on a 2-core machine)
+    trains and times with at most the machine's cores less one: with as many OpenMP threads
+    as cores, Ray's processes and the driver stalled every operator (the quickstart's
+    latencies were 5-50x too high). On a 2-core machine this is 1 thread, not 2."""
+    log = tmp_path / "evaluations.jsonl"
+    rec = kit.tiny_recipe(
+        num_samples=1,
+        evaluator_options={"epochs": 1, "log_path": str(log)},
+        search={"cpus_per_trial": 2},
+        name="threads",
+    )
+    res = run_recipe(rec, ws).search
+    expected = max(1, min(2, usable_cores() - 1))
+    assert cpu_threads(2) == expected
+    (trial,) = res.completed
+    assert json.loads(log.read_text())["torch_threads"] == expected  # training
+    assert trial.metrics["latency_device"].endswith(f"torch threads {expected})")  # timing
 
 
 def test_roofline_hook_reports_intensity_and_utilisation(monkeypatch):

@@ -8,7 +8,13 @@ import pickle
 import search_testkit as kit
 
 from accelsearch.recipe_settings import latency_kwargs, search_settings, trial_context
-from accelsearch.search.settings import LatencySettings, SearchSettings, TrialSettings
+from accelsearch.search import settings
+from accelsearch.search.settings import (
+    LatencySettings,
+    SearchSettings,
+    TrialSettings,
+    cpu_threads,
+)
 
 
 def test_search_settings_carry_what_the_recipe_says():
@@ -37,13 +43,29 @@ def test_search_settings_carry_what_the_recipe_says():
     assert pickle.loads(pickle.dumps(s)) == s  # travels to Ray workers as it is
 
 
-def test_cpu_timing_threads_default_to_the_trials_cpus():
+def test_cpu_timing_threads_default_to_the_trials_cpus(monkeypatch):
+    monkeypatch.setattr(settings, "usable_cores", lambda: 8)
     rec = kit.tiny_recipe(search={"cpus_per_trial": 3})
     assert latency_kwargs(rec)["threads"] == 3
     assert latency_kwargs(rec)["protocol"] == kit.FAST_PROTOCOL
     given = LatencySettings(device="cpu", options={"threads": 1}, default_threads=3)
     assert given.backend_kwargs()["threads"] == 1  # a backend option given wins
     assert "threads" not in LatencySettings(device="cuda").backend_kwargs()
+
+
+def test_cpu_threads_leave_one_core_to_the_driver_and_ray(monkeypatch):
+    """The quickstart asks for 2 CPUs per trial on a 2-core machine: it times and trains with
+    1 thread (2 made every forward wait for a descheduled OpenMP thread: 5-50x slower)."""
+    assert cpu_threads(2, cores=2) == 1
+    assert cpu_threads(2, cores=8) == 2
+    assert cpu_threads(8, cores=4) == 3
+    assert cpu_threads(0.5, cores=1) == cpu_threads(1, cores=1) == 1  # at least one
+    monkeypatch.setattr(settings, "usable_cores", lambda: 2)
+    rec = kit.tiny_recipe(search={"cpus_per_trial": 2})
+    assert latency_kwargs(rec)["threads"] == 1  # the trials and LACS in the driver
+    assert search_settings(rec).trial.cpus == 2  # what Ray reserves is unchanged
+    given = LatencySettings(device="cpu", options={"threads": 2}, default_threads=2)
+    assert given.backend_kwargs()["threads"] == 2  # a thread count the recipe names is kept
 
 
 def test_trial_context_has_the_recipes_evaluator_and_trial_settings():
