@@ -283,11 +283,9 @@ class SearchSpec(_Strict):
     ``latency_budget_ms`` (and ``latency_min_ms``, ``params_budget_m``, ``gflops_budget``):
     constraints on every candidate, at the recipe's latency batch size and precision; the
     strategy takes them as constraints where it can, and the ``screen`` rejects candidates
-    predicted over them before the GPU (``docs/search.md``).
-
-    ``strategy: auto`` (the default) is ``pool-bo`` where a latency predictor, a small space
-    and the objective allow it, else ``optuna-tpe``; it is resolved, and printed, when a run
-    starts (:func:`accelsearch.recipe_settings.resolve_strategy`, ``docs/search.md``).
+    predicted over them before the GPU (``docs/search.md``). ``strategy: auto`` (the default)
+    is ``pool-bo`` where a latency predictor, a small space and the objective allow it, else
+    ``optuna-tpe``; resolved and printed when a run starts (``resolve_strategy``).
     """
 
     strategy: str = "auto"
