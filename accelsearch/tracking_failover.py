@@ -341,6 +341,9 @@ _REASONS = (
     ("Name or service not known", "host not found"),
     ("Connection reset", "connection reset"),
     ("RemoteDisconnected", "connection closed by the server"),
+    # the server killed while it was answering: the response stops half-way
+    ("IncompleteRead", "connection broken mid-response"),
+    ("Connection broken", "connection broken mid-response"),
 )
 
 
