@@ -19,8 +19,8 @@ SMOKE = [
     "latency.protocol={warmup: 1, min_reps: 5, max_reps: 20, max_seconds: 0.3}",
     f"search.num_samples={NUM_SAMPLES}", "search.gpus_per_trial=0", "search.cpus_per_trial=1",
     "accuracy.options.dataset=digits", "accuracy.options.val_dataset=null",
-    "accuracy.options.device=cpu", "accuracy.options.amp=null", "accuracy.options.epochs=1",
-    "accuracy.options.data_fraction=0.3", "accuracy.options.batch_size=64",
+    "accuracy.options.device=cpu", "accuracy.options.amp=null", "accuracy.options.epochs=3",
+    "accuracy.options.data_fraction=1.0", "accuracy.options.batch_size=64",
     "accuracy.options.lr=0.1", "scaling.grid=[[1.0, 1.2, 1.2]]", "scaling.targets=[1.5]",
     "scaling.tolerance=0.2", "scaling.max_measurements=4",
 ]  # fmt: skip
@@ -41,8 +41,10 @@ def _piece(tmp: Path, k: int, seconds: int) -> str:
 
 
 def test_a_run_killed_in_pieces_finishes_with_no_trial_repeated_or_lost(tmp_path):
-    # the first piece is killed well before the run can end (the run alone takes ~55 s on an idle 2-core machine)
-    out, k = _piece(tmp_path, 1, 30), 1
+    # the first piece is killed well before the run can end (16 trials of 3 epochs on all of
+    # digits: ~100 s alone on an idle 2-core machine, one torch thread per trial; about a
+    # third of the trials finish before the kill)
+    out, k = _piece(tmp_path, 1, 50), 1
     while "-> done" not in out and "has finished" not in out:
         k += 1
         assert k <= 5, out
