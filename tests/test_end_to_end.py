@@ -80,8 +80,11 @@ def test_family_meets_structure(run):
     lat = [m.latency_ms for m in fam.members]
     assert lat == sorted(lat)
     for m in fam.members[1:]:
-        assert m.phi > 0 and m.n_measurements >= 1
+        # measured, never predicted; a φ an earlier solve already measured is reused, so a
+        # member may cost 0 new measurements (seen in CI), but the family costs some
+        assert m.phi > 0 and m.latency.get("requested_backend") == "torch"
         assert m.accuracy is not None and m.params_m > fam.members[0].params_m
+    assert sum(m.n_measurements for m in fam.members[1:]) >= 1
     assert (run.output_dir / "family.json").exists()
     assert (run.output_dir / "summary.md").read_text().startswith("# quickstart")
     assert (run.output_dir / "family.png").stat().st_size > 1000
