@@ -3,7 +3,7 @@
 # brings back what finished, and the device's 8-file limit is never hit.
 W=/tmp/w; mkdir -p "$W"
 export PYTHONPATH=$PWD PYTHONUNBUFFERED=1
-pack() { tar czf "$OUT/.results.$$.tgz" -C "$W" . && mv "$OUT/.results.$$.tgz" "$OUT/results.tgz"; }
+pack() { tar czf "$OUT/.results.$$.tgz" -C "$W" . 2>/dev/null; [ $? -le 1 ] && mv "$OUT/.results.$$.tgz" "$OUT/results.tgz"; }  # 1: a file changed while read
 ( while sleep 20; do pack; done ) & PACKER=$!
 trap 'kill $PACKER 2>/dev/null; pack' EXIT
 { nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv
