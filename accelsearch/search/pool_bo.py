@@ -10,7 +10,8 @@ choosing *which candidates to train*. This strategy:
 2. trains ``n_startup_trials`` members spread over the predicted latency range (one
    random member per equal-count latency stratum);
 3. then fits a Gaussian process (scikit-learn's, on one-hot categorical and scaled ordered
-   parameters) to the trained members' modelled metric (accuracy) and trains the member
+   parameters, one length scale per parameter: ``per_parameter``) to the trained members'
+   modelled metric (accuracy) and trains the member
    with the largest acquisition: for ``[accuracy, latency_ms]`` the expected hypervolume
    improvement with the member's latency taken as known
    (:mod:`accelsearch.search.pool_acquisition`: a closed form, nothing sampled); for one
@@ -39,7 +40,7 @@ import numpy as np
 from accelsearch.core.errors import ConfigError
 from accelsearch.search.budget import pool_within_budget
 from accelsearch.search.pool_acquisition import expected_improvement, hypervolume_improvement
-from accelsearch.search.pool_surrogate import Surrogate, features
+from accelsearch.search.pool_surrogate import Surrogate, features, parameter_of_column
 from accelsearch.search.predictors import check_predictor, make_predictor, predict_params, unit_of
 from accelsearch.search.sampling import SobolStream
 from accelsearch.search.searcher import Searcher
@@ -75,6 +76,7 @@ class PoolBOSearcher(Searcher):
         "merge_equal_latency": True,
         "latency_feature": None,
         "local_every": None,
+        "per_parameter": True,
     }
     option_kinds = {
         "predictor": (object,),  # a name, or from Python a callable or a LUT: check_predictor
@@ -196,12 +198,23 @@ class PoolBOSearcher(Searcher):
             return self._startup_pick(fresh)
         x = self._features(np.array([i for i, _ in points], dtype=np.int64))
         y = np.array([v for _, v in points])
-        model = Surrogate(seed=self.seed, warp=bool(self.options["warp"])).fit(x, y)
+        model = Surrogate(
+            seed=self.seed, warp=bool(self.options["warp"]), groups=self._length_groups(x)
+        ).fit(x, y)
         fresh = self._maybe_local(fresh)
         mu, sigma = model.predict(self._features(fresh))
         score = self._acquisition(mu, sigma, fresh, model)
         best = np.flatnonzero(score >= score.max() - 1e-12 * max(1.0, abs(score.max())))
         return int(fresh[best[0]] if len(best) == 1 else fresh[self.rng.choice(best)])
+
+    def _length_groups(self, x: np.ndarray) -> np.ndarray | None:
+        """The GP's length-scale groups (``per_parameter``): one per parameter, and one for
+        the latency feature where :meth:`_features` adds it."""
+        if not self.options["per_parameter"]:
+            return None
+        groups = parameter_of_column(self.encoding)
+        extra = x.shape[1] - len(groups)  # the latency feature's column
+        return np.concatenate([groups, np.full(extra, groups.max() + 1)])
 
     def _maybe_local(self, fresh: np.ndarray) -> np.ndarray:
         """Every ``local_every``-th ask: only members one or two parameters away from a
