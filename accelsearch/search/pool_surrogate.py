@@ -2,13 +2,12 @@
 
 Features: one column per value of a categorical parameter (one-hot), one column per ordered
 parameter (its index scaled to [0, 1]). Kernel: a constant times a Matern-5/2, plus white
-noise; targets standardised (``normalize_y``). By default (``per_parameter``) the Matern has
-one length scale per *parameter*, shared by that parameter's one-hot columns
-(:class:`ParameterMatern`): the GP learns which parameters matter (on NAS-Bench-201 a few
-edges decide most of the accuracy, e.g. a skip from the cell's input to its output), with
-a handful of hyper-parameters instead of one per column. ``per_parameter=False`` is one length
-scale for all columns. The hyper-parameters are fitted by maximum likelihood at every fit
-(tens of points: tens of milliseconds).
+noise; targets standardised (``normalize_y``). The Matern has one length scale for all
+columns, or (``groups``; pool-bo's ``per_parameter``) one per *parameter*, shared by that
+parameter's one-hot columns (:class:`ParameterMatern`): the GP can then learn which
+parameters matter, with a handful of hyper-parameters instead of one per column. The
+hyper-parameters are fitted by maximum likelihood at every fit (tens of points: tens of
+milliseconds; per parameter, seconds at a few hundred points).
 """
 
 from __future__ import annotations

@@ -72,7 +72,7 @@ def test_pool_bo_fits_one_length_scale_per_parameter_and_the_latency_feature():
     space = spaces.get("nb201")
     lat = {"none": 0.0, "skip_connect": 0.01, "avg_pool_3x3": 0.03, "nor_conv_1x1": 0.05,
            "nor_conv_3x3": 0.2}  # fmt: skip
-    opts = {"candidates": 512, "n_startup_trials": 3,
+    opts = {"candidates": 512, "n_startup_trials": 3, "per_parameter": True,
             "predictor": lambda arch: 0.1 + sum(lat[o] for o in space.ops_of(arch))}  # fmt: skip
     for budget, n_scales in ((None, 6), (Budget(latency_ms=0.5), 7)):
         s = strategy.validate("pool-bo", space, Objective.of("accuracy"), 0, opts, budget=budget)
@@ -80,8 +80,7 @@ def test_pool_bo_fits_one_length_scale_per_parameter_and_the_latency_feature():
         members = np.array([0, 1, 2])
         groups = s._length_groups(s._features(members))
         assert len(set(groups.tolist())) == n_scales
-        off = strategy.validate(
-            "pool-bo", space, Objective.of("accuracy"), 0, {**opts, "per_parameter": False}
-        )
+        default = {k: v for k, v in opts.items() if k != "per_parameter"}
+        off = strategy.validate("pool-bo", space, Objective.of("accuracy"), 0, default)
         off.ask()
-        assert off._length_groups(off._features(members)) is None
+        assert off._length_groups(off._features(members)) is None  # one length scale
