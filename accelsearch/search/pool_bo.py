@@ -10,7 +10,9 @@ choosing *which candidates to train*. This strategy:
 2. trains ``n_startup_trials`` members spread over the predicted latency range (one
    random member per equal-count latency stratum);
 3. then fits a Gaussian process (scikit-learn's, on one-hot categorical and scaled ordered
-   parameters) to the trained members' modelled metric (accuracy) and trains the member
+   parameters; ``per_parameter``: one length scale per parameter, off by default: on
+   NAS-Bench-201 it did not beat one length scale on fresh seeds and its fit is ~20x slower
+   at 300 trials) to the trained members' modelled metric (accuracy) and trains the member
    with the largest acquisition: for ``[accuracy, latency_ms]`` the expected hypervolume
    improvement with the member's latency taken as known
    (:mod:`accelsearch.search.pool_acquisition`: a closed form, nothing sampled); for one
@@ -39,7 +41,7 @@ import numpy as np
 from accelsearch.core.errors import ConfigError
 from accelsearch.search.budget import pool_within_budget
 from accelsearch.search.pool_acquisition import expected_improvement, hypervolume_improvement
-from accelsearch.search.pool_surrogate import Surrogate, features
+from accelsearch.search.pool_surrogate import Surrogate, features, parameter_of_column
 from accelsearch.search.predictors import check_predictor, make_predictor, predict_params, unit_of
 from accelsearch.search.sampling import SobolStream
 from accelsearch.search.searcher import Searcher
@@ -55,6 +57,11 @@ AUTO_LATENCY_FEATURE = 3.0
 #: second ask), every second ask for one metric (around the three best only: a search that
 #: only stepped there stayed on a plateau)
 LOCAL_EVERY = {True: 1, False: 2}
+#: merge equal predicted latencies only where the pool's distinct values are at least this
+#: share of its members: between NB201's measured table (8,789 values for 15,625 cells, 0.56;
+#: the additive per-edge model 0.60), whose ties are copies of one graph, and the per-layer
+#: table at batch 1 (28 values, 0.002), whose ties are its coarseness
+MERGE_MIN_DISTINCT = 0.1
 
 
 @register_searcher(
@@ -75,6 +82,7 @@ class PoolBOSearcher(Searcher):
         "merge_equal_latency": True,
         "latency_feature": None,
         "local_every": None,
+        "per_parameter": False,
     }
     option_kinds = {
         "predictor": (object,),  # a name, or from Python a callable or a LUT: check_predictor
@@ -163,9 +171,17 @@ class PoolBOSearcher(Searcher):
         predictors only): a lookup table predicts exactly the same latency for the same
         layers, so members that tie are one network written differently (on NAS-Bench-201,
         cells that differ only in edges that never reach the output); training two of them
-        trains the same network twice."""
+        trains the same network twice. That holds only for a predictor that tells networks
+        apart: where it gives fewer distinct values than ``MERGE_MIN_DISTINCT`` of the
+        pool's members (the per-layer H200 table: 28 values for NAS-Bench-201's 15,625 cells
+        at batch 1), a tie is its coarseness, and merging would leave a pool of a few
+        members; nothing is merged then. The share is taken over the whole pool: under a
+        tight budget most admitted members can be genuine copies (NB201's fastest 10 %:
+        about 1 distinct latency for 20 cells)."""
         if not self.options["merge_equal_latency"] or self.unit != "ms":
             return members
+        if len(np.unique(self.latency)) < MERGE_MIN_DISTINCT * len(self.latency):
+            return members  # a coarse predictor (over the whole pool, not the budget's cut)
         shuffled = members[self.rng.permutation(len(members))]
         _, first = np.unique(self.latency[shuffled], return_index=True)
         return np.sort(shuffled[first])
@@ -196,12 +212,23 @@ class PoolBOSearcher(Searcher):
             return self._startup_pick(fresh)
         x = self._features(np.array([i for i, _ in points], dtype=np.int64))
         y = np.array([v for _, v in points])
-        model = Surrogate(seed=self.seed, warp=bool(self.options["warp"])).fit(x, y)
+        model = Surrogate(
+            seed=self.seed, warp=bool(self.options["warp"]), groups=self._length_groups(x)
+        ).fit(x, y)
         fresh = self._maybe_local(fresh)
         mu, sigma = model.predict(self._features(fresh))
         score = self._acquisition(mu, sigma, fresh, model)
         best = np.flatnonzero(score >= score.max() - 1e-12 * max(1.0, abs(score.max())))
         return int(fresh[best[0]] if len(best) == 1 else fresh[self.rng.choice(best)])
+
+    def _length_groups(self, x: np.ndarray) -> np.ndarray | None:
+        """The GP's length-scale groups (``per_parameter``): one per parameter, and one for
+        the latency feature where :meth:`_features` adds it."""
+        if not self.options["per_parameter"]:
+            return None
+        groups = parameter_of_column(self.encoding)
+        extra = x.shape[1] - len(groups)  # the latency feature's column
+        return np.concatenate([groups, np.full(extra, groups.max() + 1)])
 
     def _maybe_local(self, fresh: np.ndarray) -> np.ndarray:
         """Every ``local_every``-th ask: only members one or two parameters away from a

@@ -1,10 +1,13 @@
 """The accuracy surrogate of ``pool-bo``: scikit-learn's Gaussian process on encoded params.
 
 Features: one column per value of a categorical parameter (one-hot), one column per ordered
-parameter (its index scaled to [0, 1]). Kernel: a constant times a Matern-5/2 with one
-length scale per parameter group, plus white noise; targets standardised (``normalize_y``).
-The hyper-parameters are fitted by maximum likelihood at every fit (tens of points: tens of
-milliseconds).
+parameter (its index scaled to [0, 1]). Kernel: a constant times a Matern-5/2, plus white
+noise; targets standardised (``normalize_y``). The Matern has one length scale for all
+columns, or (``groups``; pool-bo's ``per_parameter``) one per *parameter*, shared by that
+parameter's one-hot columns (:class:`ParameterMatern`): the GP can then learn which
+parameters matter, with a handful of hyper-parameters instead of one per column. The
+hyper-parameters are fitted by maximum likelihood at every fit (tens of points: tens of
+milliseconds; per parameter, seconds at a few hundred points).
 """
 
 from __future__ import annotations
@@ -16,6 +19,34 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.gaussian_process import GaussianProcessRegressor
 from sklearn.gaussian_process.kernels import ConstantKernel, Matern, WhiteKernel
 from sklearn.preprocessing import PowerTransformer
+
+
+def parameter_of_column(encoding) -> np.ndarray:
+    """For each column of :func:`features`, the index of the parameter it encodes."""
+    widths = [1 if o else int(c) for c, o in zip(encoding.cardinalities, encoding.ordered)]
+    return np.repeat(np.arange(len(widths)), widths)
+
+
+class ParameterMatern(Matern):
+    """A Matern kernel with one length scale per parameter: ``groups[c]`` is the parameter of
+    feature column ``c``, ``length_scale`` has one entry per parameter. Evaluated as the
+    per-column (anisotropic) Matern with each column's scale its parameter's; the gradient
+    with respect to a parameter's log length scale is the sum over its columns."""
+
+    def __init__(self, groups, length_scale=1.0, length_scale_bounds=(1e-5, 1e5), nu=2.5):
+        super().__init__(length_scale, length_scale_bounds, nu)
+        self.groups = groups
+
+    def __call__(self, X, Y=None, eval_gradient=False):
+        groups = np.asarray(self.groups)
+        per_column = np.asarray(self.length_scale, dtype=float)[groups]
+        columns = Matern(per_column, self.length_scale_bounds, self.nu)
+        if not eval_gradient:
+            return columns(X, Y)
+        K, grad = columns(X, Y, eval_gradient=True)
+        tied = np.zeros(grad.shape[:2] + (int(groups.max()) + 1,))
+        np.add.at(tied, (slice(None), slice(None), groups), grad)  # columns -> their group
+        return K, tied
 
 
 def features(encoding, idx: np.ndarray) -> np.ndarray:
@@ -33,8 +64,11 @@ def features(encoding, idx: np.ndarray) -> np.ndarray:
 class Surrogate:
     """A GP on features -> value (to minimise); ``predict`` gives mean and std."""
 
-    def __init__(self, seed: int = 0, warp: bool = True) -> None:
+    def __init__(self, seed: int = 0, warp: bool = True, groups=None) -> None:
+        """``groups``: the parameter of each feature column (:func:`parameter_of_column`)
+        for one length scale per parameter; ``None``: one length scale for all."""
         self.seed = seed
+        self.groups = None if groups is None else np.asarray(groups, dtype=np.int64)
         self.gp: GaussianProcessRegressor | None = None
         self.warper: PowerTransformer | None = PowerTransformer() if warp else None
 
@@ -51,9 +85,7 @@ class Surrogate:
         if self.warper is not None:
             self.warper.fit(np.asarray(y, dtype=float).reshape(-1, 1))
             y = self.warp(y)
-        kernel = ConstantKernel(1.0, (1e-3, 1e3)) * Matern(
-            length_scale=1.0, length_scale_bounds=(1e-2, 1e2), nu=2.5
-        ) + WhiteKernel(1e-2, (1e-6, 1.0))
+        kernel = ConstantKernel(1.0, (1e-3, 1e3)) * self._matern() + WhiteKernel(1e-2, (1e-6, 1.0))
         self.gp = GaussianProcessRegressor(
             kernel=kernel, normalize_y=True, n_restarts_optimizer=0, random_state=self.seed
         )
@@ -61,6 +93,12 @@ class Surrogate:
             warnings.simplefilter("ignore", ConvergenceWarning)
             self.gp.fit(x, y)
         return self
+
+    def _matern(self) -> Matern:
+        if self.groups is None:
+            return Matern(length_scale=1.0, length_scale_bounds=(1e-2, 1e2), nu=2.5)
+        ones = np.ones(int(self.groups.max()) + 1)
+        return ParameterMatern(self.groups, ones, length_scale_bounds=(1e-2, 1e2), nu=2.5)
 
     def predict(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         mu, sigma = self.gp.predict(x, return_std=True)

@@ -105,18 +105,41 @@ def test_finds_more_of_the_front_than_random_on_a_made_up_problem():
     assert _front_area(space, found) > 1.05 * _front_area(space, _drive(rand, space, 20))
 
 
-def test_budget_cuts_the_pool_and_one_member_per_predicted_latency_is_asked():
-    space = spaces.get("search_tiny")  # 48 assignments: the pool is the whole space
-    lat = {4: 0.1, 8: 0.2, 12: 0.3, 16: 0.4}
-    opts = {"n_startup_trials": 2, "predictor": lambda a: lat[a.stages[0].width]}
-    s = strategy.validate("pool-bo", space, SINGLE, 0, opts, budget=Budget(latency_ms=0.25))
+def _ask_all(s) -> list[dict]:
     asked = []
     while (sug := s.ask()) is not None:
         asked.append(sug.params)
         s.tell(sug.id, {"accuracy": float(sug.params["depth"]), "latency_ms": 0.1})
-    # widths 4 and 8 are within 0.25 ms (+5 %); each latency once: two trainings, then done
-    assert sorted(p["width"] for p in asked) == [4, 8] and s.is_finished()
-    assert s.summary()["pool"] == 48 and s.summary()["admitted"] == 2
+    return asked
+
+
+def test_budget_cuts_the_pool_and_a_coarse_predictors_ties_are_not_merged():
+    space = spaces.get("search_tiny")  # 48 assignments: the pool is the whole space
+    lat = {4: 0.1, 8: 0.2, 12: 0.3, 16: 0.4}
+    opts = {"n_startup_trials": 2, "predictor": lambda a: lat[a.stages[0].width]}
+    s = strategy.validate("pool-bo", space, SINGLE, 0, opts, budget=Budget(latency_ms=0.25))
+    asked = _ask_all(s)
+    # widths 4 and 8 are within 0.25 ms (+5 %): 24 members; 4 latencies for the pool's 48
+    # (< 10 %): the predictor does not tell networks apart, a tie is no evidence of one
+    # network, so all 24 are asked
+    assert sorted({p["width"] for p in asked}) == [4, 8] and len(asked) == 24
+    assert s.is_finished()
+    assert s.summary()["pool"] == 48 and s.summary()["admitted"] == 24
+
+
+def test_one_member_per_predicted_latency_where_the_predictor_tells_networks_apart():
+    space = spaces.get("search_tiny")
+
+    def ms(a):  # act never changes it, so each latency is at least two members
+        return a.stages[0].width * a.stages[0].depth + 0.1 * a.stages[0].kernel
+
+    fine = {"n_startup_trials": 2, "predictor": ms}
+    off = strategy.validate("pool-bo", space, SINGLE, 0, {**fine, "merge_equal_latency": False})
+    every = {ms(space.decode(p)) for p in _ask_all(off)}
+    s = strategy.validate("pool-bo", space, SINGLE, 0, fine)
+    asked = [ms(space.decode(p)) for p in _ask_all(s)]
+    assert 0.1 * 48 <= len(every) <= 24  # fine enough to merge; ties to merge
+    assert sorted(asked) == sorted(every) and s.summary()["admitted"] == len(every)
 
 
 def tiny_latency(arch) -> float:
