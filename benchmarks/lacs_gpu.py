@@ -244,6 +244,11 @@ class DeferredAccuracy:
     def complete(self, key: str) -> bool:
         return all(sd in self.by_seed.get(key, {}) for sd in self.seeds)
 
+    def missing_seeds(self, key: str, _mean: float) -> bool:
+        """Whether an arch trained in this state lacks one of this run's seeds (an arch this
+        state never trained keeps the score it has: it came from elsewhere)."""
+        return key in self.by_seed and not self.complete(key)
+
     def mean(self, key: str) -> float:
         accs = [self.by_seed[key][sd] for sd in self.seeds if sd in self.by_seed.get(key, {})]
         return sum(accs) / len(accs) if accs else math.nan
@@ -454,6 +459,9 @@ def run_base(spec: str, args, rec: Recorder, deadline: float) -> None:
             evals = scaling.Evaluations(path=state / f"{slug}_evals.json")
             dropped = evals.forget_unscored()
             say(f"[bench] {spec}: state {evals.path}: {evals.restored} known, {dropped} unscored")
+            if isinstance(accuracy, DeferredAccuracy):  # more --seeds than the cached means had
+                fewer = evals.forget_accuracies(accuracy.missing_seeds)
+                say(f"[bench] {spec}: {fewer} cached means lack a requested seed: trained again")
         lacs = scaling.LACS(
             grid,
             evaluations=evals,

@@ -151,12 +151,21 @@ class Evaluations:
 
         Called after loading when the accuracy function answers NaN for "not scored yet"
         (a proxy trained later in a batch, cut before it finished); returns how many."""
-        unscored = [k for k, v in self._accuracy.items() if v != v]
-        for key in unscored:
+        return self.forget_accuracies(lambda key, accuracy: accuracy != accuracy)
+
+    def forget_accuracies(self, stale: Callable[[str, float], bool]) -> int:
+        """Drop the accuracies for which ``stale(arch_hash, accuracy)`` holds, so those archs
+        are asked again; returns how many.
+
+        Called after loading a checkpoint whose scores no longer answer this run's question
+        (for example a mean over fewer proxy seeds than the run now asks for)."""
+        keys = [k for k, v in self._accuracy.items() if stale(k, v)]
+        for key in keys:
             del self._accuracy[key]
-            self._replay_accuracy.discard(key)
-        self.restored = (self.restored[0], self.restored[1] - len(unscored))
-        return len(unscored)
+            if key in self._replay_accuracy:
+                self._replay_accuracy.discard(key)
+                self.restored = (self.restored[0], self.restored[1] - 1)
+        return len(keys)
 
     def stats(self) -> dict[str, Any]:
         return {

@@ -46,3 +46,18 @@ def test_an_unscored_accuracy_in_a_checkpoint_is_asked_again(tmp_path):
     assert again.restored == (0, 1)
     assert again.accuracy(scored) == 70.0 and asked == []
     assert again.accuracy(unscored) == 80.0 and asked == [unscored]
+
+
+def test_stale_accuracies_are_forgotten_and_asked_again(tmp_path):
+    """A score a resumed run no longer trusts (say, a mean over fewer seeds) is asked again."""
+    kept, stale = small_base(resolution=32), small_base(resolution=64)
+    path = tmp_path / "cache.json"
+    first = Evaluations(lambda a: 1.0, lambda a: 70.0 if a is kept else 60.0, path)
+    first.accuracy(kept), first.accuracy(stale)
+    asked = []
+    again = Evaluations(None, lambda a: asked.append(a) or 65.0, path)
+    assert again.forget_accuracies(lambda key, acc: key == stale.hash()) == 1
+    assert again.restored == (0, 1)
+    assert again.accuracy(kept) == 70.0 and asked == []
+    assert again.accuracy(stale) == 65.0 and asked == [stale]
+    assert again.evaluations == 2  # the replayed score counts as this run's, the new one too
