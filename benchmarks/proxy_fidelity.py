@@ -78,6 +78,8 @@ PRESETS: dict[str, dict[str, Any]] = {
     "scale29c": dict(GPU_PROXY, resolution_scale=0.286, epochs=8, clip_grad=1.0),
     "scale29h": dict(GPU_PROXY, resolution_scale=0.286, epochs=8, head_lr_width=512),
     "scale29he16": dict(GPU_PROXY, resolution_scale=0.286, epochs=16, head_lr_width=512),
+    # the longest budget inside the 90-GPU-s cap for the ResNets (~17 GPU-s per 8 epochs)
+    "scale29he32": dict(GPU_PROXY, resolution_scale=0.286, epochs=32, head_lr_width=512),
     # twice the side (128 px for 224 px): the last stage of a stride-32 net sees 4x4, not 2x2
     "scale57h": dict(GPU_PROXY, resolution_scale=0.571, epochs=8, head_lr_width=512),
 }
