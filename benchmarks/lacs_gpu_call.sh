@@ -5,7 +5,7 @@
 SECS=$1; STATE=$2; NAME=$3; shift 3
 t0=$(date +%s)
 . benchmarks/gpu_call_lib.sh
-cp -r "$STATE" "$W/state"
+rm -rf "$W/state" && cp -r "$STATE" "$W/state"  # into an existing folder cp would nest it
 timeout -k 10 -s TERM "$SECS" python3 benchmarks/lacs_gpu.py --device cuda --proxy recipe \
   --cifar-train .data/cifar10-train-50k.tar.gz --cifar-test .data/cifar10-test-10k.tar.gz \
   --state-dir "$W/state" --out "$W/$NAME.json" --time-budget-s $((SECS - 60)) "$@" \
