@@ -82,12 +82,15 @@ PRESETS: dict[str, dict[str, Any]] = {
     "scale29he32": dict(GPU_PROXY, resolution_scale=0.286, epochs=32, head_lr_width=512),
     # the same number of steps as scale29he32 for a half or a quarter of its compute (smaller
     # batches, lr by the linear-scaling rule): is it steps or epochs the bottleneck nets lack?
-    "scale29hb256e16": dict(GPU_PROXY, resolution_scale=0.286, epochs=16, head_lr_width=512,
-                            batch_size=256, lr=0.2),
-    "scale29hb128e8": dict(GPU_PROXY, resolution_scale=0.286, epochs=8, head_lr_width=512,
-                           batch_size=128, lr=0.1),
-    "scale29hb128e16": dict(GPU_PROXY, resolution_scale=0.286, epochs=16, head_lr_width=512,
-                            batch_size=128, lr=0.1),
+    "scale29hb256e16": dict(
+        GPU_PROXY, resolution_scale=0.286, epochs=16, head_lr_width=512, batch_size=256, lr=0.2
+    ),
+    "scale29hb128e8": dict(
+        GPU_PROXY, resolution_scale=0.286, epochs=8, head_lr_width=512, batch_size=128, lr=0.1
+    ),
+    "scale29hb128e16": dict(
+        GPU_PROXY, resolution_scale=0.286, epochs=16, head_lr_width=512, batch_size=128, lr=0.1
+    ),
     # twice the side (128 px for 224 px): the last stage of a stride-32 net sees 4x4, not 2x2
     "scale57h": dict(GPU_PROXY, resolution_scale=0.571, epochs=8, head_lr_width=512),
 }
