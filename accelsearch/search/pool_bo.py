@@ -41,6 +41,7 @@ import numpy as np
 from accelsearch.core.errors import ConfigError
 from accelsearch.search.budget import pool_within_budget
 from accelsearch.search.pool_acquisition import expected_improvement, hypervolume_improvement
+from accelsearch.search.pool_exploit import exploit_candidates, representatives
 from accelsearch.search.pool_surrogate import Surrogate, features, parameter_of_column
 from accelsearch.search.predictors import check_predictor, make_predictor, predict_params, unit_of
 from accelsearch.search.sampling import SobolStream
@@ -83,6 +84,8 @@ class PoolBOSearcher(Searcher):
         "latency_feature": None,
         "local_every": None,
         "per_parameter": False,
+        "exploit_every": None,
+        "summed_kernel": False,
     }
     option_kinds = {
         "predictor": (object,),  # a name, or from Python a callable or a LUT: check_predictor
@@ -90,6 +93,7 @@ class PoolBOSearcher(Searcher):
         "reference": (int, float),
         "latency_feature": (int, float),
         "local_every": (int,),
+        "exploit_every": (int,),
     }
 
     def __init__(self, space, objective, seed: int = 0, **options: Any) -> None:
@@ -117,6 +121,7 @@ class PoolBOSearcher(Searcher):
         #: pool index -> (modelled value to minimise or None, feasible)
         self.trained: dict[int, tuple[float | None, bool]] = {}
         self._strata: list[np.ndarray] = []
+        self._rep: np.ndarray | None = None  # pool member -> its admitted representative
 
     @staticmethod
     def _modelled_metric(objective) -> int:
@@ -213,8 +218,15 @@ class PoolBOSearcher(Searcher):
         x = self._features(np.array([i for i, _ in points], dtype=np.int64))
         y = np.array([v for _, v in points])
         model = Surrogate(
-            seed=self.seed, warp=bool(self.options["warp"]), groups=self._length_groups(x)
+            seed=self.seed,
+            warp=bool(self.options["warp"]),
+            groups=self._length_groups(x),
+            summed=bool(self.options["summed_kernel"]),
         ).fit(x, y)
+        near_best = self._exploit_step(fresh)
+        if len(near_best):  # exploitation: the GP's best one parameter from the best
+            mu, _ = model.predict(self._features(near_best))
+            return int(near_best[int(np.argmin(mu))])
         fresh = self._maybe_local(fresh)
         mu, sigma = model.predict(self._features(fresh))
         score = self._acquisition(mu, sigma, fresh, model)
@@ -223,12 +235,28 @@ class PoolBOSearcher(Searcher):
 
     def _length_groups(self, x: np.ndarray) -> np.ndarray | None:
         """The GP's length-scale groups (``per_parameter``): one per parameter, and one for
-        the latency feature where :meth:`_features` adds it."""
-        if not self.options["per_parameter"]:
+        the latency feature where :meth:`_features` adds it. ``summed_kernel``: these
+        scales' kernel plus one of one length scale."""
+        if not (self.options["per_parameter"] or self.options["summed_kernel"]):
             return None
         groups = parameter_of_column(self.encoding)
         extra = x.shape[1] - len(groups)  # the latency feature's column
         return np.concatenate([groups, np.full(extra, groups.max() + 1)])
+
+    def _exploit_step(self, fresh: np.ndarray) -> np.ndarray:
+        """Every ``exploit_every``-th ask (off by default): the unasked members one parameter
+        away from the best trained ones (:mod:`accelsearch.search.pool_exploit`); empty on
+        the other asks or where none is left."""
+        k = self.options["exploit_every"]
+        if k is None or int(k) <= 0:
+            return np.empty(0, dtype=np.int64)
+        k = int(k)
+        if (len(self.asked) - len(self._strata)) % k != k - 1:
+            return np.empty(0, dtype=np.int64)
+        if self._rep is None:
+            self._rep = representatives(self.latency, self.admitted, len(self.pool))
+        done = sorted((v, i) for i, (v, ok) in self.trained.items() if v is not None and ok)
+        return exploit_candidates(self.pool, self._rep, [i for _, i in done], fresh)
 
     def _maybe_local(self, fresh: np.ndarray) -> np.ndarray:
         """Every ``local_every``-th ask: only members one or two parameters away from a
@@ -346,4 +374,5 @@ class PoolBOSearcher(Searcher):
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
         state["pool"] = None  # regenerated from the seed (keeps snapshots small)
+        state["_rep"] = None
         return state
