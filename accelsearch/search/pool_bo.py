@@ -11,8 +11,10 @@ choosing *which candidates to train*. This strategy:
    random member per equal-count latency stratum);
 3. then fits a Gaussian process (scikit-learn's, on one-hot categorical and scaled ordered
    parameters; ``per_parameter``: one length scale per parameter, off by default: on
-   NAS-Bench-201 it did not beat one length scale on fresh seeds and its fit is ~20x slower
-   at 300 trials) to the trained members' modelled metric (accuracy) and trains the member
+   NAS-Bench-201 it did not beat one length scale on fresh seeds and its fit is ~6x slower
+   at 300 trials; ``summed_kernel``: both kernels added, off) to the trained members'
+   modelled metric (accuracy; ``reference_quantile``, off: the EHVI reference at that
+   quantile of the trained values instead of the worst) and trains the member
    with the largest acquisition: for ``[accuracy, latency_ms]`` the expected hypervolume
    improvement with the member's latency taken as known
    (:mod:`accelsearch.search.pool_acquisition`: a closed form, nothing sampled); for one
@@ -20,7 +22,9 @@ choosing *which candidates to train*. This strategy:
    ask (default: every ask for a front, every second for one metric) chooses only among
    members one or two parameters away from the current front (for one metric: the three
    best); under a latency budget with one metric the predicted
-   latency is also a GP feature (``latency_feature``).
+   latency is also a GP feature (``latency_feature``). ``exploit_every: k`` (off): every
+   k-th ask trains the GP-best unasked member one parameter from the best trained ones
+   (:mod:`accelsearch.search.pool_exploit`; NB201: +0.003 HV ratio, not enough to confirm).
 
 With a latency budget the pool is cut to the members predicted within it (``budget_margin``,
 5 %, admits those just over: the predictor errs, the measurement decides) before any trial;
