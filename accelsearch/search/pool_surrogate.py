@@ -29,15 +29,36 @@ def parameter_of_column(encoding) -> np.ndarray:
 
 class ParameterMatern(Matern):
     """A Matern kernel with one length scale per parameter: ``groups[c]`` is the parameter of
-    feature column ``c``, ``length_scale`` has one entry per parameter. Evaluated as the
-    per-column (anisotropic) Matern with each column's scale its parameter's; the gradient
-    with respect to a parameter's log length scale is the sum over its columns."""
+    feature column ``c``, ``length_scale`` has one entry per parameter. Equal to the
+    per-column (anisotropic) Matern with each column's scale its parameter's. For nu = 5/2
+    (pool-bo's) it is computed from one squared distance per *parameter*, not per column:
+    sklearn's per-column gradient array (points² x columns, then summed into groups) made a
+    fit at 300 trials on NAS-Bench-201 (30 columns, 6 parameters) ~20x slower than one
+    length scale; here the arrays are points² x parameters."""
 
     def __init__(self, groups, length_scale=1.0, length_scale_bounds=(1e-5, 1e5), nu=2.5):
         super().__init__(length_scale, length_scale_bounds, nu)
         self.groups = groups
 
     def __call__(self, X, Y=None, eval_gradient=False):
+        groups = np.asarray(self.groups)
+        scales = np.asarray(self.length_scale, dtype=float)
+        if self.nu != 2.5:  # the general path: sklearn's per-column kernel, gradients tied
+            return self._per_column(X, Y, eval_gradient)
+        d = _group_sq_distances(np.asarray(X, float), None if Y is None else np.asarray(Y, float),
+                                groups)  # fmt: skip
+        scaled = d / np.broadcast_to(np.atleast_1d(scales), d.shape[2:]) ** 2
+        r = np.sqrt(5.0 * scaled.sum(axis=2))
+        decay = np.exp(-r)
+        K = (1.0 + r + r**2 / 3.0) * decay
+        if not eval_gradient:
+            return K
+        if self.hyperparameter_length_scale.fixed:
+            return K, np.empty((K.shape[0], K.shape[1], 0))
+        # d K / d log(scale_g) = 5/3 * d_g / scale_g² * (1 + r) exp(-r)   (r = sqrt(5) dist)
+        return K, 5.0 / 3.0 * scaled * ((1.0 + r) * decay)[..., None]
+
+    def _per_column(self, X, Y, eval_gradient):
         groups = np.asarray(self.groups)
         per_column = np.asarray(self.length_scale, dtype=float)[groups]
         columns = Matern(per_column, self.length_scale_bounds, self.nu)
@@ -47,6 +68,20 @@ class ParameterMatern(Matern):
         tied = np.zeros(grad.shape[:2] + (int(groups.max()) + 1,))
         np.add.at(tied, (slice(None), slice(None), groups), grad)  # columns -> their group
         return K, tied
+
+
+def _group_sq_distances(x: np.ndarray, y: np.ndarray | None, groups: np.ndarray) -> np.ndarray:
+    """``out[i, j, g]``: the squared distance between rows ``x[i]`` and ``y[j]`` (``x`` where
+    ``y`` is None) over the columns of group ``g``."""
+    y = x if y is None else y
+    n_groups = int(groups.max()) + 1
+    out = np.empty((len(x), len(y), n_groups))
+    for g in range(n_groups):
+        cols = groups == g
+        a, b = x[:, cols], y[:, cols]
+        sq = (a**2).sum(1)[:, None] + (b**2).sum(1)[None, :] - 2.0 * a @ b.T
+        out[:, :, g] = np.maximum(sq, 0.0)
+    return out
 
 
 def features(encoding, idx: np.ndarray) -> np.ndarray:
@@ -64,10 +99,15 @@ def features(encoding, idx: np.ndarray) -> np.ndarray:
 class Surrogate:
     """A GP on features -> value (to minimise); ``predict`` gives mean and std."""
 
-    def __init__(self, seed: int = 0, warp: bool = True, groups=None) -> None:
+    def __init__(self, seed: int = 0, warp: bool = True, groups=None, summed: bool = False):
         """``groups``: the parameter of each feature column (:func:`parameter_of_column`)
-        for one length scale per parameter; ``None``: one length scale for all."""
+        for one length scale per parameter; ``None``: one length scale for all.
+        ``summed`` (with ``groups``): both, added, each with its own amplitude - the GP can
+        weigh a smooth trend over all parameters against the parameters that matter."""
+        if summed and groups is None:
+            raise ValueError("Surrogate(summed=True) needs groups (parameter_of_column)")
         self.seed = seed
+        self.summed = summed
         self.groups = None if groups is None else np.asarray(groups, dtype=np.int64)
         self.gp: GaussianProcessRegressor | None = None
         self.warper: PowerTransformer | None = PowerTransformer() if warp else None
@@ -85,7 +125,10 @@ class Surrogate:
         if self.warper is not None:
             self.warper.fit(np.asarray(y, dtype=float).reshape(-1, 1))
             y = self.warp(y)
-        kernel = ConstantKernel(1.0, (1e-3, 1e3)) * self._matern() + WhiteKernel(1e-2, (1e-6, 1.0))
+        kernel = ConstantKernel(1.0, (1e-3, 1e3)) * self._matern()
+        if self.summed:
+            kernel = kernel + ConstantKernel(1.0, (1e-3, 1e3)) * self._matern(one=True)
+        kernel = kernel + WhiteKernel(1e-2, (1e-6, 1.0))
         self.gp = GaussianProcessRegressor(
             kernel=kernel, normalize_y=True, n_restarts_optimizer=0, random_state=self.seed
         )
@@ -94,8 +137,8 @@ class Surrogate:
             self.gp.fit(x, y)
         return self
 
-    def _matern(self) -> Matern:
-        if self.groups is None:
+    def _matern(self, one: bool = False) -> Matern:
+        if self.groups is None or one:
             return Matern(length_scale=1.0, length_scale_bounds=(1e-2, 1e2), nu=2.5)
         ones = np.ones(int(self.groups.max()) + 1)
         return ParameterMatern(self.groups, ones, length_scale_bounds=(1e-2, 1e2), nu=2.5)

@@ -84,3 +84,33 @@ def test_pool_bo_fits_one_length_scale_per_parameter_and_the_latency_feature():
         off = strategy.validate("pool-bo", space, Objective.of("accuracy"), 0, default)
         off.ask()
         assert off._length_groups(off._features(members)) is None  # one length scale
+
+
+def test_fast_tied_kernel_matches_the_per_column_path_also_between_two_sets():
+    rng = np.random.default_rng(2)
+    groups = np.array([0, 0, 1, 1, 1, 2])
+    x, y = rng.random((9, 6)), rng.random((4, 6))
+    k = ParameterMatern(groups, np.array([0.5, 1.7, 3.0]), nu=2.5)
+    fast, fast_grad = k(x, eval_gradient=True)
+    slow, slow_grad = k._per_column(x, None, True)
+    assert np.allclose(fast, slow) and np.allclose(fast_grad, slow_grad)
+    assert np.allclose(k(x, y), k._per_column(x, y, False))
+
+
+def test_summed_kernel_has_both_scales_and_pool_bo_passes_it():
+    enc = _nb201_encoding()
+    rng = np.random.default_rng(3)
+    idx = rng.integers(0, 5, size=(30, 6))
+    x, y = features(enc, idx), rng.standard_normal(30)
+    gp = Surrogate(groups=parameter_of_column(enc), summed=True).fit(x, y).gp
+    parts = gp.kernel_.k1  # (C * per parameter) + (C * one scale)
+    assert isinstance(parts.k1.k2, ParameterMatern) and len(parts.k1.k2.length_scale) == 6
+    assert type(parts.k2.k2) is Matern and np.isscalar(parts.k2.k2.length_scale)
+    space = spaces.get("nb201")
+    s = strategy.validate(
+        "pool-bo", space, Objective.of("accuracy"), 0,
+        {"candidates": 512, "summed_kernel": True, "predictor": lambda arch: 1.0 + 0.01 * len(
+            [o for o in space.ops_of(arch) if o == "nor_conv_3x3"])},
+    )  # fmt: skip
+    s.ask()
+    assert len(set(s._length_groups(s._features(np.array([0, 1]))).tolist())) == 6
