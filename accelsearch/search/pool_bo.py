@@ -90,7 +90,6 @@ class PoolBOSearcher(Searcher):
         "per_parameter": False,
         "exploit_every": None,
         "summed_kernel": False,
-        "reference_quantile": None,
     }
     option_kinds = {
         "predictor": (object,),  # a name, or from Python a callable or a LUT: check_predictor
@@ -99,7 +98,6 @@ class PoolBOSearcher(Searcher):
         "latency_feature": (int, float),
         "local_every": (int,),
         "exploit_every": (int,),
-        "reference_quantile": (int, float),
     }
 
     def __init__(self, space, objective, seed: int = 0, **options: Any) -> None:
@@ -111,12 +109,6 @@ class PoolBOSearcher(Searcher):
             raise ConfigError(
                 f"search.options.n_startup_trials must be >= 2 (a GP needs points), got "
                 f"{o['n_startup_trials']}"
-            )
-        q = o["reference_quantile"]
-        if q is not None and (isinstance(q, bool) or not 0 < q <= 1):
-            raise ConfigError(
-                f"search.options.reference_quantile must be in (0, 1] (1: the worst trained "
-                f"value, as without it), got {q!r}"
             )
         margin = o["budget_margin"]
         if isinstance(margin, bool) or margin < 0:
@@ -350,16 +342,12 @@ class PoolBOSearcher(Searcher):
 
     def _reference(self) -> float:
         """The modelled value beyond which nothing counts (minimised): the option, else the
-        worst value trained so far, or (``reference_quantile`` q) the q-quantile of the
-        trained values - 0.5: only the better half of the front counts, so that the asks go
-        to the accurate end users look at rather than to the fast, inaccurate one."""
+        worst value trained so far."""
         ref = self.options["reference"]
         if ref is not None:
             mode = self.objective.modes[self.modelled]
             return -float(ref) if mode == "max" else float(ref)
-        values = [v for v, _ in self.trained.values() if v is not None]
-        q = self.options["reference_quantile"]
-        return max(values) if q is None else float(np.quantile(values, float(q)))
+        return max(v for v, _ in self.trained.values() if v is not None)
 
     def _tell_impl(self, suggestion_id, params, metrics, values) -> None:
         i = self.in_flight.pop(self.encoding.key(params), None)

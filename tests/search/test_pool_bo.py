@@ -216,26 +216,3 @@ def test_latency_is_a_gp_feature_for_one_metric_under_a_latency_budget_only():
     weighed = strategy.validate("pool-bo", space, SINGLE, 0, {**opts, "latency_feature": 0})
     weighed.ask()
     assert weighed._features(members).shape == plain._features(members).shape
-
-
-def test_reference_quantile_counts_only_the_better_part_of_the_front():
-    space = spaces.get("nb201")
-    opts = {"candidates": 512, "n_startup_trials": 8, "predictor": latency_of(space)}
-    s = strategy.validate("pool-bo", space, MULTI, 0, {**opts, "reference_quantile": 0.5})
-    plain = strategy.validate("pool-bo", space, MULTI, 0, opts)
-    for x in (s, plain):
-        _drive(x, space, 8)
-    values = [v for v, _ in s.trained.values()]
-    assert s._reference() == pytest.approx(np.median(values))
-    assert plain._reference() == max(values)  # without it: the worst trained value
-    # a candidate sure to land between the median and the worst value gains nothing
-    ref = s._reference()
-    front = np.array(values)
-    lat = s.latency[np.array(list(s.trained))]
-    gain = hypervolume_improvement(
-        np.array([ref + 0.5 * (max(values) - ref)]), np.zeros(1), np.array([lat.min() / 2]),
-        front, lat, ref, float(s.latency.max()),
-    )  # fmt: skip
-    assert gain[0] == 0.0
-    with pytest.raises(ConfigError, match="reference_quantile must be in"):
-        strategy.validate("pool-bo", space, MULTI, 0, {**opts, "reference_quantile": 1.5})
