@@ -13,9 +13,7 @@ choosing *which candidates to train*. This strategy:
    parameters; ``per_parameter``: one length scale per parameter, off by default: on
    NAS-Bench-201 it did not beat one length scale on fresh seeds and its fit is ~6x slower
    at 300 trials; ``summed_kernel``: both kernels added, off) to the trained members'
-   modelled metric (accuracy; ``reference_quantile``, off: the EHVI reference at that
-   quantile of the trained values instead of the worst) and trains the member
-   with the largest acquisition: for ``[accuracy, latency_ms]`` the expected hypervolume
+   modelled metric (accuracy) and trains the member with the largest acquisition: for ``[accuracy, latency_ms]`` the expected hypervolume
    improvement with the member's latency taken as known
    (:mod:`accelsearch.search.pool_acquisition`: a closed form, nothing sampled); for one
    metric the expected improvement over the best feasible value. Every ``local_every``-th
