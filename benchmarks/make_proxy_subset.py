@@ -27,7 +27,8 @@ from pathlib import Path
 
 from PIL import Image
 
-_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".jpe"}
+from accelsearch.objectives.accuracy.data import IMAGE_EXTS  # what the loader reads
+
 _VAL_NAMES = ("val", "validation", "test")
 
 
@@ -35,7 +36,7 @@ def class_images(folder: Path) -> dict[str, list[Path]]:
     """``{class: sorted image paths}`` of an ImageFolder-layout folder."""
     out = {}
     for d in sorted(p for p in folder.iterdir() if p.is_dir()):
-        images = sorted(p for p in d.iterdir() if p.suffix.lower() in _SUFFIXES)
+        images = sorted(p for p in d.iterdir() if p.suffix.lower() in IMAGE_EXTS)
         if images:
             out[d.name] = images
     return out

@@ -13,8 +13,9 @@ choosing *which candidates to train*. This strategy:
    parameters; ``per_parameter``: one length scale per parameter, off by default: on
    NAS-Bench-201 it did not beat one length scale on fresh seeds and its fit is ~6x slower
    at 300 trials; ``summed_kernel``: both kernels added, off) to the trained members'
-   modelled metric (accuracy) and trains the member with the largest acquisition: for ``[accuracy, latency_ms]`` the expected hypervolume
-   improvement with the member's latency taken as known
+   modelled metric (accuracy) and trains the member with the largest acquisition: for
+   ``[accuracy, latency_ms]`` the expected hypervolume improvement with the member's latency
+   taken as known
    (:mod:`accelsearch.search.pool_acquisition`: a closed form, nothing sampled); for one
    metric the expected improvement over the best feasible value. Every ``local_every``-th
    ask (default: every ask for a front, every second for one metric) chooses only among
@@ -250,15 +251,23 @@ class PoolBOSearcher(Searcher):
         away from the best trained ones (:mod:`accelsearch.search.pool_exploit`); empty on
         the other asks or where none is left."""
         k = self.options["exploit_every"]
-        if k is None or int(k) <= 0:
-            return np.empty(0, dtype=np.int64)
-        k = int(k)
-        if (len(self.asked) - len(self._strata)) % k != k - 1:
+        if k is None or not self._kth_ask(int(k)):
             return np.empty(0, dtype=np.int64)
         if self._rep is None:
             self._rep = representatives(self.latency, self.admitted, len(self.pool))
-        done = sorted((v, i) for i, (v, ok) in self.trained.items() if v is not None and ok)
-        return exploit_candidates(self.pool, self._rep, [i for _, i in done], fresh)
+        best_first = [i for _, i in sorted((v, i) for v, _, i in self._feasible_trained())]
+        return exploit_candidates(self.pool, self._rep, best_first, fresh)
+
+    def _kth_ask(self, k: int) -> bool:
+        """Whether this ask is the k-th since the last such one (counted after the startup
+        strata); never for ``k <= 0``."""
+        return k > 0 and (len(self.asked) - len(self._strata)) % k == k - 1
+
+    def _feasible_trained(self) -> list[tuple[float, float, int]]:
+        """``(modelled value, predicted latency, pool index)`` of the feasible trained members."""
+        return [
+            (v, self.latency[i], i) for i, (v, ok) in self.trained.items() if v is not None and ok
+        ]
 
     def _maybe_local(self, fresh: np.ndarray) -> np.ndarray:
         """Every ``local_every``-th ask: only members one or two parameters away from a
@@ -268,12 +277,9 @@ class PoolBOSearcher(Searcher):
         k = self.options["local_every"]
         if k is None:  # the front: every ask; one metric: every second (see LOCAL_EVERY)
             k = LOCAL_EVERY[self.objective.multi]
-        k = int(k)
-        if k <= 0 or (len(self.asked) - len(self._strata)) % k != k - 1:
+        if not self._kth_ask(int(k)):
             return fresh
-        done = [
-            (v, self.latency[i], i) for i, (v, ok) in self.trained.items() if v is not None and ok
-        ]
+        done = self._feasible_trained()
         front, best = [], np.inf
         if not self.objective.multi:  # one metric: the three best so far
             front = [i for _, _, i in sorted(done)[:3]]
