@@ -310,7 +310,17 @@ def markdown(r: dict[str, Any]) -> str:
                 f"{'–' if m['accuracy'] is None else format(m['accuracy'], '.2f')} | "
                 f"{'–' if util is None else f'{100 * util:.1f} %'} |"
             )
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines + baseline_section(r.get("summary_md"))) + "\n"
+
+
+def baseline_section(summary_md: str | None) -> list[str]:
+    """The comparison ``accelsearch`` wrote into the run's summary.md (between its baseline
+    markers), its heading one level down; the figure stays in the run folder."""
+    start, end = "<!-- accelsearch baselines: start -->", "<!-- accelsearch baselines: end -->"
+    if not summary_md or start not in summary_md:
+        return []
+    body = summary_md.split(start, 1)[1].split(end, 1)[0].strip().splitlines()
+    return [""] + ["#" + ln if ln.startswith("## ") else ln for ln in body if "](" not in ln]
 
 
 def main(argv=None) -> int:
