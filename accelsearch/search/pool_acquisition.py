@@ -13,13 +13,6 @@ current front's staircase ``h(t')`` and ``v``, so
 with ``E[max(0, h - V)] = sigma * (z Phi(z) + phi(z))``, ``z = (h - mu) / sigma`` (the
 expected improvement below a level). Nothing is sampled; a pool of 16,384 candidates against
 a front of 100 points is one small matrix.
-
-Where the GP models a *warped* value (pool-bo's power transform), ``V`` is Gaussian only in
-the warped scale, while the hypervolume the user reads is in the metric's own units.
-:func:`hypervolume_improvement_at_nodes` takes each candidate's value at equal-probability
-quantile nodes (:func:`quantile_nodes`, mapped back to the metric's units by the caller)
-and averages the exact improvement of each node: the same expectation, in the units the
-hypervolume is scored in.
 """
 
 from __future__ import annotations
@@ -71,33 +64,6 @@ def hypervolume_improvement(
     overlap = np.clip(edges[None, 1:] - start, 0.0, None)  # N x (k+1)
     gain = expected_improvement(np.asarray(mu)[:, None], np.asarray(sigma)[:, None], levels)
     return (overlap * gain).sum(axis=1)
-
-
-def quantile_nodes(k: int) -> np.ndarray:
-    """``k`` standard-normal quantiles at equal probability steps (``(i + 1/2) / k``): the
-    nodes of an equal-weight quadrature of ``E[f(V)]``, ``V = mu + sigma * node``."""
-    return norm.ppf((np.arange(k) + 0.5) / k)
-
-
-def hypervolume_improvement_at_nodes(
-    node_values: np.ndarray,
-    cand_latency: np.ndarray,
-    front_values: np.ndarray,
-    front_latency: np.ndarray,
-    ref_value: float,
-    ref_latency: float,
-) -> np.ndarray:
-    """Expected hypervolume improvement of each candidate from its values at equal-weight
-    nodes (``node_values``: candidates x nodes, in the front's units): the mean over nodes
-    of the exact improvement ``sum_j overlap_j(t) * max(0, h_j - v)``."""
-    edges, levels = staircase(front_values, front_latency, ref_value, ref_latency)
-    t = np.asarray(cand_latency, dtype=float)[:, None]
-    overlap = np.clip(edges[None, 1:] - np.maximum(edges[None, :-1], t), 0.0, None)
-    nodes = np.asarray(node_values, dtype=float)
-    total = np.zeros(len(nodes))
-    for k in range(nodes.shape[1]):  # one node at a time: candidates x steps stays small
-        total += (overlap * np.clip(levels[None, :] - nodes[:, k, None], 0.0, None)).sum(1)
-    return total / nodes.shape[1]
 
 
 def hypervolume(values: np.ndarray, latency: np.ndarray, ref_value: float, ref_latency: float):

@@ -43,12 +43,7 @@ import numpy as np
 
 from accelsearch.core.errors import ConfigError
 from accelsearch.search.budget import pool_within_budget
-from accelsearch.search.pool_acquisition import (
-    expected_improvement,
-    hypervolume_improvement,
-    hypervolume_improvement_at_nodes,
-    quantile_nodes,
-)
+from accelsearch.search.pool_acquisition import expected_improvement, hypervolume_improvement
 from accelsearch.search.pool_exploit import exploit_candidates, representatives
 from accelsearch.search.pool_surrogate import Surrogate, features, parameter_of_column
 from accelsearch.search.predictors import check_predictor, make_predictor, predict_params, unit_of
@@ -71,8 +66,6 @@ LOCAL_EVERY = {True: 1, False: 2}
 #: the additive per-edge model 0.60), whose ties are copies of one graph, and the per-layer
 #: table at batch 1 (28 values, 0.002), whose ties are its coarseness
 MERGE_MIN_DISTINCT = 0.1
-#: quadrature nodes of ``raw_ehvi`` (equal-probability normal quantiles)
-RAW_EHVI_NODES = 32
 
 
 @register_searcher(
@@ -96,8 +89,6 @@ class PoolBOSearcher(Searcher):
         "per_parameter": False,
         "exploit_every": None,
         "summed_kernel": False,
-        "raw_ehvi": False,
-        "startup_strata": "count",
     }
     option_kinds = {
         "predictor": (object,),  # a name, or from Python a callable or a LUT: check_predictor
@@ -181,11 +172,6 @@ class PoolBOSearcher(Searcher):
         order = self.admitted[np.argsort(self.latency[self.admitted], kind="stable")]
         k = min(int(self.options["n_startup_trials"]), len(order))
         strata = np.array_split(order, k)
-        if self.options["startup_strata"] == "width":  # equal latency widths, empty ones skipped
-            t = self.latency[order]
-            cut = np.searchsorted(np.linspace(t[0], t[-1], k + 1)[1:-1], t, side="right")
-            strata = [order[cut == b] for b in range(k) if np.any(cut == b)]
-            k = len(strata)
         self._strata = [strata[i] for i in self.rng.permutation(k)]
 
     def _one_per_latency(self, members: np.ndarray) -> np.ndarray:
@@ -348,16 +334,6 @@ class PoolBOSearcher(Searcher):
             guess, _ = model.predict(self._features(running))
             values = np.concatenate([values, guess])
             front_idx = np.concatenate([front_idx, running])
-        if self.options["raw_ehvi"]:  # the improvement in the metric's units, not the GP's
-            nodes = model.unwarp(mu[:, None] + sigma[:, None] * quantile_nodes(RAW_EHVI_NODES))
-            return hypervolume_improvement_at_nodes(
-                nodes,
-                self.latency[fresh],
-                model.unwarp(values),
-                self.latency[front_idx],
-                self._reference(),
-                float(self.latency[self.admitted].max()),
-            )
         return hypervolume_improvement(
             mu,
             sigma,

@@ -20,9 +20,6 @@ from sklearn.gaussian_process import GaussianProcessRegressor
 from sklearn.gaussian_process.kernels import ConstantKernel, Matern, WhiteKernel
 from sklearn.preprocessing import PowerTransformer
 
-#: points of :meth:`Surrogate.unwarp`'s table (a fraction of a percent of the range apart)
-UNWARP_GRID = 2048
-
 
 def parameter_of_column(encoding) -> np.ndarray:
     """For each column of :func:`features`, the index of the parameter it encodes."""
@@ -124,23 +121,9 @@ class Surrogate:
             return y
         return self.warper.transform(y.reshape(-1, 1)).ravel()
 
-    def unwarp(self, w) -> np.ndarray:
-        """Warped values back in the metric's units (the inverse of :meth:`warp`, through a
-        monotone table over the fitted values' range widened by its own width on each side;
-        beyond it the table's ends: the power transform's own inverse is undefined far on
-        one side)."""
-        w = np.asarray(w, dtype=float)
-        if self.warper is None:
-            return w
-        raw = np.linspace(self._lo - self._span, self._hi + self._span, UNWARP_GRID)
-        return np.interp(w, self.warp(raw), raw)
-
     def fit(self, x: np.ndarray, y: np.ndarray) -> Surrogate:
         if self.warper is not None:
-            y = np.asarray(y, dtype=float)
-            self.warper.fit(y.reshape(-1, 1))
-            self._lo, self._hi = float(y.min()), float(y.max())
-            self._span = max(self._hi - self._lo, 1e-9)
+            self.warper.fit(np.asarray(y, dtype=float).reshape(-1, 1))
             y = self.warp(y)
         kernel = ConstantKernel(1.0, (1e-3, 1e3)) * self._matern()
         if self.summed:
