@@ -13,10 +13,10 @@ spending a *latency* budget:
 4. φ is solved for every target with that triple; each member's latency is measured.
 
 Every latency and accuracy is cached by arch (:class:`.Evaluations`), and each member
-records how many new measurements it cost. :meth:`LACS.grow_fixed` grows a family with given
-coefficients (EfficientNet's accuracy-only ones for the built-in comparison), φ solved on
-latency (equal latency, as in EfficientNet-X's ablation) or on the FLOPs budget the latency
-targets imply.
+records how many new measurements it cost. :meth:`LACS.grow_fixed` (:mod:`.fixed`) grows a
+family with given coefficients (EfficientNet's accuracy-only ones for the built-in
+comparison), φ solved on latency (equal latency, as in EfficientNet-X's ablation) or on the
+FLOPs budget the latency targets imply.
 """
 
 from __future__ import annotations
@@ -29,9 +29,12 @@ from typing import Any
 from accelsearch.core.arch import Arch
 from accelsearch.core.errors import ConfigError
 from accelsearch.objectives.reward import mnas_reward
-from accelsearch.scaling.efficientnet import ExactFlops, solve_flops_budget
+from accelsearch.scaling.efficientnet import ExactFlops as ExactFlops
+from accelsearch.scaling.efficientnet import solve_flops_budget as solve_flops_budget
 from accelsearch.scaling.evaluations import Evaluations
 from accelsearch.scaling.family import Family, GridPoint
+from accelsearch.scaling.fixed import PHI_FROM as PHI_FROM
+from accelsearch.scaling.fixed import FixedCoefficientGrowth
 from accelsearch.scaling.grid import (
     Triple,
     check_targets,
@@ -39,19 +42,22 @@ from accelsearch.scaling.grid import (
     resolve_targets,
     validate_grid,
 )
-from accelsearch.scaling.members import CostFn, EfficiencyFn, MemberMaker, same_family_as
+from accelsearch.scaling.members import CostFn, EfficiencyFn, MemberMaker
+from accelsearch.scaling.members import same_family_as as same_family_as
 from accelsearch.scaling.predict import LatencyPredictor, StageFlops, make_predictor
-from accelsearch.scaling.prune import EFFICIENTNET_COEFFICIENTS, PrunedGrid, prune_grid
+from accelsearch.scaling.prune import EFFICIENTNET_COEFFICIENTS as EFFICIENTNET_COEFFICIENTS
+from accelsearch.scaling.prune import PrunedGrid, prune_grid
 from accelsearch.scaling.rules import compound, scale, space_rounding
 from accelsearch.scaling.solve import PhiSolution, PhiSolver, UnreachableTargetError
 
+# the `X as X` imports re-export names importable from here before .fixed was split off
+
 LatencyFn = Callable[[Arch], object]  # returns a LatencyResult or a float (ms)
-PHI_FROM = ("latency", "flops")
 
 __all__ = ["LACS", "UnreachableTargetError"]
 
 
-class LACS:
+class LACS(FixedCoefficientGrowth):
     """Latency-aware compound scaling.
 
     ``latency(arch)`` measures an arch (a LatencyResult or ms); ``accuracy(arch)`` estimates
@@ -360,116 +366,6 @@ class LACS:
             )
         best = max(scored, key=lambda g: g.reward)
         return (best.alpha, best.beta, best.gamma)
-
-    def grow_fixed(
-        self,
-        base: Arch,
-        triple: Sequence[float],
-        targets_ms: Sequence[float],
-        name: str = "family",
-        method: str = "fixed",
-        phi_from: str = "latency",
-        base_accuracy: float | None = None,
-        cost: CostFn | None = None,
-        efficiency: EfficiencyFn | None = None,
-    ) -> Family:
-        """A family with given coefficients: φ on measured latency (``phi_from="latency"``,
-        equal latency) or on the FLOPs budget the latency targets imply (``"flops"``:
-        FLOPs(member) = FLOPs(base) × target / base latency, EfficientNet's rule)."""
-        if phi_from not in PHI_FROM:
-            raise ConfigError(f"phi_from is {phi_from!r}; valid choices: {', '.join(PHI_FROM)}")
-        triple = validate_grid([triple])[0]
-        t0 = time.perf_counter()
-        m0 = self.evals.measurements
-        base_ms = self._prepare(base)
-        targets = check_targets(targets_ms, base_ms)
-        if base_accuracy is not None:
-            self.evals.set_accuracy(base, base_accuracy)
-        notes: list[str] = []
-        solved: dict[float, PhiSolution] = {}
-        if phi_from == "flops":
-            solved = self._solve_flops_budgets(base, base_ms, triple, targets, name, notes)
-            targets = [t for t in targets if t in solved]
-        members = MemberMaker(self.evals, self.reward_fn, self.print, cost, efficiency).members(
-            base, base_ms, triple, targets, name, self.solver(base, triple).solve, solved,
-            skipped=notes,
-        )  # fmt: skip
-        settings = self._settings(targets, m0, None)
-        if notes:
-            settings["unreachable"] = notes
-        settings["phi_from"] = phi_from
-        return Family.grown(
-            name, base, base_ms, triple, members, method=method, settings=settings,
-            wall_s=time.perf_counter() - t0,
-        )  # fmt: skip
-
-    def _solve_flops_budgets(
-        self,
-        base: Arch,
-        base_ms: float,
-        triple: Triple,
-        targets: list[float],
-        name: str,
-        notes: list[str],
-    ) -> dict[float, PhiSolution]:
-        """φ per target on the FLOPs budget ``target / base_ms`` × the base's FLOPs; a target
-        that cannot be reached is noted in ``notes`` and left out."""
-        counter = ExactFlops(self.build)
-        solved = {}
-        for t in targets:
-            try:
-                solved[t] = solve_flops_budget(
-                    base, triple, t / base_ms, measure_latency=self.evals.measure,
-                    arch_at=lambda phi: self.scaled(base, triple, phi),
-                    phi_max=self.phi_max(triple), build=self.build, target_ms=t,
-                    tolerance=self.tolerance, counter=counter,
-                )  # fmt: skip
-            except UnreachableTargetError as exc:
-                notes.append(str(exc))
-                self.print(f"[lacs] {name}: target {t:.3f} ms skipped: {exc}")
-        return solved
-
-    def compare(
-        self,
-        family: Family,
-        method: str = "efficientnet",
-        phi_from: str = "latency",
-        cost: CostFn | None = None,
-        efficiency: EfficiencyFn | None = None,
-    ) -> Family:
-        """Grow ``family``'s base with another method to the same targets; sets
-        ``family.baseline`` and returns it. ``method="efficientnet"``: α=1.2, β=1.1, γ=1.15."""
-        if method != "efficientnet":
-            raise ConfigError(f"unknown comparison {method!r}; valid choices: 'efficientnet'")
-        targets = [m.target_ms for m in family.members if m.phi > 0]
-        base_member = next((m for m in family.members if m.phi == 0), None)
-        self.print(
-            f"[lacs] comparison: EfficientNet coefficients {EFFICIENTNET_COEFFICIENTS}, "
-            f"φ from {phi_from}"
-        )
-        if (family.alpha, family.beta, family.gamma) == EFFICIENTNET_COEFFICIENTS and (
-            phi_from == "latency"
-        ):
-            # LACS chose EfficientNet's coefficients: at equal latency the families coincide
-            family.baseline = same_family_as(family, "efficientnet")
-            self.print(
-                "[lacs] LACS chose EfficientNet's coefficients: the comparison is the family"
-            )
-            return family.baseline
-        other = self.grow_fixed(
-            family.base,
-            EFFICIENTNET_COEFFICIENTS,
-            targets,
-            name=f"{family.name}-efficientnet",
-            method="efficientnet",
-            phi_from=phi_from,
-            base_accuracy=base_member.accuracy if base_member is not None else None,
-            cost=cost,
-            efficiency=efficiency,
-        )
-        family.baseline = other
-        family.settings["total_measurements_with_comparison"] = self.evals.measurements
-        return other
 
     def _settings(self, targets, m0, pruned: PrunedGrid | None) -> dict[str, Any]:
         s: dict[str, Any] = {
