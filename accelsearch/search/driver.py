@@ -17,7 +17,8 @@ carries a small checkpoint, which makes Ray Tune snapshot the experiment right t
 (``CheckpointConfig(num_to_keep=1)``), so a snapshot is never older than the last result.
 Ray Tune reads its snapshot back with pickle: the hash of every snapshot file is recorded
 as it is written, and a resume refuses files that do not match
-(:mod:`accelsearch.search.checkpoints`).
+(:mod:`accelsearch.search.checkpoints`). Starting Ray and building the scheduler, the
+trainable and the ``Tuner`` are in :mod:`accelsearch.search.tune_setup`.
 """
 
 from __future__ import annotations
@@ -45,9 +46,18 @@ from accelsearch.search import budget_report, checkpoints, strategy  # noqa: E40
 from accelsearch.search.observer import SearchObserver, SearchStart  # noqa: E402
 from accelsearch.search.result import SearchResult, TrialRecord  # noqa: E402
 from accelsearch.search.settings import SearchSettings  # noqa: E402
-from accelsearch.search.trial import REPORTED_METRICS, TrialContext, run_trial  # noqa: E402
+from accelsearch.search.trial import REPORTED_METRICS  # noqa: E402
+from accelsearch.search.trial import TrialContext as TrialContext  # noqa: E402  (re-export)
+from accelsearch.search.trial import run_trial as run_trial  # noqa: E402  (re-export)
 from accelsearch.search.trial_log import ATTACHED, KEEP, LIVE, TrialLogger  # noqa: E402
 from accelsearch.search.tune_adapter import LIVE_SCREENS, ScreenedSearch  # noqa: E402
+from accelsearch.search.tune_setup import (  # noqa: E402
+    check_resources,
+    init_ray,
+    make_scheduler,
+    make_trainable,
+    make_tuner,
+)
 
 EXPERIMENT = "search"  # Ray Tune's experiment folder inside <output_dir>/ray
 STATE_FILE = "search_state.json"  # tracking ids and settings that resume needs
@@ -102,59 +112,9 @@ class SearchDriver:
     def objective(self) -> strategy.Objective:
         return strategy.objective_from_options(self.settings.options)
 
-    def _init_ray(self) -> None:
-        import ray
-
-        if ray.is_initialized():
-            return
-        kwargs: dict[str, Any] = {
-            "ignore_reinit_error": True,
-            "logging_level": "ERROR",
-            "log_to_driver": bool(int(os.environ.get("ACCELSEARCH_RAY_LOGS", "0"))),
-        }
-        where = f"joining the Ray cluster at {self.address}" if self.address else "starting Ray"
-        self._status(f"[search] {where} ...")
-        t0 = time.perf_counter()
-        if self.address:
-            kwargs["address"] = self.address
-        else:
-            kwargs["include_dashboard"] = False
-            kwargs["num_cpus"] = os.cpu_count()
-            # a search moves small results only; keep the local object store small so that
-            # several local searches (tests, notebooks) fit on one machine
-            kwargs["object_store_memory"] = (
-                int(os.environ.get("ACCELSEARCH_OBJECT_STORE_MB", "256")) * 1024 * 1024
-            )
-        ctx = ray.init(**kwargs)
-        res = ray.cluster_resources()
-        what = (
-            f"joined Ray cluster at {ctx.address_info.get('gcs_address', self.address)}"
-            if self.address
-            else f"Ray ready in {time.perf_counter() - t0:.0f} s"
-        )
-        self.print(f"[search] {what} ({res.get('CPU', 0):g} CPUs, {res.get('GPU', 0):g} GPUs)")
-
     def _status(self, text: str) -> None:
         for observer in self.observers:
             observer.on_status(text)
-
-    def _check_resources(self) -> None:
-        """A trial asking for more GPUs or CPUs than any node has would wait forever."""
-        import ray
-
-        spec = self.settings
-        total = ray.cluster_resources()
-        for key, need in (("GPU", spec.gpus_per_trial), ("CPU", spec.cpus_per_trial)):
-            have = float(total.get(key, 0.0))
-            if need > have:
-                msg = (
-                    f"search.{key.lower()}s_per_trial is {need:g} but the Ray cluster has "
-                    f"{have:g} {key}(s); lower it, or run on a machine/cluster with more"
-                )
-                if self.address:  # an autoscaling cluster may add nodes: say so, go on
-                    self.print(f"[search] warning: {msg}")
-                else:
-                    raise ConfigError(msg)
 
     def prepare_screen(self):
         """The screen for the search's budget, with every check that runs before any trial
@@ -194,46 +154,8 @@ class SearchDriver:
             search_alg.summary_path = str(self.output_dir / SUMMARY_FILE)
         return objective, search_alg, param_space
 
-    def _scheduler(self, objective: strategy.Objective):
-        """Ray Tune scheduler from the settings' ``scheduler`` (``asha`` or none)."""
-        spec = self.settings.scheduler
-        if not self.settings.scheduled:
-            return None
-        from ray.tune.schedulers import ASHAScheduler
-
-        metric = spec.metric or ("accuracy" if objective.multi else objective.metrics[0])
-        mode = strategy.METRIC_MODES.get(metric, "max")
-        max_t = spec.max_t or self.settings.evaluator_epochs or 100
-        if spec.grace_period > max_t:
-            raise ConfigError(
-                f"search.scheduler.grace_period ({spec.grace_period}) is above max_t ({max_t} "
-                "epochs); lower grace_period or raise max_t"
-            )
-        return ASHAScheduler(
-            time_attr="epoch",
-            metric=metric,
-            mode=mode,
-            max_t=max_t,
-            grace_period=spec.grace_period,
-            reduction_factor=spec.reduction_factor,
-            stop_last_trials=False,
-        )
-
     def _trainable(self):
-        from ray import tune
-
-        spec = self.settings
-        ctx = TrialContext.for_workers(
-            self.space,
-            self.evaluator,
-            spec.trial,
-            checkpoint_result=spec.resumable,
-            checkpoint_epochs=spec.resumable and spec.scheduled,
-            budget=self.budget,
-            gate=self.gate,
-        )
-        resources = {"cpu": spec.cpus_per_trial, "gpu": spec.gpus_per_trial}
-        return tune.with_resources(tune.with_parameters(run_trial, ctx=ctx), resources)
+        return make_trainable(self.settings, self.space, self.evaluator, self.budget, self.gate)
 
     def _start(self, objective, run_id: str | None = None, resumes: int = 0) -> str | None:
         """Tell the observers the search starts; the first tracking run id they return."""
@@ -258,48 +180,30 @@ class SearchDriver:
     # -- run / resume ----------------------------------------------------------------------
     def run(self, search_run: str | None = None, resumes: int = 0) -> SearchResult:
         """Start the search (``search_run``: the tracking run of an earlier start of it)."""
-        from ray import tune
-
         _quiet_optuna()
         spec = self.settings
         objective, search_alg, param_space = self._strategy()  # bad input fails here
-        scheduler = self._scheduler(objective)
-        self._init_ray()
-        self._check_resources()
+        scheduler = make_scheduler(spec, objective)
+        init_ray(self.address, self.print, self._status)
+        check_resources(spec, self.address, self.print)
         self.output_dir.mkdir(parents=True, exist_ok=True)
         search_run = self._start(objective, search_run, resumes) or search_run
         self._write_state(search_run, resumes)
         key = str(self.output_dir)
         ATTACHED[key] = (self.observers, self.print)
         logger = TrialLogger(self.space, self.observers, spec.num_samples, self.print, key)
-        metric, mode = (
-            (None, None) if objective.multi else (objective.metrics[0], objective.modes[0])
-        )
-        tuner = tune.Tuner(
-            self._trainable(),
-            param_space=param_space,
-            tune_config=tune.TuneConfig(
-                search_alg=search_alg,
-                scheduler=scheduler,
-                metric=None if scheduler is not None else metric,
-                mode=None if scheduler is not None else mode,
-                num_samples=spec.num_samples,
-                max_concurrent_trials=spec.max_concurrent,
-                reuse_actors=True,
-            ),
-            run_config=tune.RunConfig(
-                name=EXPERIMENT,
-                storage_path=self.storage_path,
-                failure_config=tune.FailureConfig(max_failures=spec.max_failures),
-                # a trial's result checkpoint makes Tune snapshot the experiment at once
-                checkpoint_config=tune.CheckpointConfig(num_to_keep=1 if spec.resumable else None),
-                callbacks=[
-                    logger,
-                    JsonLoggerCallback(),
-                    checkpoints.CheckpointHasher(self._state_path),
-                ],
-                verbose=0,
-            ),
+        trainable = self._trainable()
+        callbacks = [logger, JsonLoggerCallback(), checkpoints.CheckpointHasher(self._state_path)]
+        tuner = make_tuner(
+            spec,
+            trainable,
+            param_space,
+            search_alg,
+            scheduler,
+            objective,
+            EXPERIMENT,
+            self.storage_path,
+            callbacks,
         )
         checkpoints.record(self._state_path, checkpoints.hash_folder(self.experiment_path))
         return self._fit(tuner, key, search_run, search_alg)
@@ -323,8 +227,8 @@ class SearchDriver:
         state = self._read_state()
         search_run = state.get("search_run_id")
         objective = self.objective  # the settings are still valid
-        self._init_ray()
-        self._check_resources()
+        init_ray(self.address, self.print, self._status)
+        check_resources(self.settings, self.address, self.print)
         # the key the snapshot's TrialLogger was pickled with: the folder the run was made in
         key = state.get("attach_key") or str(self.output_dir)
         ATTACHED[key] = (self.observers, self.print)
