@@ -8,9 +8,10 @@
 
 Modules: :mod:`.rules` (``scale``, rounding), :mod:`.grid` (the (α, β, γ) grid and the
 latency targets), :mod:`.efficientnet` (EfficientNet's accuracy-only compound scaling),
-:mod:`.solve` (φ on measured latency), :mod:`.predict` (latency predictors), :mod:`.prune`
-(grid pruning), :mod:`.lacs` (the method), :mod:`.fixed` (LACS's families with given
-coefficients and the EfficientNet comparison), :mod:`.family` (the result, JSON and ONNX).
+:mod:`.solve` (φ on measured latency; its probes, solution and bracket in :mod:`.solve_types`),
+:mod:`.predict` (latency predictors), :mod:`.prune` (grid pruning), :mod:`.lacs` (the method),
+:mod:`.fixed` (LACS's families with given coefficients and the EfficientNet comparison),
+:mod:`.family` (the result, JSON and ONNX).
 """
 
 from accelsearch.scaling.efficientnet import (
