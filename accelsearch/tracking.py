@@ -15,10 +15,11 @@ before anything runs. ``accelsearch run --offline`` keeps everything in the loca
 ``accelsearch sync`` (:mod:`accelsearch.tracking_sync`) uploads it later.
 
 Before anything runs, a tracker also fails with the fix when a database store
-(``postgresql://``, ``mysql://``) refuses connections (:func:`check_database`) and when a
-server lets the user read but not write the experiment (HTTP 403). A local SQLite store is
-created and migrated under a file lock (:func:`store_lock`), so two runs started at once in a
-new workspace do not race MLflow's schema migration. :func:`bound_http_retries` caps MLflow's
+(``postgresql://``, ``mysql://``) refuses connections (:func:`check_database`, in
+:mod:`accelsearch.tracking_checks` with :func:`check_reachable`) and when a server lets the
+user read but not write the experiment (HTTP 403). A local SQLite store is created and
+migrated under a file lock (:func:`store_lock`), so two runs started at once in a new
+workspace do not race MLflow's schema migration. :func:`bound_http_retries` caps MLflow's
 HTTP retries for runs (:data:`HTTP_RETRY_DEFAULTS`), so a server that dies mid-run is noticed
 in seconds (:mod:`accelsearch.tracking_failover` then goes on offline).
 """
@@ -29,7 +30,6 @@ import contextlib
 import json
 import math
 import os
-import socket
 import urllib.parse
 from collections.abc import Iterator
 from pathlib import Path
@@ -42,11 +42,16 @@ from accelsearch.mlflow_schema import EXPERIMENT_TAGS as EXPERIMENT_TAGS
 from accelsearch.mlflow_schema import KIND_TAG as KIND_TAG
 from accelsearch.mlflow_schema import KINDS as KINDS
 from accelsearch.mlflow_schema import WRITE_PROBE_TAG
+from accelsearch.tracking_checks import DATABASE_PORTS as DATABASE_PORTS
+from accelsearch.tracking_checks import DATABASE_TIMEOUT_S as DATABASE_TIMEOUT_S
+from accelsearch.tracking_checks import REMOTE_SCHEMES as REMOTE_SCHEMES
+from accelsearch.tracking_checks import check_database as check_database
+from accelsearch.tracking_checks import check_reachable as check_reachable
 
-# the run kinds and their tag (see accelsearch.mlflow_schema), importable from here as before
+# the run kinds and their tag (see accelsearch.mlflow_schema), and the store checks (see
+# accelsearch.tracking_checks), importable from here as before
 
 
-REMOTE_SCHEMES = ("http", "https")
 #: MLflow's HTTP retry settings for a run (MLflow's own defaults: 7 retries with backoff
 #: factor 2 and a 120 s timeout, about 4 minutes per request when the server is gone). An
 #: environment variable the user set wins.
@@ -56,9 +61,6 @@ HTTP_RETRY_DEFAULTS = {
     "MLFLOW_HTTP_REQUEST_BACKOFF_JITTER": "0.5",
     "MLFLOW_HTTP_REQUEST_TIMEOUT": "30",
 }
-#: database stores reached over the network: default port of each dialect
-DATABASE_PORTS = {"postgresql": 5432, "mysql": 3306, "mariadb": 3306, "mssql": 1433}
-DATABASE_TIMEOUT_S = 5
 SYNC_FILE = "sync.json"  # in an offline workspace: the server that `accelsearch sync` uploads to
 
 
@@ -69,71 +71,6 @@ def default_tracking_uri(output_dir: str | Path) -> str:
 def is_remote(uri: str | None) -> bool:
     """True for a tracking server reached over HTTP (artifacts then go through the server)."""
     return bool(uri) and urllib.parse.urlparse(uri).scheme in REMOTE_SCHEMES
-
-
-def check_reachable(uri: str, timeout: float = 5.0, hint: str | None = None) -> None:
-    """Fail early, with the fix, when an http(s) tracking server does not answer.
-
-    Called before a search starts: a TCP connection shows the server is up, and one small
-    authenticated request (``experiments/search``, with ``MLFLOW_TRACKING_USERNAME`` /
-    ``MLFLOW_TRACKING_PASSWORD`` when set) shows that it is MLflow and lets us in.
-    """
-    parsed = urllib.parse.urlparse(uri)
-    if parsed.scheme not in REMOTE_SCHEMES:
-        return
-    host = parsed.hostname or "127.0.0.1"
-    port = parsed.port or (443 if parsed.scheme == "https" else 80)
-    offline_hint = hint or (
-        "start it with `python mlflow_server/start.py`, or run with --offline to keep the "
-        "results in the workspace's SQLite store and upload them later with `accelsearch sync`"
-    )
-    try:
-        with socket.create_connection((host, port), timeout=timeout):
-            pass
-    except OSError as exc:
-        raise ConfigError(
-            f"MLflow tracking server {uri!r} cannot be reached ({exc}); {offline_hint}"
-        ) from None
-    _check_api(uri, timeout, offline_hint)
-
-
-def _check_api(uri: str, timeout: float, offline_hint: str) -> None:
-    import base64
-    import os
-    import urllib.error
-    import urllib.request
-
-    url = uri.rstrip("/") + "/api/2.0/mlflow/experiments/search?max_results=1"
-    request = urllib.request.Request(url, headers={"Accept": "application/json"})
-    user = os.environ.get("MLFLOW_TRACKING_USERNAME")
-    password = os.environ.get("MLFLOW_TRACKING_PASSWORD")
-    if user and password:
-        token = base64.b64encode(f"{user}:{password}".encode()).decode()
-        request.add_header("Authorization", f"Basic {token}")
-    try:
-        with urllib.request.urlopen(request, timeout=max(timeout, 30.0)) as resp:
-            resp.read(1)
-    except urllib.error.HTTPError as exc:
-        if exc.code == 401:
-            who = f"user {user!r} was refused" if user else "no user name was given"
-            raise ConfigError(
-                f"MLflow tracking server {uri!r} asks for a user name and password ({who}); "
-                "export MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD"
-            ) from None
-        if exc.code == 403:
-            raise ConfigError(
-                f"MLflow tracking server {uri!r}: user {user!r} may not read experiments "
-                "(HTTP 403); ask the server's admin for permission"
-            ) from None
-        raise ConfigError(
-            f"{uri!r} answered HTTP {exc.code} to an MLflow API request: is it an MLflow "
-            f"tracking server (and the URI without a path)? {offline_hint}"
-        ) from None
-    except (urllib.error.URLError, OSError) as exc:
-        reason = getattr(exc, "reason", exc)
-        raise ConfigError(
-            f"MLflow tracking server {uri!r} does not answer ({reason}); {offline_hint}"
-        ) from None
 
 
 def bound_http_retries() -> dict[str, str]:
@@ -164,60 +101,6 @@ def store_lock(uri: str, timeout: float = 300.0) -> Iterator[None]:
     path.parent.mkdir(parents=True, exist_ok=True)
     with FileLock(str(path) + ".lock", timeout=timeout):
         yield
-
-
-def _safe_db_url(url) -> str:
-    return url.render_as_string(hide_password=True)
-
-
-def check_database(uri: str, timeout: float = DATABASE_TIMEOUT_S) -> None:
-    """Fail in seconds, with the fix, when a database store cannot be used.
-
-    MLflow retries a database it cannot reach for about 100 s and then shows SQLAlchemy's
-    traceback; here one connection with a ``timeout`` says what is wrong first: the driver
-    is missing, nothing listens at host:port, or the server refused the login.
-    """
-    scheme = uri.split(":", 1)[0].lower()
-    dialect = scheme.split("+", 1)[0]
-    if dialect not in DATABASE_PORTS:
-        return
-    import sqlalchemy
-
-    try:
-        url = sqlalchemy.engine.make_url(uri)
-    except sqlalchemy.exc.ArgumentError as exc:
-        raise ConfigError(f"tracking URI is not a valid database URL ({exc})") from None
-    shown = _safe_db_url(url)
-    if url.host:
-        port = url.port or DATABASE_PORTS[dialect]
-        try:
-            with socket.create_connection((url.host, port), timeout=timeout):
-                pass
-        except OSError as exc:
-            raise ConfigError(
-                f"database store {shown!r} cannot be reached at {url.host}:{port} ({exc}); "
-                "start the database (or fix host and port in the URI), or leave --tracking-uri "
-                "out to use the workspace's SQLite store"
-            ) from None
-    connect_args = {"connect_timeout": int(timeout)} if dialect in ("postgresql", "mysql") else {}
-    try:
-        engine = sqlalchemy.create_engine(uri, connect_args=connect_args)
-    except ModuleNotFoundError as exc:
-        raise ConfigError(
-            f"database store {shown!r} needs the driver {exc.name!r}: pip install "
-            f"{'psycopg[binary]' if dialect == 'postgresql' else exc.name}"
-        ) from None
-    try:
-        with engine.connect():
-            pass
-    except sqlalchemy.exc.SQLAlchemyError as exc:
-        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0][:300]
-        raise ConfigError(
-            f"database store {shown!r} refused the connection ({reason}); check the user, "
-            "password and database name in the URI"
-        ) from None
-    finally:
-        engine.dispose()
 
 
 def quiet_mlflow() -> None:
