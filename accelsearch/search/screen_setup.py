@@ -24,7 +24,7 @@ import torch
 
 from accelsearch.core.errors import ConfigError
 from accelsearch.objectives import latency
-from accelsearch.objectives.latency.base import device_name
+from accelsearch.objectives.latency.base import device_name, normalize_device
 from accelsearch.objectives.latency.lut import LUTPredictor
 from accelsearch.search import strategy
 from accelsearch.search.budget import Budget
@@ -57,7 +57,7 @@ def lut_settings(recipe) -> dict[str, Any]:
             threads = lat.options.get("threads", cpu_threads(recipe.search.cpus_per_trial))
             name = device_name("cpu", threads)  # as the trials time it
         elif cuda:
-            name = torch.cuda.get_device_name(latency.normalize_device(device))
+            name = torch.cuda.get_device_name(normalize_device(device))
         else:
             raise ConfigError(
                 f"no latency predictor for latency.device {device!r}: this machine has no GPU "

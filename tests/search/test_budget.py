@@ -347,3 +347,32 @@ def test_the_screened_search_survives_ray_snapshots():
     assert again.screen.model.errors == search.screen.model.errors
     assert again.screen.rejected == search.screen.rejected
     assert again.suggest("x") == search.suggest("x")
+
+
+def test_on_a_gpu_the_table_is_looked_up_by_the_cuda_device_name(monkeypatch):
+    """With no ``device_name`` the screen asks CUDA for the GPU's name (the path that failed on
+    an H200: it called a function the latency package does not export). No GPU here, so CUDA's
+    two answers are stood in; the table lookup itself is the repository's real H200 table."""
+    from mlflow_kit import ROOT
+
+    from accelsearch.recipe import load_recipe
+    from accelsearch.search.screen_setup import lut_settings
+
+    asked = []
+    monkeypatch.setattr("torch.cuda.is_available", lambda: True)
+    monkeypatch.setattr(
+        "torch.cuda.get_device_name", lambda index: asked.append(index) or "NVIDIA H200"
+    )
+    store = ROOT / "benchmarks/results/latency/lut.sqlite"
+    rec = load_recipe(
+        ROOT / "recipes/under_budget_gpu.yaml",
+        [
+            f"search.screen.lut.store={store}",
+            "accuracy.options.dataset=digits",
+            "accuracy.options.val_dataset=null",
+        ],  # fmt: skip
+    )
+    settings = lut_settings(rec)
+    assert asked == ["cuda:0"] and settings["device_name"] == "NVIDIA H200"
+    screen = check_search_budget(rec)
+    assert screen.model.kind == "lut"
