@@ -41,27 +41,9 @@ EVALUATIONS = 100  # per run, as the issue's checkpoint
 def run_seed(job: tuple[int, dict, int]) -> dict:
     """One pool-bo run: the cells it trained, in order, and its ratios at the end."""
     seed, options, cap = job
-    from accelsearch import spaces
-    from accelsearch.search import strategy
-    from accelsearch.spaces.nb201 import cell_string
-
     acc, lat, scorer = bench._STATE["acc"], bench._STATE["lat"], bench._STATE["scorer"]
-    space = spaces.get("nb201")
-    names = [space.param_name(i, j) for i, j in bench.EDGES]
-    opts = {**options, "predictor": bench._predictor(space)}
-    objective = strategy.Objective.of("accuracy", "latency_ms")
-    alg, _ = strategy.make("pool-bo", space, objective, seed, opts)
-    seen, order, tid = {}, [], 0
-    while len(order) < cap and tid < 20 * cap:
-        cfg = alg.suggest(f"t{tid}")
-        if cfg is None or cfg == "FINISHED":
-            break
-        cell = cell_string(tuple(cfg[n] for n in names))
-        if cell not in seen:
-            seen[cell] = {"accuracy": acc[cell], "latency_ms": lat[cell]}
-            order.append(cell)
-        alg.on_trial_complete(f"t{tid}", seen[cell])
-        tid += 1
+    alg, space = bench.make_search("pool-bo", seed, options)
+    order, _ = bench.trained_cells(alg, space, cap)
     whole, focus = scorer.ratios([acc[c] for c in order], [lat[c] for c in order])
     return {"seed": seed, "order": order, "hv": whole, "hv_focus": focus}
 

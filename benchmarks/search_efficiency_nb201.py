@@ -250,38 +250,34 @@ def _screen_from_table(alg, space, lat: dict, table: dict) -> None:
     alg.latency = {**alg.latency, "backend": "torch", "device": "cpu"}  # opened, never used
 
 
-def run_one(job: tuple[str, int, list[int]]) -> dict:
-    """One strategy, one seed: unique evaluations up to max(checkpoints)."""
-    name, seed, checkpoints = job
+def make_search(name: str, seed: int, options: dict):
+    """``(search algorithm, space)``: strategy ``name`` made by name on NB201, as a recipe
+    makes it, with the table's latency as its predictor where it predicts before any trial;
+    raises what ``strategy.make`` raises."""
     from accelsearch import spaces
     from accelsearch.search import strategy
 
-    acc, lat, scorer = _STATE["acc"], _STATE["lat"], _STATE["scorer"]
     space = spaces.get("nb201")
-    names = [space.param_name(i, j) for i, j in EDGES]
-    from accelsearch.spaces.nb201 import cell_string
-
-    def cell_of(cfg) -> str:
-        return cell_string(tuple(cfg[n] for n in names))
-
-    options = dict(OPTIONS.get(name, {}))
-    strat = strategy.STRATEGIES.get(name)
-    if strat.supports_multi:
+    options = dict(options)
+    if strategy.STRATEGIES.get(name).supports_multi:
         objective = strategy.Objective.of("accuracy", "latency_ms")
     else:
         objective = strategy.Objective.of("accuracy")
     if name in PREDICTED:
         options["predictor"] = _predictor(space)
-    t0 = time.perf_counter()
-    try:
-        alg, _ = strategy.make(name, space, objective, seed, options)
-    except Exception as exc:  # noqa: BLE001 - reported as "not applicable", with the reason
-        return {"strategy": name, "seed": seed, "error": f"{type(exc).__name__}: {exc}"}
-    if name == "utilization-filter":
-        if not _STATE["table"]["flops"]:
-            return {"strategy": name, "seed": seed, "error": "needs a latency table with flops"}
-        _screen_from_table(alg, space, lat, _STATE["table"])
-    target = max(checkpoints)
+    alg, _ = strategy.make(name, space, objective, seed, options)
+    return alg, space
+
+
+def trained_cells(alg, space, target: int) -> tuple[list[str], int]:
+    """Drive ``alg`` (``suggest`` / ``on_trial_complete``) until it has trained ``target``
+    distinct cells or stops; a cell suggested again is answered from a cache and not counted.
+    Returns the cells in training order and the number of repeats."""
+    from accelsearch.spaces.nb201 import cell_string
+
+    acc, lat = _STATE["acc"], _STATE["lat"]
+    names = [space.param_name(i, j) for i, j in EDGES]
+    median = np.median(list(lat.values()))
     seen: dict[str, dict] = {}
     order: list[str] = []
     repeats, tid = 0, 0
@@ -289,18 +285,35 @@ def run_one(job: tuple[str, int, list[int]]) -> dict:
         cfg = alg.suggest(f"t{tid}")
         if cfg is None or cfg == "FINISHED":
             break
-        cell = cell_of(cfg)
+        cell = cell_string(tuple(cfg[n] for n in names))
         if cell in seen:
             repeats += 1
         else:
             seen[cell] = {
                 "accuracy": acc[cell],
                 "latency_ms": lat[cell],
-                "reward": acc[cell] * (lat[cell] / np.median(list(lat.values()))) ** -0.09,
+                "reward": acc[cell] * (lat[cell] / median) ** -0.09,
             }
             order.append(cell)
         alg.on_trial_complete(f"t{tid}", seen[cell])
         tid += 1
+    return order, repeats
+
+
+def run_one(job: tuple[str, int, list[int]]) -> dict:
+    """One strategy, one seed: unique evaluations up to max(checkpoints)."""
+    name, seed, checkpoints = job
+    acc, lat, scorer = _STATE["acc"], _STATE["lat"], _STATE["scorer"]
+    t0 = time.perf_counter()
+    try:
+        alg, space = make_search(name, seed, OPTIONS.get(name, {}))
+    except Exception as exc:  # noqa: BLE001 - reported as "not applicable", with the reason
+        return {"strategy": name, "seed": seed, "error": f"{type(exc).__name__}: {exc}"}
+    if name == "utilization-filter":
+        if not _STATE["table"]["flops"]:
+            return {"strategy": name, "seed": seed, "error": "needs a latency table with flops"}
+        _screen_from_table(alg, space, lat, _STATE["table"])
+    order, repeats = trained_cells(alg, space, max(checkpoints))
     out = {"strategy": name, "seed": seed, "evaluations": len(order), "repeats": repeats}
     # where the strategy stopped by itself (utilization-filter evaluates only what it kept)
     out["hv_final"], out["hv_focus_final"] = scorer.ratios(
