@@ -321,15 +321,14 @@ class PoolBOSearcher(Searcher):
         return int(fresh[int(self.rng.integers(len(fresh)))])
 
     def _acquisition(self, mu, sigma, fresh, model) -> np.ndarray:
-        feasible = [(i, v) for i, (v, ok) in self.trained.items() if v is not None and ok]
-        values = np.array([v for _, v in feasible])
-        values = model.warp(values)
+        feasible = self._feasible_trained()
+        values = model.warp(np.array([v for v, _, _ in feasible]))
         if not self.objective.multi:
             level = values.min() if len(values) else mu.min()
             return expected_improvement(mu, sigma, level)
         # running trials count as trained at the GP's mean (a "kriging believer")
         running = np.array(list(self.in_flight.values()), dtype=np.int64)
-        front_idx = np.array([i for i, _ in feasible], dtype=np.int64)
+        front_idx = np.array([i for _, _, i in feasible], dtype=np.int64)
         if len(running):
             guess, _ = model.predict(self._features(running))
             values = np.concatenate([values, guess])
