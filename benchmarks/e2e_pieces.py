@@ -36,6 +36,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from accelsearch.baselines_output import SECTION_END, SECTION_START  # the markers it writes
+
 PIECES = "e2e_pieces.json"  # in the workspace: one record per piece
 
 
@@ -316,10 +318,9 @@ def markdown(r: dict[str, Any]) -> str:
 def baseline_section(summary_md: str | None) -> list[str]:
     """The comparison ``accelsearch`` wrote into the run's summary.md (between its baseline
     markers), its heading one level down; the figure stays in the run folder."""
-    start, end = "<!-- accelsearch baselines: start -->", "<!-- accelsearch baselines: end -->"
-    if not summary_md or start not in summary_md:
+    if not summary_md or SECTION_START not in summary_md:
         return []
-    body = summary_md.split(start, 1)[1].split(end, 1)[0].strip().splitlines()
+    body = summary_md.split(SECTION_START, 1)[1].split(SECTION_END, 1)[0].strip().splitlines()
     return [""] + ["#" + ln if ln.startswith("## ") else ln for ln in body if "](" not in ln]
 
 
