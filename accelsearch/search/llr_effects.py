@@ -1,5 +1,6 @@
 """Which of a space's ordered parameters moves one stage's depth or width, and by how much:
-the features LLR (:mod:`accelsearch.search.llr`) fits its linear models on."""
+the features of LLR's linear models (fitted and selected in :mod:`accelsearch.search.llr_model`,
+used by :mod:`accelsearch.search.llr`)."""
 
 from __future__ import annotations
 
