@@ -4,7 +4,7 @@
 ``evaluate(arch, report)`` returns accuracy in percent:
 
 * ``train`` (:class:`TrainEvaluator`): proxy training on real data, accuracy every epoch;
-* ``proxy`` (:class:`~.proxies.ProxyEvaluator`): a zero-cost proxy score instead;
+* ``proxy`` (:class:`~.proxy_evaluator.ProxyEvaluator`): a zero-cost proxy score instead;
 * ``table`` (:class:`~.table.TableEvaluator`): a published table (NAS-Bench-201, timm).
 
 The modules ``proxies``, ``table`` and ``train`` are importable from here.
@@ -18,7 +18,7 @@ from accelsearch.core.options import check_option_names
 from accelsearch.core.registry import Registry
 from accelsearch.objectives.accuracy import proxies, table, train
 from accelsearch.objectives.accuracy.base import AccuracyEvaluator, Report
-from accelsearch.objectives.accuracy.proxies import ProxyEvaluator
+from accelsearch.objectives.accuracy.proxy_evaluator import ProxyEvaluator
 from accelsearch.objectives.accuracy.table import TableAccuracy, TableEvaluator
 from accelsearch.objectives.accuracy.train import TrainConfig, TrainEvaluator
 

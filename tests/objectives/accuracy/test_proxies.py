@@ -11,6 +11,7 @@ from accuracy_helpers import tiny_arch, write_images
 from accelsearch.core.builder import build_model
 from accelsearch.core.errors import ConfigError, UnknownNameError
 from accelsearch.objectives.accuracy import proxies
+from accelsearch.objectives.accuracy.proxy_evaluator import ProxyEvaluator
 
 REQUIRED = ("synflow", "naswot", "grad_norm", "zen")
 
@@ -87,18 +88,16 @@ def test_bad_arguments_are_config_errors(model):
 
 
 def test_proxy_evaluator_reports_once_and_can_take_logs():
-    ev = proxies.ProxyEvaluator("synflow", log=True)
+    ev = ProxyEvaluator("synflow", log=True)
     seen = []
     value = ev.evaluate(tiny_arch(resolution=32), lambda e, v: seen.append((e, v)))
     assert seen == [(1, value)] and 0 < value < 100
     with pytest.raises(UnknownNameError):
-        proxies.ProxyEvaluator("nope")
+        ProxyEvaluator("nope")
 
 
 def test_proxy_evaluator_with_max_stride_and_digits():
-    ev = proxies.ProxyEvaluator(
-        "naswot", dataset="digits", resolution=16, max_stride=4, batch_size=16
-    )
+    ev = ProxyEvaluator("naswot", dataset="digits", resolution=16, max_stride=4, batch_size=16)
     assert math.isfinite(ev.evaluate(tiny_arch()))
 
 
