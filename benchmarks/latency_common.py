@@ -20,7 +20,7 @@ def environment(device: str) -> dict[str, Any]:
     import timm
     import torch
 
-    from accelsearch.objectives.latency.base import device_name, normalize_device
+    from accelsearch.objectives.latency.device import device_name, normalize_device
 
     dev = normalize_device(device)
     env = {

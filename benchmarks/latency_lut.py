@@ -416,7 +416,7 @@ def main() -> None:
                 run_space_batch(args, name, space, batch, precision, out, res, min(share, deadline))
             )
         if args.sobol:
-            from accelsearch.objectives.latency.base import device_name, normalize_device
+            from accelsearch.objectives.latency.device import device_name, normalize_device
 
             gpu_name = args.device_name or device_name(normalize_device(args.device), args.threads)
             for batch in batches:

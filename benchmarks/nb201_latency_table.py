@@ -390,7 +390,7 @@ def main(argv=None) -> int:
 
     import torch
 
-    from accelsearch.objectives.latency.base import device_name
+    from accelsearch.objectives.latency.device import device_name
 
     if args.device == "cuda":
         torch.backends.cudnn.benchmark = True  # a handful of conv shapes, tuned once

@@ -21,9 +21,9 @@ import numpy as np
 import torch
 
 from accelsearch.core.errors import ConfigError
-from accelsearch.objectives.latency.base import device_name as local_device_name
-from accelsearch.objectives.latency.base import normalize_device
 from accelsearch.objectives.latency.cache import cache_dir
+from accelsearch.objectives.latency.device import device_name as local_device_name
+from accelsearch.objectives.latency.device import normalize_device
 from accelsearch.objectives.latency.lock import device_lock, lock_key
 
 TERA = 1e12

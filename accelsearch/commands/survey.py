@@ -37,7 +37,7 @@ from accelsearch.core.accounting import arch_stats, model_stats
 from accelsearch.core.arch import Arch
 from accelsearch.core.errors import AccelSearchError, ConfigError
 from accelsearch.objectives import latency, roofline
-from accelsearch.objectives.latency.base import base_versions
+from accelsearch.objectives.latency.device import base_versions
 
 #: timm CNNs with ImageNet results in timm's results-imagenet.csv (``--models cnn``)
 CNN_SET = (

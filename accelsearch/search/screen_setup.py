@@ -24,7 +24,7 @@ import torch
 
 from accelsearch.core.errors import ConfigError
 from accelsearch.objectives import latency
-from accelsearch.objectives.latency.base import device_name, normalize_device
+from accelsearch.objectives.latency.device import device_name, normalize_device
 from accelsearch.objectives.latency.lut import LUTPredictor
 from accelsearch.search import strategy
 from accelsearch.search.budget import Budget

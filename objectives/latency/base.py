@@ -18,8 +18,6 @@ import contextlib
 import copy
 import gc
 import hashlib
-import os
-import platform
 import time
 from abc import ABC, abstractmethod
 from typing import Any
@@ -36,6 +34,14 @@ from accelsearch.core.errors import (
     choices_text,
 )
 from accelsearch.objectives.latency.cache import LatencyCache, key_digest, open_cache
+
+# The device and environment helpers live in their own module; their names stay importable
+# from here, where they were first defined.
+from accelsearch.objectives.latency.device import base_versions as base_versions
+from accelsearch.objectives.latency.device import device_kind as device_kind
+from accelsearch.objectives.latency.device import device_name as device_name
+from accelsearch.objectives.latency.device import is_out_of_memory as is_out_of_memory
+from accelsearch.objectives.latency.device import normalize_device as normalize_device
 from accelsearch.objectives.latency.lock import device_lock, lock_key
 from accelsearch.objectives.latency.protocol import Protocol, Stats
 from accelsearch.objectives.latency.result import LatencyResult
@@ -44,50 +50,6 @@ PRECISIONS = ("fp32", "fp16", "bf16", "int8")
 DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
 
 InputShape = tuple[int, int, int, int]  # (batch, channels, height, width)
-
-
-def normalize_device(device: str | None) -> str:
-    """``None``/"auto" -> "cuda" when a GPU is visible, else "cpu"; "cuda" -> "cuda:0"."""
-    if device in (None, "auto"):
-        device = "cuda" if torch.cuda.is_available() else "cpu"
-    if not isinstance(device, str):
-        raise ConfigError(f"latency device is {device!r}; valid: 'cpu', 'cuda', 'cuda:N', 'auto'")
-    if device == "cuda":
-        device = "cuda:0"
-    if device != "cpu" and not (device.startswith("cuda:") and device[5:].isdigit()):
-        raise ConfigError(f"latency device is {device!r}; valid: 'cpu', 'cuda', 'cuda:N', 'auto'")
-    return device
-
-
-def device_kind(device: str) -> str:
-    return "cpu" if device == "cpu" else "cuda"
-
-
-def device_name(device: str, threads: int | str | None = None, runtime: str = "torch") -> str:
-    """Marketing name of the GPU, or the CPU model with its core count and the number of
-    threads the measurement uses (``threads``, default PyTorch's current setting)."""
-    if device.startswith("cuda"):
-        return torch.cuda.get_device_name(torch.device(device))
-    name = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as fh:
-            for line in fh:
-                if line.startswith("model name"):
-                    name = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    threads = threads or (torch.get_num_threads() if runtime == "torch" else "default")
-    return f"{name} ({os.cpu_count()} cores, {runtime} threads {threads})"
-
-
-def base_versions() -> dict[str, str]:
-    import timm
-
-    v = {"torch": torch.__version__, "timm": timm.__version__, "python": platform.python_version()}
-    if torch.version.cuda:
-        v["cuda"] = str(torch.version.cuda)
-    return v
 
 
 def structure_hash(model_or_arch: nn.Module | Arch, num_classes: int = 1000) -> str:
@@ -104,21 +66,6 @@ def structure_hash(model_or_arch: nn.Module | Arch, num_classes: int = 1000) -> 
     for name, t in list(model_or_arch.named_parameters()) + list(model_or_arch.named_buffers()):
         h.update(f"{name}:{tuple(t.shape)}:{t.dtype}".encode())
     return f"module-{h.hexdigest()[:20]}"
-
-
-def is_out_of_memory(exc: BaseException) -> bool:
-    """True for CUDA and CPU allocation failures (torch raises them as several types)."""
-    if isinstance(exc, (torch.cuda.OutOfMemoryError, MemoryError)):
-        return True
-    if isinstance(exc, RuntimeError) and not isinstance(exc, MeasurementError):
-        msg = str(exc).lower()
-        return (
-            "out of memory" in msg
-            or "can't allocate memory" in msg
-            or "cudnn_status_alloc_failed" in msg
-            or "failed to allocate" in msg
-        )
-    return False
 
 
 class LatencyBackend(ABC):
