@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # One piece of a recipe run in killed pieces on the device (docs/gpu.md section 4):
-#   bash benchmarks/e2e_gpu_call.sh SECS [JOB]
+#   bash benchmarks/e2e_gpu_call.sh SECS [JOB] [TRIALS]
 # JOB effx (default): issue 16's EfficientNet-X run; budget: recipes/under_budget_gpu.yaml,
-# reduced to fit a session. The piece resumes from the archive the last one left (copied
-# back over ARCHIVE below) and leaves its own as $OUT/JOB.tar.xz.
+# reduced to fit a session (TRIALS: its num_samples, 24 by default). The piece resumes from
+# the archive the last one left (copied back over ARCHIVE below) and leaves its own as
+# $OUT/JOB.tar.xz.
 SECS=${1:-480}
 JOB=${2:-effx}
+TRIALS=${3:-24}
 DATA=(--set accuracy.options.dataset=/tmp/data/cifar10-train-50k.tar.xz
       --set accuracy.options.val_dataset=/tmp/data/cifar10-test-10k.tar.xz)
 SHARED=(--set search.max_concurrent=4 --set search.gpus_per_trial=0.25)
@@ -17,7 +19,7 @@ case $JOB in
               --set 'baselines.models=[efficientnet_b0,efficientnet_b1,efficientnet_b2,efficientnet_b3,resnet18,resnet34,resnet50,gernet_s,gernet_m,gernet_l]') ;;
   budget) RECIPE=recipes/under_budget_gpu.yaml
         ARCHIVE=benchmarks/results/search/under_budget_state/budget.tar.xz
-        SETS=(--set search.num_samples=24 "${SHARED[@]}" --set search.cpus_per_trial=3 "${DATA[@]}") ;;
+        SETS=(--set search.num_samples=$TRIALS "${SHARED[@]}" --set search.cpus_per_trial=3 "${DATA[@]}") ;;
   *) echo "unknown job $JOB (effx, budget)"; exit 2 ;;
 esac
 t0=$(date +%s)
