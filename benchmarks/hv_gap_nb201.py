@@ -55,16 +55,24 @@ def seeds_of(text: str) -> list[int]:
 
 def run(args) -> int:
     options = json.loads(args.options) if args.options else {}
-    record = {"options": options, "evaluations": args.evaluations, "runs": []}
-    record["command"] = " ".join(sys.argv)
-    jobs = [(s, options, args.evaluations) for s in seeds_of(args.seeds)]
+    record = {"options": options, "evaluations": args.evaluations}
     init = (args.nb201_csv, args.latency_csv, FOCUS, None, "table")
-    with mp.get_context("spawn").Pool(args.workers, bench._init, init) as pool:
+    run_seeds(record, args.seeds, args.out, args.workers, bench._init, init)
+    return 0
+
+
+def run_seeds(record: dict, seeds: str, out: str, workers: int, initializer, initargs) -> None:
+    """Run :func:`run_seed` on ``seeds`` (``"10-49"``) with ``record``'s options and
+    evaluations in ``workers`` processes started by ``initializer(*initargs)``; ``record``
+    (with the command and the runs) is written to ``out`` as runs finish, so a cut run keeps
+    them."""
+    record.update(command=" ".join(sys.argv), runs=[])
+    jobs = [(s, record["options"], record["evaluations"]) for s in seeds_of(seeds)]
+    with mp.get_context("spawn").Pool(workers, initializer, initargs) as pool:
         for res in pool.imap_unordered(run_seed, jobs):
             record["runs"].append(res)
-            Path(args.out).write_text(json.dumps(record))  # as runs finish: a cut run keeps them
+            Path(out).write_text(json.dumps(record))
             print(f"seed {res['seed']}: {res['hv_focus']:.4f}", flush=True)
-    return 0
 
 
 def staircase(acc: np.ndarray, lat: np.ndarray, grid: np.ndarray) -> np.ndarray:

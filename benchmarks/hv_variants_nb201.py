@@ -24,8 +24,6 @@ cache and scorer), so ``hv_gap_nb201.py gaps`` reads the output.
 from __future__ import annotations
 
 import argparse
-import json
-import multiprocessing as mp
 import sys
 from pathlib import Path
 
@@ -39,31 +37,23 @@ for _path in (HERE.parent, HERE):
         sys.path.insert(0, str(_path))
 
 import hv_gap_nb201 as hv  # noqa: E402
+from nb201_latency_table import canonical  # noqa: E402
 
 from accelsearch.search import pool_bo, pool_surrogate  # noqa: E402
-from accelsearch.spaces.nb201_blocks import EDGES, OPS  # noqa: E402
+from accelsearch.spaces.nb201_blocks import OPS  # noqa: E402
 
-NONE = OPS.index("none")
 VARIANTS = ("canonical", "rf", "gp_restarts")
 
 
 def canonical_rows(idx: np.ndarray) -> np.ndarray:
-    """Rows of NB201 op indices (``EDGES`` order) with every dead edge set to ``none``: an
-    edge is live when it is not ``none``, the cell's input reaches its source node and its
-    target node reaches the cell's output, each through edges that are not ``none``."""
-    out = np.array(np.atleast_2d(idx), dtype=np.int64, copy=True)
-    for row in out:
-        on = {edge: row[k] != NONE for k, edge in enumerate(EDGES)}
-        from_input = {0: True}
-        for node in (1, 2, 3):
-            from_input[node] = any(on[(node, j)] and from_input[j] for j in range(node))
-        to_output = {3: True}
-        for node in (2, 1, 0):
-            to_output[node] = any(on[(i, node)] and to_output[i] for i in range(node + 1, 4))
-        for k, (i, j) in enumerate(EDGES):
-            if not (on[(i, j)] and from_input[j] and to_output[i]):
-                row[k] = NONE
-    return out
+    """Rows of NB201 op indices (``EDGES`` order) with every dead edge set to ``none``, by
+    the rule that groups the latency table's cells into graphs
+    (:func:`nb201_latency_table.canonical`)."""
+    rows = np.atleast_2d(np.asarray(idx, dtype=np.int64))
+    return np.array(
+        [[OPS.index(op) for op in canonical(tuple(OPS[k] for k in row))] for row in rows],
+        dtype=np.int64,
+    ).reshape(rows.shape)
 
 
 class ForestSurrogate(pool_surrogate.Surrogate):
@@ -121,14 +111,8 @@ def main(argv=None) -> int:
     p.add_argument("--latency-csv", default=hv.LATENCY)
     args = p.parse_args(argv)
     record = {"options": {}, "variant": args.variant, "evaluations": hv.EVALUATIONS}
-    record.update(command=" ".join(sys.argv), runs=[])
-    jobs = [(s, {}, hv.EVALUATIONS) for s in hv.seeds_of(args.seeds)]
     init = (args.variant, args.nb201_csv, args.latency_csv, hv.FOCUS, None, "table")
-    with mp.get_context("spawn").Pool(args.workers, _init, init) as pool:
-        for res in pool.imap_unordered(hv.run_seed, jobs):
-            record["runs"].append(res)
-            Path(args.out).write_text(json.dumps(record))  # as runs finish
-            print(f"seed {res['seed']}: {res['hv_focus']:.4f}", flush=True)
+    hv.run_seeds(record, args.seeds, args.out, args.workers, _init, init)
     return 0
 
 
