@@ -33,22 +33,29 @@ class Correction:
     @classmethod
     def fit(cls, raw: Sequence[float], n_layers: Sequence[float], measured: Sequence[float]):
         """Least squares on relative error (rows weighted by 1/measured); with fewer than
-        four networks only the scale ``a`` is fitted."""
+        four networks only the scale ``a`` is fitted.
+
+        Least squares does not minimise the percentage error itself: on a few noisy
+        networks the three-term fit can end up with a larger in-sample MAPE than the plain
+        sum. Of the three-term fit, the scale alone and the plain sum, the one with the
+        lowest in-sample MAPE is kept, so a correction never makes its own fit worse.
+        """
         raw_a = np.asarray(raw, dtype=float)
         n_a = np.asarray(n_layers, dtype=float)
         y = np.asarray(measured, dtype=float)
         if len(y) < 1 or np.any(y <= 0) or np.any(raw_a <= 0):
             raise ConfigError("a LUT correction needs at least one positive measurement")
         w = 1.0 / y
+        candidates = []
         if len(y) >= 4:
             X = np.stack([raw_a, n_a, np.ones_like(raw_a)], axis=1)
             coef, *_ = np.linalg.lstsq(X * w[:, None], y * w, rcond=None)
-            a, b, c = (float(v) for v in coef)
-        else:
-            a, b, c = float(np.sum(raw_a * w * y * w) / np.sum((raw_a * w) ** 2)), 0.0, 0.0
-        corr = cls(a, b, c, len(y))
+            candidates.append(tuple(float(v) for v in coef))
+        candidates.append((float(np.sum(raw_a * w * y * w) / np.sum((raw_a * w) ** 2)), 0.0, 0.0))
+        candidates.append((1.0, 0.0, 0.0))
         before = mape(raw_a, y)
-        after = mape(corr.apply(raw_a, n_a), y)
+        scored = [(mape(cls(a, b, c).apply(raw_a, n_a), y), (a, b, c)) for a, b, c in candidates]
+        after, (a, b, c) = min(scored, key=lambda s: s[0])  # the first of equals: most terms
         return cls(a, b, c, len(y), before, after)
 
 

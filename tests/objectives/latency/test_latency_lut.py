@@ -175,6 +175,20 @@ def test_correction_from_real_whole_network_measurements(tiny_space):
     assert corr.mape_after <= corr.mape_before + 1e-9
 
 
+def test_a_correction_never_makes_its_own_fit_worse():
+    # four noisy networks where least squares on relative error raises the percentage
+    # error (13.0 % for three terms, 13.2 % for the scale alone, 12.0 % for the plain sum)
+    raw, n_layers, measured = [1.9, 1.8, 1.5, 2.5], [22, 29, 13, 31], [1.4, 1.7, 1.6, 2.5]
+    corr = lut.Correction.fit(raw, n_layers, measured)
+    assert (corr.a, corr.b, corr.c) == (1.0, 0.0, 0.0)
+    assert corr.mape_after == corr.mape_before == pytest.approx(11.96, abs=0.01)
+    # here the scale alone (9.6 %) beats three terms (10.6 %) and the plain sum (14.5 %)
+    scaled = lut.Correction.fit([1.4, 2.7, 2.1, 2.3], [13, 35, 39, 11], [1.6, 4.0, 2.3, 2.4])
+    assert scaled.b == scaled.c == 0.0 and scaled.a == pytest.approx(1.1507, abs=1e-4)
+    assert scaled.mape_after == pytest.approx(9.59, abs=0.01)
+    assert scaled.mape_before == pytest.approx(14.47, abs=0.01)
+
+
 def test_a_table_read_where_its_device_is_not(tiny_arch):
     local = _predictor()
     ms = local.predict(tiny_arch)
