@@ -1,6 +1,8 @@
-"""Experiments on NAS-Bench-201 (issue 18, point 3; round 5): pool-bo with its surrogate's
-input or family changed, nothing else. No option of the product does these, since none
-gained (``results/search/hv_poolbo5_nb201_h200.md``); the swap is made in each worker.
+"""Experiments on NAS-Bench-201 (issue 18, point 3; rounds 5 and 6): pool-bo with its
+surrogate's input or family changed, nothing else; the swap is made in each worker. Of
+these only round 6's forest variants are in the product, as pool-bo's ``surrogate`` option
+(``alternate``, ``gp+forest``; ``results/search/hv_poolbo6_nb201_h200.md``); the others
+gained nothing (``hv_poolbo5_nb201_h200.md``).
 
 * ``canonical``: the GP sees each cell as the network it computes, its dead edges written as
   ``none``. Many NB201 strings compute one network: an edge whose source node the cell's
@@ -9,11 +11,26 @@ gained (``results/search/hv_poolbo5_nb201_h200.md``); the swap is made in each w
   ``merge_equal_latency`` keeps one of them); the one-hot features still encode the dead
   edges' ops, so copies sit apart in the kernel and a kept member's dead edges add distance
   that means nothing.
-* ``rf``: a random forest instead of the GP (SMAC's surrogate family: 100 trees, leaves of
-  at least 2, 5/6 of the features per split), mean and spread over the trees, on the same
-  warped targets.
+* ``rf``: a random forest instead of the GP at every fit (SMAC's surrogate family: 100
+  trees, leaves of at least 2, 5/6 of the features per split), mean and spread over the
+  trees, on the same warped targets: the product's ``Surrogate(forest="alone")``.
 * ``gp_restarts``: the GP's hyper-parameters fitted from 3 more random starts (is the
   maximum-likelihood fit the weak part?).
+* ``paths`` (round 6): the GP sees each cell by its input-to-output paths, the path
+  encoding of BANANAS (White et al., AAAI 2021): one column per sequence of live ops along
+  a path (4 of length 1, 16 of length 2, 64 of length 3), counting the cell's paths with that
+  sequence; a path through a ``none`` edge carries nothing. A skip on ``(3,0)`` beside
+  convolutions and one beside pools then share the one column of that path, and the
+  convolution paths that make the first good are columns of their own, which one-hot edges
+  cannot express (the diagnosis of round 5 on seed 28).
+* ``paths_edges`` (round 6): the path columns beside the one-hot edge columns.
+* ``mixture`` (round 6): the GP and the forest both fitted, their predictions pooled as an
+  equal mixture (mean of the means; variance: mean of the variances plus the spread of the
+  means). Round 5's forest found the fast end best and the GP the top: the mixture keeps the
+  GP's spread where the forest is sure for want of splits. pool-bo's ``surrogate:
+  gp+forest``.
+* ``alternate`` (round 6): the forest alone at the asks with an odd number of trained cells,
+  the GP at the others. pool-bo's ``surrogate: alternate``.
 
 Runs, scores and the record's format are those of ``hv_gap_nb201.py run`` (same tables,
 cache and scorer), so ``hv_gap_nb201.py gaps`` reads the output.
@@ -28,7 +45,6 @@ import sys
 from pathlib import Path
 
 import numpy as np
-from sklearn.ensemble import RandomForestRegressor
 from sklearn.gaussian_process import GaussianProcessRegressor
 
 HERE = Path(__file__).resolve().parent
@@ -42,7 +58,17 @@ from nb201_latency_table import canonical  # noqa: E402
 from accelsearch.search import pool_bo, pool_surrogate  # noqa: E402
 from accelsearch.spaces.nb201_blocks import OPS  # noqa: E402
 
-VARIANTS = ("canonical", "rf", "gp_restarts")
+VARIANTS = ("canonical", "rf", "gp_restarts", "paths", "paths_edges", "mixture", "alternate")
+#: the forest variants, as the surrogate's forest at a fit on n trained cells: the product's
+#: ``Surrogate(forest=...)`` (the forest at every fit for ``rf``, beside the GP for
+#: ``mixture``; ``alternate`` became pool-bo's ``surrogate: alternate``, the same runs)
+FOREST_VARIANTS = {
+    "rf": lambda surrogate, n: "alone",
+    "mixture": lambda surrogate, n: "mixture",
+    "alternate": lambda surrogate, n: pool_surrogate.forest_mode("alternate", n),
+}
+# input-to-output paths of the NB201 cell, as positions in ``EDGES`` (node 0 to node 3)
+PATHS = ((3,), (0, 4), (1, 5), (0, 2, 5))
 
 
 def canonical_rows(idx: np.ndarray) -> np.ndarray:
@@ -56,21 +82,24 @@ def canonical_rows(idx: np.ndarray) -> np.ndarray:
     ).reshape(rows.shape)
 
 
-class ForestSurrogate(pool_surrogate.Surrogate):
-    """pool-bo's surrogate as a random forest: mean and standard deviation over the trees."""
-
-    def fit(self, x: np.ndarray, y: np.ndarray) -> ForestSurrogate:
-        if self.warper is not None:
-            self.warper.fit(np.asarray(y, dtype=float).reshape(-1, 1))
-            y = self.warp(y)
-        self.forest = RandomForestRegressor(
-            n_estimators=100, min_samples_leaf=2, max_features=5 / 6, random_state=self.seed
-        ).fit(x, y)
-        return self
-
-    def predict(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        per_tree = np.stack([tree.predict(x) for tree in self.forest.estimators_])
-        return per_tree.mean(axis=0), np.maximum(per_tree.std(axis=0), 1e-3)
+def path_features(idx: np.ndarray) -> np.ndarray:
+    """Rows of NB201 op indices (``EDGES`` order) as path-encoding counts: one column per
+    sequence of live ops (lengths 1, 2, 3: 4 + 16 + 64 columns, sequences in lexicographic
+    order of op index), the number of the cell's paths with that sequence."""
+    rows = np.atleast_2d(np.asarray(idx, dtype=np.int64))
+    live = len(OPS) - 1  # ops but none, as 0..live-1
+    offsets = {1: 0, 2: live, 3: live + live**2}
+    out = np.zeros((len(rows), live + live**2 + live**3))
+    for r, row in enumerate(rows):
+        for path in PATHS:
+            ops = [int(row[e]) - 1 for e in path]  # none -> -1
+            if min(ops) < 0:
+                continue
+            code = 0
+            for op in ops:
+                code = code * live + op
+            out[r, offsets[len(path)] + code] += 1.0
+    return out
 
 
 class RestartedGP(GaussianProcessRegressor):
@@ -85,8 +114,16 @@ def use_variant(name: str) -> None:
     if name == "canonical":
         one_hot = pool_surrogate.features
         pool_bo.features = lambda encoding, idx: one_hot(encoding, canonical_rows(idx))
-    elif name == "rf":
-        pool_bo.Surrogate = ForestSurrogate
+    elif name in FOREST_VARIANTS:
+        pool_bo.forest_mode = FOREST_VARIANTS[name]
+    elif name in ("paths", "paths_edges"):
+        one_hot = pool_surrogate.features
+        if name == "paths":
+            pool_bo.features = lambda encoding, idx: path_features(idx)
+        else:
+            pool_bo.features = lambda encoding, idx: np.hstack(
+                [one_hot(encoding, idx), path_features(idx)]
+            )
     elif name == "gp_restarts":
         pool_surrogate.GaussianProcessRegressor = RestartedGP
     else:

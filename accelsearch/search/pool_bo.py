@@ -45,7 +45,13 @@ from accelsearch.core.errors import ConfigError
 from accelsearch.search.budget import pool_within_budget
 from accelsearch.search.pool_acquisition import expected_improvement, hypervolume_improvement
 from accelsearch.search.pool_exploit import exploit_candidates, representatives
-from accelsearch.search.pool_surrogate import Surrogate, features, parameter_of_column
+from accelsearch.search.pool_surrogate import (
+    SURROGATES,
+    Surrogate,
+    features,
+    forest_mode,
+    parameter_of_column,
+)
 from accelsearch.search.predictors import check_predictor, make_predictor, predict_params, unit_of
 from accelsearch.search.sampling import SobolStream
 from accelsearch.search.searcher import Searcher
@@ -89,6 +95,7 @@ class PoolBOSearcher(Searcher):
         "per_parameter": False,
         "exploit_every": None,
         "summed_kernel": False,
+        "surrogate": "gp",
     }
     option_kinds = {
         "predictor": (object,),  # a name, or from Python a callable or a LUT: check_predictor
@@ -112,6 +119,11 @@ class PoolBOSearcher(Searcher):
         margin = o["budget_margin"]
         if isinstance(margin, bool) or margin < 0:
             raise ConfigError(f"search.options.budget_margin must be >= 0, got {margin!r}")
+        if o["surrogate"] not in SURROGATES:
+            raise ConfigError(
+                f"search.options.surrogate must be one of {', '.join(SURROGATES)}, got "
+                f"{o['surrogate']!r}"
+            )
         self.modelled = self._modelled_metric(objective)
         check_predictor(o["predictor"], o["predictor_options"])
         self._predictor_spec = o["predictor"]
@@ -225,6 +237,7 @@ class PoolBOSearcher(Searcher):
             warp=bool(self.options["warp"]),
             groups=self._length_groups(x),
             summed=bool(self.options["summed_kernel"]),
+            forest=forest_mode(self.options["surrogate"], len(y)),
         ).fit(x, y)
         near_best = self._exploit_step(fresh)
         if len(near_best):  # exploitation: the GP's best one parameter from the best

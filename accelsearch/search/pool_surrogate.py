@@ -8,6 +8,18 @@ parameter's one-hot columns (:class:`ParameterMatern`): the GP can then learn wh
 parameters matter, with a handful of hyper-parameters instead of one per column. The
 hyper-parameters are fitted by maximum likelihood at every fit (tens of points: tens of
 milliseconds; per parameter, seconds at a few hundred points).
+
+``forest``: a random forest on the same warped targets, beside the GP (``"mixture"``: the
+two predictions pooled as an equal mixture) or instead of it (``"alone"``); pool-bo's
+``surrogate`` option chooses, and its default, ``alternate``, takes the forest alone at the
+asks with an odd number of trained members and the GP at the others. A forest learns that
+one parameter's value is good only beside certain others, which a stationary kernel on
+one-hot columns cannot; its spread over the trees shrinks where no tree splits (a few slow
+members look certain), which the GP's spread makes up for. On NAS-Bench-201 (hypervolume
+ratio in the acc >= 85 % region at 100 evaluations, 40 development seeds) alternating
+gained 0.009 and the mixture 0.006 over the GP alone, the forest alone lost 0.003
+(``benchmarks/results/search/hv_poolbo6_nb201_h200.md``). A forest costs ~0.2 s a fit at
+100 points.
 """
 
 from __future__ import annotations
@@ -15,10 +27,30 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
+from sklearn.ensemble import RandomForestRegressor
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.gaussian_process import GaussianProcessRegressor
 from sklearn.gaussian_process.kernels import ConstantKernel, Matern, WhiteKernel
 from sklearn.preprocessing import PowerTransformer
+
+#: the forest of ``forest=True``: SMAC's random-forest settings (100 trees, leaves of at least
+#: 2 points, 5/6 of the features tried per split)
+FOREST = {"n_estimators": 100, "min_samples_leaf": 2, "max_features": 5 / 6}
+#: a floor on the forest's spread over its trees (all trees agree where none splits)
+FOREST_MIN_STD = 1e-3
+#: ``Surrogate(forest=...)``: no forest, a forest beside the GP, a forest instead of it
+FOREST_MODES = (None, "mixture", "alone")
+#: pool-bo's ``surrogate`` option: the GP alone, a forest beside it, or the two by turns
+SURROGATES = ("gp", "gp+forest", "alternate")
+
+
+def forest_mode(surrogate: str, n_points: int) -> str | None:
+    """``Surrogate(forest=...)`` for pool-bo's ``surrogate`` choice at a fit on ``n_points``
+    trained members: ``alternate`` takes the forest alone where ``n_points`` is odd and the
+    GP alone where it is even (pool-bo fits once an ask, so the two take turns)."""
+    if surrogate == "alternate":
+        return "alone" if n_points % 2 else None
+    return "mixture" if surrogate == "gp+forest" else None
 
 
 def parameter_of_column(encoding) -> np.ndarray:
@@ -99,17 +131,30 @@ def features(encoding, idx: np.ndarray) -> np.ndarray:
 class Surrogate:
     """A GP on features -> value (to minimise); ``predict`` gives mean and std."""
 
-    def __init__(self, seed: int = 0, warp: bool = True, groups=None, summed: bool = False):
+    def __init__(
+        self,
+        seed: int = 0,
+        warp: bool = True,
+        groups=None,
+        summed: bool = False,
+        forest: str | None = None,
+    ):
         """``groups``: the parameter of each feature column (:func:`parameter_of_column`)
         for one length scale per parameter; ``None``: one length scale for all.
         ``summed`` (with ``groups``): both, added, each with its own amplitude - the GP can
-        weigh a smooth trend over all parameters against the parameters that matter."""
+        weigh a smooth trend over all parameters against the parameters that matter.
+        ``forest``: ``"mixture"``, a random forest beside the GP, predictions pooled;
+        ``"alone"``, the forest instead of the GP (module docstring)."""
         if summed and groups is None:
             raise ValueError("Surrogate(summed=True) needs groups (parameter_of_column)")
+        if forest not in FOREST_MODES:
+            raise ValueError(f"Surrogate(forest={forest!r}): choose one of {FOREST_MODES}")
         self.seed = seed
         self.summed = summed
         self.groups = None if groups is None else np.asarray(groups, dtype=np.int64)
         self.gp: GaussianProcessRegressor | None = None
+        self.forest_mode = forest
+        self.forest: RandomForestRegressor | None = None
         self.warper: PowerTransformer | None = PowerTransformer() if warp else None
 
     def warp(self, y) -> np.ndarray:
@@ -125,6 +170,13 @@ class Surrogate:
         if self.warper is not None:
             self.warper.fit(np.asarray(y, dtype=float).reshape(-1, 1))
             y = self.warp(y)
+        if self.forest_mode is not None:
+            self.forest = RandomForestRegressor(**FOREST, random_state=self.seed).fit(x, y)
+        if self.forest_mode != "alone":
+            self._fit_gp(x, y)
+        return self
+
+    def _fit_gp(self, x: np.ndarray, y: np.ndarray) -> None:
         kernel = ConstantKernel(1.0, (1e-3, 1e3)) * self._matern()
         if self.summed:
             kernel = kernel + ConstantKernel(1.0, (1e-3, 1e3)) * self._matern(one=True)
@@ -135,7 +187,6 @@ class Surrogate:
         with warnings.catch_warnings():  # a length scale at its bound is fine here
             warnings.simplefilter("ignore", ConvergenceWarning)
             self.gp.fit(x, y)
-        return self
 
     def _matern(self, one: bool = False) -> Matern:
         if self.groups is None or one:
@@ -144,5 +195,19 @@ class Surrogate:
         return ParameterMatern(self.groups, ones, length_scale_bounds=(1e-2, 1e2), nu=2.5)
 
     def predict(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Mean and standard deviation in the warped scale: the GP's, the forest's (mean and
+        spread over its trees), or for ``"mixture"`` their equal mixture (mean of the means;
+        variance: mean of the variances plus the spread of the two means about theirs)."""
+        if self.forest_mode == "alone":
+            return self._predict_forest(x)
         mu, sigma = self.gp.predict(x, return_std=True)
-        return np.asarray(mu, dtype=float), np.asarray(sigma, dtype=float)
+        mu, sigma = np.asarray(mu, dtype=float), np.asarray(sigma, dtype=float)
+        if self.forest_mode is None:
+            return mu, sigma
+        mu_f, sigma_f = self._predict_forest(x)
+        mixed = (mu + mu_f) / 2
+        return mixed, np.sqrt((sigma**2 + sigma_f**2) / 2 + ((mu - mu_f) / 2) ** 2)
+
+    def _predict_forest(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        per_tree = np.stack([tree.predict(x) for tree in self.forest.estimators_])
+        return per_tree.mean(axis=0), np.maximum(per_tree.std(axis=0), FOREST_MIN_STD)

@@ -1,6 +1,7 @@
-"""The round-5 experiments of pool-bo's surrogate: the canonical-cell rule for dead NB201 edges
+"""The round-5 and round-6 experiments of pool-bo's surrogate: the canonical-cell rule for dead NB201 edges
 (an edge counts only on a path from the cell's input to its output; copies of one network
-map to one canonical cell), the forest surrogate and the swap into pool-bo."""
+map to one canonical cell), the path encoding, and the swap into pool-bo (the forest itself is
+the product's, tested in ``tests/search/test_pool_surrogate.py``)."""
 
 from __future__ import annotations
 
@@ -46,25 +47,16 @@ def test_a_cell_with_no_path_to_its_output_is_all_none():
     assert tool.canonical_rows(np.array(row)).tolist() == [[NONE] * 6]
 
 
-def test_the_forest_fits_the_warped_targets_and_spreads_over_its_trees():
-    rng = np.random.default_rng(0)
-    x = rng.integers(0, 2, size=(40, 6)).astype(float)
-    y = -(x @ np.arange(6.0)) + rng.normal(0, 0.1, 40)  # minimised: more ones in later columns
-    model = tool.ForestSurrogate(seed=0).fit(x, y)
-    mu, sigma = model.predict(np.array([[0.0] * 6, [1.0] * 6]))
-    assert mu[1] < mu[0]  # the all-ones row is predicted better (lower)
-    assert (sigma > 0).all()
-
-
 def test_a_variant_is_swapped_into_pool_bo_and_an_unknown_one_is_refused(monkeypatch):
     # monkeypatch restores what use_variant replaces
     monkeypatch.setattr(pool_bo, "Surrogate", pool_bo.Surrogate)
     monkeypatch.setattr(pool_bo, "features", pool_bo.features)
+    monkeypatch.setattr(pool_bo, "forest_mode", pool_bo.forest_mode)
     monkeypatch.setattr(
         pool_surrogate, "GaussianProcessRegressor", pool_surrogate.GaussianProcessRegressor
     )
     tool.use_variant("rf")
-    assert pool_bo.Surrogate is tool.ForestSurrogate
+    assert [pool_bo.forest_mode("gp", n) for n in (20, 21)] == ["alone", "alone"]
     tool.use_variant("gp_restarts")
     assert pool_surrogate.GaussianProcessRegressor is tool.RestartedGP
     assert tool.RestartedGP().n_restarts_optimizer == 3
@@ -75,5 +67,37 @@ def test_a_variant_is_swapped_into_pool_bo_and_an_unknown_one_is_refused(monkeyp
         pool_bo.features(encoding, dead)
         == pool_surrogate.features(encoding, tool.canonical_rows(dead))
     ).all()
-    with pytest.raises(ValueError, match="canonical, rf, gp_restarts"):
+    tool.use_variant("paths")
+    assert (pool_bo.features(encoding, dead) == tool.path_features(dead)).all()
+    tool.use_variant("paths_edges")
+    assert pool_bo.features(encoding, dead).shape == (1, 30 + 84)
+    tool.use_variant("mixture")
+    assert [pool_bo.forest_mode("gp", n) for n in (20, 21)] == ["mixture", "mixture"]
+    tool.use_variant("alternate")
+    assert [pool_bo.forest_mode("gp", n) for n in (20, 21)] == [None, "alone"]
+    with pytest.raises(ValueError, match="canonical, rf, gp_restarts, paths"):
         tool.use_variant("bananas")
+
+
+def test_the_path_encoding_counts_each_live_input_output_path_by_its_op_sequence():
+    live = {op: k for k, op in enumerate(OPS[1:])}  # ops but none, as 0..3
+    row = [C3, C1, C3, SKIP, C1, POOL]  # (1,0) (2,0) (2,1) (3,0) (3,1) (3,2)
+    out = tool.path_features(np.array(row))
+    assert out.shape == (1, 4 + 16 + 64)
+    n1, n2 = 4, 4 + 16  # where the length-2 and length-3 columns start
+    on = {
+        live["skip_connect"],  # 0 -> 3
+        n1 + 4 * live["nor_conv_3x3"] + live["nor_conv_1x1"],  # 0 -> 1 -> 3
+        n1 + 4 * live["nor_conv_1x1"] + live["avg_pool_3x3"],  # 0 -> 2 -> 3
+        n2 + 16 * live["nor_conv_3x3"] + 4 * live["nor_conv_3x3"] + live["avg_pool_3x3"],
+    }
+    assert set(np.flatnonzero(out[0])) == on and out.sum() == 4
+
+
+def test_a_path_through_a_none_edge_carries_nothing_and_equal_paths_add_up():
+    only_direct = [NONE, NONE, NONE, C3, NONE, NONE]
+    assert tool.path_features(np.array(only_direct)).sum() == 1
+    assert tool.path_features(np.array([[NONE] * 6])).sum() == 0
+    twins = [C1, C1, NONE, NONE, C3, C3]  # 0 -> 1 -> 3 and 0 -> 2 -> 3 both 1x1 then 3x3
+    out = tool.path_features(np.array(twins))
+    assert out.max() == 2 and out.sum() == 2

@@ -1,18 +1,22 @@
 """``pool-bo``'s surrogate: one GP length scale per parameter (tied over its one-hot columns),
-its gradient, and that it learns which parameters matter."""
+its gradient, and that it learns which parameters matter; the random forest beside the GP or
+instead of it, and pool-bo's ``surrogate`` option."""
 
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from sklearn.gaussian_process.kernels import Matern
 
 from accelsearch import spaces
-from accelsearch.search import strategy
+from accelsearch.errors import ConfigError
+from accelsearch.search import pool_bo, strategy
 from accelsearch.search.budget import Budget
 from accelsearch.search.pool_surrogate import (
     ParameterMatern,
     Surrogate,
     features,
+    forest_mode,
     parameter_of_column,
 )
 from accelsearch.search.strategy import Objective
@@ -114,3 +118,69 @@ def test_summed_kernel_has_both_scales_and_pool_bo_passes_it():
     )  # fmt: skip
     s.ask()
     assert len(set(s._length_groups(s._features(np.array([0, 1]))).tolist())) == 6
+
+
+def test_the_forest_beside_the_gp_pools_both_predictions_on_the_warped_targets():
+    enc = _nb201_encoding()
+    rng = np.random.default_rng(4)
+    idx = rng.integers(0, 5, size=(40, 6))
+    # an interaction: op 1 on the first edge is good only beside op 3 on the second
+    y = rng.normal(0, 0.05, 40) - 2.0 * ((idx[:, 0] == 1) & (idx[:, 1] == 3))
+    x = features(enc, idx)
+    mixed = Surrogate(seed=1, forest="mixture").fit(x, y)
+    gp_only = Surrogate(seed=1).fit(x, y)
+    probe = features(enc, rng.integers(0, 5, size=(8, 6)))
+    mu_gp, sd_gp = gp_only.predict(probe)  # the same GP: same targets, same seed
+    np.testing.assert_allclose(mixed.gp.predict(probe), mu_gp)
+    per_tree = np.stack([t.predict(probe) for t in mixed.forest.estimators_])
+    mu_f, sd_f = per_tree.mean(axis=0), np.maximum(per_tree.std(axis=0), 1e-3)
+    mu, sd = mixed.predict(probe)
+    np.testing.assert_allclose(mu, (mu_gp + mu_f) / 2)
+    np.testing.assert_allclose(sd**2, (sd_gp**2 + sd_f**2) / 2 + ((mu_gp - mu_f) / 2) ** 2)
+    # the forest learnt the warped targets: its training-set means follow them
+    fitted = np.stack([t.predict(x) for t in mixed.forest.estimators_]).mean(axis=0)
+    assert np.corrcoef(fitted, mixed.warp(y))[0, 1] > 0.8
+    assert Surrogate().fit(x, y).forest is None
+    alone = Surrogate(seed=1, forest="alone").fit(x, y)
+    assert alone.gp is None
+    np.testing.assert_allclose(alone.predict(probe)[0], alone._predict_forest(probe)[0])
+    np.testing.assert_allclose(alone.predict(probe)[0], mu_f)  # the same forest as beside it
+    with pytest.raises(ValueError, match="forest='both'"):
+        Surrogate(forest="both")
+
+
+def test_alternate_takes_the_forest_alone_at_odd_counts_and_the_gp_at_even():
+    assert [forest_mode("alternate", n) for n in (20, 21, 22, 99)] == [None, "alone", None, "alone"]
+    assert {forest_mode("gp", n) for n in (20, 21)} == {None}
+    assert {forest_mode("gp+forest", n) for n in (20, 21)} == {"mixture"}
+
+
+def test_pool_bo_passes_its_surrogate_option_and_names_the_choices(monkeypatch):
+    made = []
+
+    class Recording(Surrogate):
+        def __init__(self, *args, **kwargs):
+            made.append(kwargs.get("forest"))
+            super().__init__(*args, **kwargs)
+
+    monkeypatch.setattr(pool_bo, "Surrogate", Recording)
+    space = spaces.get("nb201")
+    opts = {"candidates": 256, "n_startup_trials": 2, "predictor": lambda arch: 1.0}
+    choices = (
+        ({"surrogate": "gp"}, {None}),
+        ({"surrogate": "gp+forest"}, {"mixture"}),
+        ({"surrogate": "alternate"}, {None, "alone"}),
+    )
+    for choice, forests in choices:
+        s = strategy.validate("pool-bo", space, Objective.of("accuracy"), 0, {**opts, **choice})
+        for k in range(5):
+            sug = s.ask()
+            s.tell(sug.id, {"accuracy": 50.0 + k})
+        assert set(made) == forests
+        made.clear()
+    with pytest.raises(
+        ConfigError, match=r"surrogate must be one of gp, gp\+forest, alternate, got 'rf'"
+    ):
+        strategy.validate(
+            "pool-bo", space, Objective.of("accuracy"), 0, {**opts, "surrogate": "rf"}
+        )
