@@ -24,6 +24,7 @@ choosing *which candidates to train*. This strategy:
    latency is also a GP feature (``latency_feature``). ``exploit_every: k`` (off): every
    k-th ask trains the GP-best unasked member one parameter from the best trained ones
    (:mod:`accelsearch.search.pool_exploit`; NB201: +0.003 HV ratio, not enough to confirm).
+   ``surrogate``: the GP, or also a random forest (:mod:`accelsearch.search.pool_surrogate`).
 
 With a latency budget the pool is cut to the members predicted within it (``budget_margin``,
 5 %, admits those just over: the predictor errs, the measurement decides) before any trial;
