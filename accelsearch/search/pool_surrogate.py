@@ -10,14 +10,16 @@ hyper-parameters are fitted by maximum likelihood at every fit (tens of points: 
 milliseconds; per parameter, seconds at a few hundred points).
 
 ``forest``: a random forest on the same warped targets, beside the GP (``"mixture"``: the
-two predictions pooled as an equal mixture) or instead of it (``"alone"``); pool-bo's
-``surrogate`` option chooses, and its default, ``alternate``, takes the forest alone at the
-asks with an odd number of trained members and the GP at the others. A forest learns that
-one parameter's value is good only beside certain others, which a stationary kernel on
-one-hot columns cannot; its spread over the trees shrinks where no tree splits (a few slow
-members look certain), which the GP's spread makes up for. On NAS-Bench-201 (hypervolume
-ratio in the acc >= 85 % region at 100 evaluations, 40 development seeds) alternating
-gained 0.009 and the mixture 0.006 over the GP alone, the forest alone lost 0.003
+two predictions pooled as an equal mixture) or instead of it (``"alone"``). pool-bo's
+``surrogate`` option chooses: ``gp`` (the default) no forest, ``gp+forest`` the mixture,
+``alternate`` the forest alone at the asks with an odd number of trained members and the GP
+at the others. A forest learns that one parameter's value is good only beside certain
+others, which a stationary kernel on one-hot columns cannot; its spread over the trees
+shrinks where no tree splits (a few slow members look certain), which the GP's spread makes
+up for. On NAS-Bench-201 (hypervolume ratio in the acc >= 85 % region at 100 evaluations)
+alternating gained 0.009 and the mixture 0.006 over the GP alone on the 40 seeds they were
+chosen on, the forest alone lost 0.003; alternating gained 0.003 over 100 fresh seeds and
+did worse under a latency budget, so it is not the default
 (``benchmarks/results/search/hv_poolbo6_nb201_h200.md``). A forest costs ~0.2 s a fit at
 100 points.
 """
@@ -33,7 +35,7 @@ from sklearn.gaussian_process import GaussianProcessRegressor
 from sklearn.gaussian_process.kernels import ConstantKernel, Matern, WhiteKernel
 from sklearn.preprocessing import PowerTransformer
 
-#: the forest of ``forest=True``: SMAC's random-forest settings (100 trees, leaves of at least
+#: the forest of ``Surrogate(forest=...)``: SMAC's random-forest settings (100 trees, leaves of at least
 #: 2 points, 5/6 of the features tried per split)
 FOREST = {"n_estimators": 100, "min_samples_leaf": 2, "max_features": 5 / 6}
 #: a floor on the forest's spread over its trees (all trees agree where none splits)
