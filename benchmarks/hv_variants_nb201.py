@@ -59,14 +59,9 @@ from accelsearch.search import pool_bo, pool_surrogate  # noqa: E402
 from accelsearch.spaces.nb201_blocks import OPS  # noqa: E402
 
 VARIANTS = ("canonical", "rf", "gp_restarts", "paths", "paths_edges", "mixture", "alternate")
-#: the forest variants, as the surrogate's forest at a fit on n trained cells: the product's
-#: ``Surrogate(forest=...)`` (the forest at every fit for ``rf``, beside the GP for
-#: ``mixture``; ``alternate`` became pool-bo's ``surrogate: alternate``, the same runs)
-FOREST_VARIANTS = {
-    "rf": lambda surrogate, n: "alone",
-    "mixture": lambda surrogate, n: "mixture",
-    "alternate": lambda surrogate, n: pool_surrogate.forest_mode("alternate", n),
-}
+#: variants that became pool-bo options: run with the option, nothing swapped (the same runs
+#: as the swaps they were tried as)
+OPTION_VARIANTS = {"mixture": {"surrogate": "gp+forest"}, "alternate": {"surrogate": "alternate"}}
 # input-to-output paths of the NB201 cell, as positions in ``EDGES`` (node 0 to node 3)
 PATHS = ((3,), (0, 4), (1, 5), (0, 2, 5))
 
@@ -110,12 +105,15 @@ class RestartedGP(GaussianProcessRegressor):
 
 
 def use_variant(name: str) -> None:
-    """Swap ``name``'s part into pool-bo (in this process)."""
+    """Swap ``name``'s part into pool-bo (in this process); variants that are pool-bo
+    options swap nothing."""
     if name == "canonical":
         one_hot = pool_surrogate.features
         pool_bo.features = lambda encoding, idx: one_hot(encoding, canonical_rows(idx))
-    elif name in FOREST_VARIANTS:
-        pool_bo.forest_mode = FOREST_VARIANTS[name]
+    elif name == "rf":  # the product's forest alone at every fit
+        pool_bo.forest_mode = lambda surrogate, n_points: "alone"
+    elif name in OPTION_VARIANTS:
+        pass  # main() passes the option
     elif name in ("paths", "paths_edges"):
         one_hot = pool_surrogate.features
         if name == "paths":
@@ -147,7 +145,8 @@ def main(argv=None) -> int:
     p.add_argument("--nb201-csv", default=hv.NB201)
     p.add_argument("--latency-csv", default=hv.LATENCY)
     args = p.parse_args(argv)
-    record = {"options": {}, "variant": args.variant, "evaluations": hv.EVALUATIONS}
+    options = OPTION_VARIANTS.get(args.variant, {})
+    record = {"options": options, "variant": args.variant, "evaluations": hv.EVALUATIONS}
     init = (args.variant, args.nb201_csv, args.latency_csv, hv.FOCUS, None, "table")
     hv.run_seeds(record, args.seeds, args.out, args.workers, _init, init)
     return 0

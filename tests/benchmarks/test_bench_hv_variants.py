@@ -71,10 +71,14 @@ def test_a_variant_is_swapped_into_pool_bo_and_an_unknown_one_is_refused(monkeyp
     assert (pool_bo.features(encoding, dead) == tool.path_features(dead)).all()
     tool.use_variant("paths_edges")
     assert pool_bo.features(encoding, dead).shape == (1, 30 + 84)
+    monkeypatch.setattr(pool_bo, "forest_mode", pool_surrogate.forest_mode)
     tool.use_variant("mixture")
-    assert [pool_bo.forest_mode("gp", n) for n in (20, 21)] == ["mixture", "mixture"]
     tool.use_variant("alternate")
-    assert [pool_bo.forest_mode("gp", n) for n in (20, 21)] == [None, "alone"]
+    assert pool_bo.forest_mode is pool_surrogate.forest_mode  # they run as pool-bo options
+    assert tool.OPTION_VARIANTS == {
+        "mixture": {"surrogate": "gp+forest"},
+        "alternate": {"surrogate": "alternate"},
+    }
     with pytest.raises(ValueError, match="canonical, rf, gp_restarts, paths"):
         tool.use_variant("bananas")
 
