@@ -35,12 +35,17 @@ gained nothing (``hv_poolbo5_nb201_h200.md``).
 Runs, scores and the record's format are those of ``hv_gap_nb201.py run`` (same tables,
 cache and scorer), so ``hv_gap_nb201.py gaps`` reads the output.
 
-    python benchmarks/hv_variants_nb201.py canonical --seeds 10-49 --out X.json [--workers 2]
+    python benchmarks/hv_variants_nb201.py canonical --seeds 10-49 --out X.json [--workers 2] \\
+        [--options '{"surrogate": "alternate"}']
+
+``--options`` adds pool-bo options to the variant's swap (round 7: ``canonical`` with
+``surrogate: alternate``).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
@@ -144,8 +149,9 @@ def main(argv=None) -> int:
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--nb201-csv", default=hv.NB201)
     p.add_argument("--latency-csv", default=hv.LATENCY)
+    p.add_argument("--options", help="pool-bo options (JSON) beside the variant's")
     args = p.parse_args(argv)
-    options = OPTION_VARIANTS.get(args.variant, {})
+    options = {**OPTION_VARIANTS.get(args.variant, {}), **json.loads(args.options or "{}")}
     record = {"options": options, "variant": args.variant, "evaluations": hv.EVALUATIONS}
     init = (args.variant, args.nb201_csv, args.latency_csv, hv.FOCUS, None, "table")
     hv.run_seeds(record, args.seeds, args.out, args.workers, _init, init)

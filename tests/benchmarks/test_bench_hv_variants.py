@@ -105,3 +105,16 @@ def test_a_path_through_a_none_edge_carries_nothing_and_equal_paths_add_up():
     twins = [C1, C1, NONE, NONE, C3, C3]  # 0 -> 1 -> 3 and 0 -> 2 -> 3 both 1x1 then 3x3
     out = tool.path_features(np.array(twins))
     assert out.max() == 2 and out.sum() == 2
+
+
+def test_options_join_the_variants_own_and_reach_the_record(monkeypatch, tmp_path):
+    seen = {}
+    monkeypatch.setattr(tool.hv, "run_seeds", lambda record, *a: seen.update(record=record))
+    out = str(tmp_path / "x.json")
+    tool.main(
+        ["canonical", "--seeds", "10-11", "--out", out, "--options", '{"surrogate": "alternate"}']
+    )
+    assert seen["record"]["options"] == {"surrogate": "alternate"}
+    assert seen["record"]["variant"] == "canonical"
+    tool.main(["alternate", "--seeds", "10", "--out", out, "--options", '{"exploit_every": 4}'])
+    assert seen["record"]["options"] == {"surrogate": "alternate", "exploit_every": 4}
