@@ -79,6 +79,14 @@ def show_row(printer, text: str) -> None:
         printer(text)
 
 
+def _status(record) -> str:
+    """``ok`` (trained), ``infeasible`` (measured over the budget, not trained: not a
+    failure) or ``failed``."""
+    if record.ok:
+        return "ok"
+    return "infeasible" if record.status == "infeasible" else "failed"
+
+
 def _cut(text: str, width: int) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
@@ -86,12 +94,13 @@ def _cut(text: str, width: int) -> str:
 class TrialTable:
     """Finished trials as rows of a fixed-width table: number, trial id, status, accuracy,
     latency, reward, size and the arch's key numbers (resolution, blocks), time, then the
-    arch (or, for a failed trial, its error), cut to ``last_width`` characters."""
+    arch (or, for a failed trial, its error; for one measured over the latency budget, by
+    how much), cut to ``last_width`` characters."""
 
     COLUMNS = (  # title, width, alignment
         ("#", 3, ">"),
         ("trial", 12, "<"),
-        ("status", 6, "<"),
+        ("status", 10, "<"),  # ok, failed, infeasible
         ("acc %", 6, ">"),
         ("lat ms", 8, ">"),
         ("reward", 7, ">"),
@@ -125,7 +134,7 @@ class TrialTable:
         cells = [
             str(number),
             record.trial_id,
-            "ok" if record.ok else "failed",
+            _status(record),
             num("accuracy", 2),
             num("latency_ms", 3),
             num("reward", 3),
@@ -137,6 +146,8 @@ class TrialTable:
         ]
         if record.ok:
             last = str(arch) if arch is not None else "-"
+        elif record.status == "infeasible":  # measured over the budget, not trained
+            last = str(m.get("infeasible") or "over the budget")
         else:
             lines = [ln for ln in (record.error or "").strip().splitlines() if ln.strip()]
             # "accelsearch.errors.ArchError: ..." -> "ArchError: ...": the message matters

@@ -65,6 +65,13 @@ def test_trial_rows_are_fixed_width_and_say_what_failed(arch):
     assert f" {sum(s.depth for s in arch.stages)} " in row and " 21" in row
     assert " failed " in failed and failed.endswith(" ArchError: deep")  # module path cut
     assert len(row) == arch_at + 40 and row.endswith("…")  # the arch cut to its width
+    over = {
+        "latency_ms": 1.1648,
+        "infeasible": "latency_ms 1.165 over search.latency_budget_ms 0.5",
+    }
+    stopped = table.row(3, TrialRecord("a1b2c_00002", {}, "infeasible", over, arch))
+    assert " infeasible " in stopped and " failed " not in stopped  # over the budget: no failure
+    assert stopped.index("latency_ms 1.165") == arch_at and "1.165" in stopped
 
 
 def test_live_printer_keeps_a_status_line_and_prints_the_last_counts():

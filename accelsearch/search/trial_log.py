@@ -120,8 +120,11 @@ class TrialLogger(Callback):
             observer.on_progress(self.records, len(self.running), self.total, self.t0)
 
     def number(self, rec: TrialRecord) -> int:
-        """The trial's number, in the order trials started (kept across a resume)."""
-        return list(self.records).index(rec.trial_id) + 1
+        """The trial's number, in the order trials started (kept across a resume); candidates
+        the budget's screen rejected before the GPU are records but not trials, and do not
+        count (else the 12th trial of a search that screened 600 would be "trial 609/12")."""
+        trials = [tid for tid, r in self.records.items() if r.status != "screened"]
+        return trials.index(rec.trial_id) + 1
 
     def _fail(self, rec: TrialRecord, text: str) -> None:
         rec.status = "failed"
