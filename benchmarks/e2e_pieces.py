@@ -39,6 +39,7 @@ from typing import Any
 from accelsearch.baselines_output import SECTION_END, SECTION_START  # the markers it writes
 
 PIECES = "e2e_pieces.json"  # in the workspace: one record per piece
+BUDGET_HEADING = "### Budget"  # summary.md's section of a search under a budget
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -199,11 +200,15 @@ def device_name() -> str:
 def trial_runs(workspace: Path) -> list[dict[str, Any]]:
     """Every trial run in the workspace's MLflow store, read with ``sqlite3``: the GPU node's
     MLflow may be newer than this machine's (its schema then refuses an older client), and
-    the record needs only each run's status, end time and trial tag."""
+    the record needs only each run's status, end time and trial tag. A candidate the
+    latency-budget screen rejected before the GPU is a run of its own (tag
+    ``accelsearch.screened: true``) but not a trial: left out."""
     query = (
         "SELECT t.value, r.status, r.end_time FROM runs r "
         "JOIN tags k ON k.run_uuid = r.run_uuid AND k.key = 'accelsearch.kind' AND k.value = 'trial' "
-        "LEFT JOIN tags t ON t.run_uuid = r.run_uuid AND t.key = 'accelsearch.trial_id'"
+        "LEFT JOIN tags t ON t.run_uuid = r.run_uuid AND t.key = 'accelsearch.trial_id' "
+        "LEFT JOIN tags s ON s.run_uuid = r.run_uuid AND s.key = 'accelsearch.screened' "
+        "WHERE s.value IS NULL OR s.value != 'true'"
     )
     with contextlib.closing(sqlite3.connect(workspace / "mlflow.db")) as db:
         rows = db.execute(query).fetchall()
@@ -282,8 +287,10 @@ def summarize(args) -> int:
 
 
 def markdown(r: dict[str, Any]) -> str:
+    killed = sum(1 for p in r["pieces"] if p.get("killed"))
     lines = [
-        f"# A run in {r['calls']} killed pieces ({r['pieces'][-1].get('device')})",
+        f"# A run in {r['calls']} piece{'s' * (r['calls'] != 1)}, {killed} of them killed "
+        f"({r['pieces'][-1].get('device')})",
         "",
         f"{r['date'][:10]}; state at the end: {r['state']}; device time "
         f"{r['device_seconds'] / 60:.1f} min; trials per piece {r['trials_per_piece']}; "
@@ -312,7 +319,19 @@ def markdown(r: dict[str, Any]) -> str:
                 f"{'–' if m['accuracy'] is None else format(m['accuracy'], '.2f')} | "
                 f"{'–' if util is None else f'{100 * util:.1f} %'} |"
             )
-    return "\n".join(lines + baseline_section(r.get("summary_md"))) + "\n"
+    summary_md = r.get("summary_md")
+    return "\n".join(lines + budget_section(summary_md) + baseline_section(summary_md)) + "\n"
+
+
+def budget_section(summary_md: str | None) -> list[str]:
+    """The *Budget* section ``accelsearch`` wrote into the run's summary.md (a search under a
+    latency budget: candidates screened, measured, trained; GPU-seconds spent and saved), up
+    to the next heading."""
+    if not summary_md or BUDGET_HEADING not in summary_md:
+        return []
+    body = summary_md.split(BUDGET_HEADING, 1)[1].splitlines()[1:]  # after the heading's line
+    end = next((i for i, ln in enumerate(body) if ln.startswith("#")), len(body))
+    return ["", "## Budget", *body[:end]]
 
 
 def baseline_section(summary_md: str | None) -> list[str]:

@@ -63,3 +63,36 @@ def test_a_run_killed_in_pieces_finishes_with_no_trial_repeated_or_lost(tmp_path
     assert r["trials_finished"] == NUM_SAMPLES == sum(r["trials_per_piece"])
     assert [m["name"] for m in r["family"]] == ["efficientnet_x_gpu-0", "efficientnet_x_gpu-1"]
     assert Path(summary.with_suffix(".md")).read_text().startswith("# A run in")
+
+
+def test_the_record_counts_trials_not_screened_candidates_and_shows_the_budget(tmp_path):
+    import sqlite3
+
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import e2e_pieces as tool
+
+    db = sqlite3.connect(tmp_path / "mlflow.db")
+    db.execute("CREATE TABLE runs (run_uuid TEXT, status TEXT, end_time INTEGER)")
+    db.execute("CREATE TABLE tags (run_uuid TEXT, key TEXT, value TEXT)")
+    for run, tid, screened in [
+        ("r1", "t1", "false"),
+        ("r2", "screened-0", "true"),
+        ("r3", "t2", None),
+    ]:
+        db.execute("INSERT INTO runs VALUES (?, 'FINISHED', 1000)", (run,))
+        db.execute("INSERT INTO tags VALUES (?, 'accelsearch.kind', 'trial')", (run,))
+        db.execute("INSERT INTO tags VALUES (?, 'accelsearch.trial_id', ?)", (run, tid))
+        if screened:
+            db.execute("INSERT INTO tags VALUES (?, 'accelsearch.screened', ?)", (run, screened))
+    db.commit()
+    db.close()
+    assert sorted(r["trial_id"] for r in tool.trial_runs(tmp_path)) == ["t1", "t2"]
+    summary = "## Search\n\n### Budget\n\n| GPU-s spent |\n|---:|\n| 74.5 |\n\n## Family\n"
+    piece = {"piece": 1, "state": "new", "after": "done", "command": "c", "rc": 0,
+             "killed": False, "wall_s": 254.5, "device": "GPU"}  # fmt: skip
+    record = {"calls": 1, "pieces": [piece], "date": "2026-12-07", "state": "done",
+              "device_seconds": 254.5, "trials_per_piece": [12], "trials_repeated": 0,
+              "trials_lost": [], "trial_runs_killed": 0, "family": [], "summary_md": summary}  # fmt: skip
+    text = tool.markdown(record)
+    assert text.startswith("# A run in 1 piece, 0 of them killed (GPU)")
+    assert "## Budget" in text and "| 74.5 |" in text and "Family" not in text
