@@ -376,3 +376,21 @@ def test_on_a_gpu_the_table_is_looked_up_by_the_cuda_device_name(monkeypatch):
     assert asked == ["cuda:0"] and settings["device_name"] == "NVIDIA H200"
     screen = check_search_budget(rec)
     assert screen.model.kind == "lut"
+
+
+def test_the_summary_says_when_the_screens_margin_lets_everything_through():
+    from accelsearch.search.budget_report import budget_markdown
+
+    seconds = dict.fromkeys(
+        ("spent", "measuring", "training", "on_infeasible", "saved_by_screen",
+         "saved_by_measuring_first"), 1.0,
+    )  # fmt: skip
+    report = {"unit": "GPU-s", "candidates": 9, "screened": 5, "measured": 4,
+              "measured_infeasible": 2, "trained": 2, "trained_infeasible": 0, "feasible": 2,
+              "seconds": seconds}  # fmt: skip
+    screen = {"budget": {"latency_ms": 0.5}, "predictor": "FLOPs", "margin": 1.266}
+    wide = budget_markdown({"budget": report, "screen": screen})
+    assert "margin 126.6 %" in wide and "can no longer reject" in wide
+    assert "benchmarks/latency_lut.py" in wide
+    narrow = budget_markdown({"budget": report, "screen": {**screen, "margin": 0.46}})
+    assert "margin 46.0 %" in narrow and "can no longer reject" not in narrow
