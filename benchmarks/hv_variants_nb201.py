@@ -1,4 +1,4 @@
-"""Experiments on NAS-Bench-201 (issue 18, point 3; rounds 5 and 6): pool-bo with its
+"""Experiments on NAS-Bench-201 (issue 18, point 3; rounds 5 to 7): pool-bo with its
 surrogate's input or family changed, nothing else; the swap is made in each worker. Of
 these only round 6's forest variants are in the product, as pool-bo's ``surrogate`` option
 (``alternate``, ``gp+forest``; ``results/search/hv_poolbo6_nb201_h200.md``); the others
@@ -31,6 +31,12 @@ gained nothing (``hv_poolbo5_nb201_h200.md``).
   gp+forest``.
 * ``alternate`` (round 6): the forest alone at the asks with an odd number of trained cells,
   the GP at the others. pool-bo's ``surrogate: alternate``.
+* ``raw_ehvi`` (round 7; round 4's candidate, with ``--options`` on any surrogate): the
+  expected hypervolume improvement in accuracy units instead of the surrogate's warped
+  scale - each candidate's value at 32 equal-probability quantiles of its warped Gaussian,
+  mapped back through the warp (a monotone table over the trained values' range widened by
+  its width on each side), the exact improvement averaged over them. The warp is steeper at
+  the top, so the warped acquisition counts a point gained at the fast end as less.
 
 Runs, scores and the record's format are those of ``hv_gap_nb201.py run`` (same tables,
 cache and scorer), so ``hv_gap_nb201.py gaps`` reads the output.
@@ -50,6 +56,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+from scipy.stats import norm
 from sklearn.gaussian_process import GaussianProcessRegressor
 
 HERE = Path(__file__).resolve().parent
@@ -61,12 +68,26 @@ import hv_gap_nb201 as hv  # noqa: E402
 from nb201_latency_table import canonical  # noqa: E402
 
 from accelsearch.search import pool_bo, pool_surrogate  # noqa: E402
+from accelsearch.search.pool_acquisition import staircase  # noqa: E402
 from accelsearch.spaces.nb201_blocks import OPS  # noqa: E402
 
-VARIANTS = ("canonical", "rf", "gp_restarts", "paths", "paths_edges", "mixture", "alternate")
+VARIANTS = (
+    "canonical",
+    "rf",
+    "gp_restarts",
+    "paths",
+    "paths_edges",
+    "mixture",
+    "alternate",
+    "raw_ehvi",
+)
 #: variants that became pool-bo options: run with the option, nothing swapped (the same runs
 #: as the swaps they were tried as)
 OPTION_VARIANTS = {"mixture": {"surrogate": "gp+forest"}, "alternate": {"surrogate": "alternate"}}
+#: quadrature nodes of ``raw_ehvi`` (equal-probability normal quantiles)
+RAW_EHVI_NODES = 32
+#: points of ``raw_ehvi``'s table from warped values back to accuracy
+UNWARP_GRID = 2048
 # input-to-output paths of the NB201 cell, as positions in ``EDGES`` (node 0 to node 3)
 PATHS = ((3,), (0, 4), (1, 5), (0, 2, 5))
 
@@ -109,6 +130,39 @@ class RestartedGP(GaussianProcessRegressor):
         super().__init__(kernel=kernel, n_restarts_optimizer=3, **kwargs)
 
 
+def unwarp(model, raw_values: np.ndarray, warped: np.ndarray) -> np.ndarray:
+    """Warped values back in the metric's units, through a monotone table over the trained
+    values' range widened by its own width on each side (the power transform's own inverse
+    is undefined far on one side)."""
+    lo, hi = float(raw_values.min()), float(raw_values.max())
+    span = max(hi - lo, 1e-9)
+    raw = np.linspace(lo - span, hi + span, UNWARP_GRID)
+    return np.interp(warped, model.warp(raw), raw)
+
+
+def raw_hypervolume_improvement(self, mu, sigma, fresh, model) -> np.ndarray:
+    """pool-bo's acquisition for a front, in the metric's units (``raw_ehvi``); one metric
+    as pool-bo's own. Runs sequentially here, so no trial is in flight at an ask."""
+    if not self.objective.multi:
+        return ORIGINAL_ACQUISITION(self, mu, sigma, fresh, model)
+    feasible = self._feasible_trained()
+    values = np.array([v for v, _, _ in feasible])
+    front = np.array([i for _, _, i in feasible], dtype=np.int64)
+    q = norm.ppf((np.arange(RAW_EHVI_NODES) + 0.5) / RAW_EHVI_NODES)
+    nodes = unwarp(model, values, mu[:, None] + sigma[:, None] * q[None, :])
+    ref_latency = float(self.latency[self.admitted].max())
+    edges, levels = staircase(values, self.latency[front], self._reference(), ref_latency)
+    t = self.latency[fresh][:, None]
+    overlap = np.clip(edges[None, 1:] - np.maximum(edges[None, :-1], t), 0.0, None)
+    total = np.zeros(len(fresh))
+    for k in range(nodes.shape[1]):  # one node at a time: candidates x steps stays small
+        total += (overlap * np.clip(levels[None, :] - nodes[:, k, None], 0.0, None)).sum(1)
+    return total / nodes.shape[1]
+
+
+ORIGINAL_ACQUISITION = pool_bo.PoolBOSearcher._acquisition
+
+
 def use_variant(name: str) -> None:
     """Swap ``name``'s part into pool-bo (in this process); variants that are pool-bo
     options swap nothing."""
@@ -129,6 +183,8 @@ def use_variant(name: str) -> None:
             )
     elif name == "gp_restarts":
         pool_surrogate.GaussianProcessRegressor = RestartedGP
+    elif name == "raw_ehvi":
+        pool_bo.PoolBOSearcher._acquisition = raw_hypervolume_improvement
     else:
         raise ValueError(f"variant {name!r}: choose one of {', '.join(VARIANTS)}")
 

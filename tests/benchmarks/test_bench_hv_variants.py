@@ -118,3 +118,14 @@ def test_options_join_the_variants_own_and_reach_the_record(monkeypatch, tmp_pat
     assert seen["record"]["variant"] == "canonical"
     tool.main(["alternate", "--seeds", "10", "--out", out, "--options", '{"exploit_every": 4}'])
     assert seen["record"]["options"] == {"surrogate": "alternate", "exploit_every": 4}
+
+
+def test_raw_ehvi_is_swapped_in_and_maps_warped_values_back(monkeypatch):
+    monkeypatch.setattr(pool_bo.PoolBOSearcher, "_acquisition", tool.ORIGINAL_ACQUISITION)
+    tool.use_variant("raw_ehvi")
+    assert pool_bo.PoolBOSearcher._acquisition is tool.raw_hypervolume_improvement
+    y = -np.array([10.0, 70.0, 85.0, 91.0, 93.5, 94.2])  # minimised accuracies, one poor
+    model = pool_surrogate.Surrogate(seed=0).fit(np.eye(6), y)
+    assert np.allclose(tool.unwarp(model, y, model.warp(y)), y, atol=0.1)
+    ends = tool.unwarp(model, y, np.array([-50.0, 50.0]))  # beyond the table: its ends
+    assert ends[0] <= y.min() and ends[1] >= y.max()
