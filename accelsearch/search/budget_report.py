@@ -112,8 +112,8 @@ def budget_markdown(summary: dict[str, Any]) -> str:
             f"Screen predictor: {screen.get('predictor')}; error margin "
             f"{'-' if margin is None else f'{100 * margin:.1f} %'}.",
         ]
-        over_only = (screen.get("budget") or {}).get("latency_ms") is not None
-        if over_only and margin is not None and margin >= 1:  # predicted × (1 − margin) <= 0
+        upper_bound = (screen.get("budget") or {}).get("latency_ms") is not None
+        if upper_bound and margin is not None and margin >= 1:  # predicted × (1 − margin) <= 0
             lines[-1] += (
                 " At a margin of 100 % or more the screen can no longer reject a candidate "
                 "for being over the latency budget: this predictor errs too much here; a "
