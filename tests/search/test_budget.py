@@ -199,6 +199,50 @@ def test_flops_are_calibrated_on_the_trials_before_they_screen():
     assert screen.judge({"width": 4, "depth": 1, "kernel": 1, "act": "relu"}).passed
 
 
+def test_the_layer_count_joins_the_flops_fit_where_flops_alone_predict_badly():
+    # launch-bound, as a GPU at batch 1: latency follows the layers, not the FLOPs
+    class Cost:
+        def __call__(self, p):
+            return 0.0, {4: 3.0, 8: 0.5, 12: 2.0, 16: 1.0}[p["width"]]
+
+        def layers(self, p):
+            return 10 * p["depth"] + p["width"]
+
+    space, model = tiny(), FlopsLatency(min_points=4)
+    screen = Screen(Budget(latency_ms=0.6), space, model, cost_of=Cost())
+    measured = []
+    for w, d in [(4, 1), (8, 1), (12, 2), (16, 2), (4, 3), (8, 3)]:
+        params = {"width": w, "depth": d, "kernel": 1, "act": "relu"}
+        ms = 0.02 * (10 * d + w) + 0.05
+        screen.observe(params, {"latency_ms": ms, "gflops": Cost()(params)[1]})
+        measured.append(ms)
+    assert model.with_layers and model.description.startswith("FLOPs and layer count")
+    assert screen.margin() == pytest.approx(0.02)  # exact fit: the floor
+    assert screen.summary()["calibration_terms"] == ["gflops", "layers", "1"]
+    deep = {"width": 16, "depth": 3, "kernel": 1, "act": "relu"}  # 46 layers: 0.97 ms
+    verdict = screen.judge(deep)
+    assert not verdict.passed and verdict.predicted_ms == pytest.approx(0.97)
+    assert screen.judge({"width": 4, "depth": 1, "kernel": 1, "act": "relu"}).passed
+    line = FlopsLatency(min_points=4)  # the same points without layers: the line, a wide margin
+    for g, ms in zip([3.0, 0.5, 2.0, 1.0, 3.0, 0.5], measured):
+        line.observe(None, ms, g)
+    assert not line.with_layers and len(line.coef) == 2 and line.margin() > 0.5
+
+
+def test_build_cost_counts_convolutions_and_linear_layers():
+    from torch import nn
+
+    space = tiny()
+    cost = BuildCost(space, num_classes=4)
+    params = {"width": 8, "depth": 2, "kernel": 3, "act": "relu"}
+    model = space.build(space.decode(params), num_classes=4)
+    expected = sum(isinstance(m, (nn.Conv2d, nn.Linear)) for m in model.modules())
+    assert cost.layers(params) == expected > 2  # built once, for the sizes too
+    assert cost(params) == cost.memo[cost.encoding.key(params)]
+    deeper = cost.layers({**params, "depth": 3})
+    assert deeper > expected
+
+
 def test_exact_sizes_are_screened_without_a_margin():
     space = tiny()
     screen = Screen(Budget(params_m=0.001), space, cost_of=BuildCost(space, num_classes=4))
