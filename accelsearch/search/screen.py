@@ -161,7 +161,7 @@ class FlopsLatency:
         y = np.array([p[1] for p in self.points])
         line = np.stack([g, np.ones_like(g)], axis=1)
         self.coef, self.loo, self.with_layers = _fit(line, y), _loo_errors(line, y), False
-        layers = [p[2] for p in self.points]
+        layers = [p[2] if len(p) > 2 else None for p in self.points]  # older snapshots: 2
         if len(y) < 5 or any(v is None for v in layers) or len(set(layers)) < 2:
             return  # three coefficients from four points: every leave-one-out fit is exact
         plane = np.stack([g, np.array(layers, dtype=float), np.ones_like(g)], axis=1)
@@ -349,8 +349,12 @@ class BuildCost:
         """Convolutions and linear layers of the candidate (each a kernel launch or more)."""
         key = self.encoding.key(params)
         if key not in self.layer_memo:
+            self.memo.pop(key, None)  # sized before layers were counted: build it again
             self(params)
         return self.layer_memo[key]
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update({"layer_memo": {}, **state})  # snapshots from before the count
 
 
 def check_predictor_name(name: str) -> None:

@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import itertools
 import math
+import pickle
 
 import numpy as np
 import pytest
 import search_testkit as kit
+from torch import nn
 
 from accelsearch import spaces
 from accelsearch.core.errors import ConfigError
@@ -230,8 +232,6 @@ def test_the_layer_count_joins_the_flops_fit_where_flops_alone_predict_badly():
 
 
 def test_build_cost_counts_convolutions_and_linear_layers():
-    from torch import nn
-
     space = tiny()
     cost = BuildCost(space, num_classes=4)
     params = {"width": 8, "depth": 2, "kernel": 3, "act": "relu"}
@@ -241,6 +241,10 @@ def test_build_cost_counts_convolutions_and_linear_layers():
     assert cost(params) == cost.memo[cost.encoding.key(params)]
     deeper = cost.layers({**params, "depth": 3})
     assert deeper > expected
+    state = pickle.loads(pickle.dumps(cost)).__dict__  # a snapshot from before the count:
+    old = BuildCost.__new__(BuildCost)
+    old.__setstate__({k: v for k, v in state.items() if k != "layer_memo"})
+    assert old.layers(params) == expected  # sized already, built again for its layers
 
 
 def test_exact_sizes_are_screened_without_a_margin():
