@@ -92,10 +92,19 @@ class TableLatency:
             return np.asarray(p.predict_many(list(params)), dtype=float)
         return np.array([float(p(self.space.decode(x))) for x in params], dtype=float)
 
-    def predict(self, params: dict[str, Any], gflops: float | None = None) -> float:
+    def predict(
+        self, params: dict[str, Any], gflops: float | None = None, layers: float | None = None
+    ) -> float:
+        """``gflops`` and ``layers``: what :class:`FlopsLatency` needs; the table neither."""
         return float(self.predict_many([params])[0])
 
-    def observe(self, predicted: float | None, measured: float, gflops: float | None) -> None:
+    def observe(
+        self,
+        predicted: float | None,
+        measured: float,
+        gflops: float | None,
+        layers: float | None = None,
+    ) -> None:
         if predicted is not None and measured > 0:
             self.errors.append((predicted - measured) / measured)
 
@@ -248,7 +257,7 @@ class Screen:
             return self._reject(params, exact, self.budget.reason(exact), None, None)
         pred = margin = None
         if self.budget.on_latency and self.model is not None and self.model.ready:
-            pred = self._predict(params, costs.get("gflops"))
+            pred = self.model.predict(params, costs.get("gflops"), layers=self._layers(params))
             margin = self.margin()
         if pred is not None and margin is not None:
             lo = {"latency_ms": pred * (1 - margin)}
@@ -266,16 +275,14 @@ class Screen:
             self.predicted[self.encoding.key(params)] = pred
         return Verdict(True, pred, margin)
 
-    def _predict(self, params: dict[str, Any], gflops: float | None) -> float | None:
-        if self.model.kind != "flops":
-            return self.model.predict(params, gflops)
-        return self.model.predict(params, gflops, layers=self._layers(params))
-
     def _layers(self, params: dict[str, Any]) -> float | None:
-        """The candidate's layers with weights where the cost function counts them
-        (:class:`BuildCost` does, from the model it built for the GFLOPs)."""
+        """The candidate's layers with weights, for the FLOPs predictor only (a table needs
+        none: no build for it) and where the cost function counts them (:class:`BuildCost`
+        does, from the model it built for the GFLOPs)."""
         count = getattr(self.cost_of, "layers", None)
-        return None if count is None else float(count(params))
+        if count is None or self.model is None or self.model.kind != "flops":
+            return None
+        return float(count(params))
 
     def _reject(self, params, costs, why: str, pred, margin) -> Verdict:
         self.rejected += 1
@@ -295,11 +302,8 @@ class Screen:
         if not isinstance(measured, (int, float)) or metrics.get("screened"):
             return
         pred = self.predicted.pop(self.encoding.key(params), None)
-        if self.model.kind == "flops":
-            layers = self._layers(params)
-            self.model.observe(pred, float(measured), metrics.get("gflops"), layers=layers)
-        else:
-            self.model.observe(pred, float(measured), metrics.get("gflops"))
+        layers = self._layers(params)
+        self.model.observe(pred, float(measured), metrics.get("gflops"), layers=layers)
 
     def summary(self) -> dict[str, Any]:
         m = self.margin()
