@@ -4,7 +4,7 @@
 # JOB effx (default): issue 16's EfficientNet-X run; budget: recipes/under_budget_gpu.yaml,
 # reduced to fit a session (TRIALS: its num_samples, 24 by default). The piece resumes from
 # the archive the last one left (copied back over ARCHIVE below) and leaves its own as
-# $OUT/JOB.tar.xz.
+# $OUT/JOB.tar.xz. ARCHIVE=path (budget only) resumes from, or starts, another run.
 SECS=${1:-480}
 JOB=${2:-effx}
 TRIALS=${3:-24}
@@ -18,7 +18,7 @@ case $JOB in
               "${DATA[@]}"
               --set 'baselines.models=[efficientnet_b0,efficientnet_b1,efficientnet_b2,efficientnet_b3,resnet18,resnet34,resnet50,gernet_s,gernet_m,gernet_l]') ;;
   budget) RECIPE=recipes/under_budget_gpu.yaml
-        ARCHIVE=benchmarks/results/search/under_budget_state/budget.tar.xz
+        ARCHIVE=${ARCHIVE:-benchmarks/results/search/under_budget_state/budget.tar.xz}
         SETS=(--set search.num_samples=$TRIALS "${SHARED[@]}" --set search.cpus_per_trial=3 "${DATA[@]}") ;;
   *) echo "unknown job $JOB (effx, budget)"; exit 2 ;;
 esac
