@@ -78,7 +78,8 @@ from search_efficiency_nb201 import EDGES, OPTIONS, PREDICTED, load_tables  # no
 from accelsearch import spaces  # noqa: E402
 from accelsearch.search import strategy  # noqa: E402
 from accelsearch.search.budget import Budget  # noqa: E402
-from accelsearch.search.screen import FlopsLatency, Screen, TableLatency  # noqa: E402
+from accelsearch.search.screen import Screen  # noqa: E402
+from accelsearch.search.screen_models import FlopsLatency, TableLatency  # noqa: E402
 from accelsearch.search.tune_adapter import ScreenedSearch  # noqa: E402
 from accelsearch.spaces.nb201 import cell_string  # noqa: E402
 

@@ -112,6 +112,12 @@ def budget_markdown(summary: dict[str, Any]) -> str:
             f"Screen predictor: {screen.get('predictor')}; error margin "
             f"{'-' if margin is None else f'{100 * margin:.1f} %'}.",
         ]
+        scale = screen.get("scale")
+        if scale is not None and scale != 1.0:
+            lines[-1] += (
+                f" The table's figures were multiplied by {scale:.3g}, fitted on the trials "
+                "measured (the table erred less so)."
+            )
         upper_bound = (screen.get("budget") or {}).get("latency_ms") is not None
         if upper_bound and margin is not None and margin >= 1:  # predicted × (1 − margin) <= 0
             lines[-1] += (

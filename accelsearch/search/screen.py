@@ -8,23 +8,9 @@ error (``predicted × (1 − margin) > budget``; the mirror image for a lower bo
 candidate that passes goes to a trial, which measures its latency before training and stops
 there when the measurement is over the budget (``trial.py``).
 
-The predictor (:func:`make_latency_model`):
-
-* ``lut``: the per-layer lookup table of the recipe's GPU (``accelsearch.objectives.latency.
-  lut``), read from its store without a GPU. Its margin starts at a prior (3 × the table's
-  fitted MAPE, at least 5 %) and becomes the 95th percentile of its relative error on the
-  trials measured so far, once there are ``min_points`` of them;
-* ``flops``: GFLOPs of the model, turned into ms by a line fitted on the trials measured so
-  far (weighted least squares, relative error); it screens nothing until ``min_points``
-  trials are measured, and its margin is the 95th percentile of the leave-one-out relative
-  errors of that fit. Where the screen builds the candidates (:class:`BuildCost`) it also
-  counts their layers with weights (convolutions and linear layers), and the fit takes
-  ``a·GFLOPs + c·layers + b`` instead when its leave-one-out error is the smaller: at batch
-  1 a GPU runs a small network at the pace it launches kernels, not at its FLOPs (the GPUNet
-  recipe on an H100: 8.4 GFLOPs took 2.2 ms, 6.8 GFLOPs 0.34 ms; on its 12 trials the
-  leave-one-out error was 127 % for FLOPs alone, 13 % with the layers).
-
-``search.screen.margin`` fixes the margin instead. The margin never goes below 2 %
+The predictor (:func:`make_latency_model`; the models in ``screen_models.py``): the
+GPU's lookup table, rescaled on the trials measured, or GFLOPs and layer count fitted on
+them. ``search.screen.margin`` fixes the margin instead. The margin never goes below 2 %
 (measurement noise).
 """
 
@@ -34,7 +20,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
 from torch import nn
 
 from accelsearch.core.accounting import model_cost
@@ -42,160 +27,14 @@ from accelsearch.core.errors import ConfigError, choices_text
 from accelsearch.search.budget import Budget
 from accelsearch.search.encoding import Encoding
 
+# snapshots of runs from before the split pickled the models under this module's name
+from accelsearch.search.screen_models import FlopsLatency as FlopsLatency
+from accelsearch.search.screen_models import TableLatency as TableLatency
+
 SCREEN_PREDICTORS = ("auto", "lut", "flops")
 #: the layers :class:`BuildCost` counts for the FLOPs predictor's second term
 WEIGHTED_LAYERS = (nn.Conv2d, nn.Linear)
 MIN_MARGIN = 0.02
-
-
-def error_quantile(errors: list[float], q: float = 0.95) -> float:
-    """The ``q`` quantile of relative errors (their maximum while there are fewer than 20)."""
-    e = np.abs(np.asarray(errors, dtype=float))
-    return float(e.max() if len(e) < 20 else np.quantile(e, q))
-
-
-class TableLatency:
-    """An ms predictor made by ``make()`` (the LUT; from Python any callable ``Arch -> ms``
-    or object with ``predict_many(params)``), with its error measured on the trials."""
-
-    kind = "lut"
-
-    def __init__(
-        self,
-        make: Callable[[], Any],
-        space,
-        description: str,
-        prior_margin: float = 0.1,
-        min_points: int = 4,
-    ) -> None:
-        self.make = make  # picklable: the predictor itself is not kept in snapshots
-        self.space = space
-        self.description = description
-        self.prior_margin = float(prior_margin)
-        self.min_points = int(min_points)
-        self.errors: list[float] = []
-        self._predictor = None
-
-    @property
-    def predictor(self):
-        if self._predictor is None:
-            self._predictor = self.make()
-        return self._predictor
-
-    @property
-    def ready(self) -> bool:
-        return True
-
-    def predict_many(self, params: list[dict[str, Any]]) -> np.ndarray:
-        p = self.predictor
-        if hasattr(p, "predict_many"):
-            return np.asarray(p.predict_many(list(params)), dtype=float)
-        return np.array([float(p(self.space.decode(x))) for x in params], dtype=float)
-
-    def predict(
-        self, params: dict[str, Any], gflops: float | None = None, layers: float | None = None
-    ) -> float:
-        """``gflops`` and ``layers``: what :class:`FlopsLatency` needs; the table neither."""
-        return float(self.predict_many([params])[0])
-
-    def observe(
-        self,
-        predicted: float | None,
-        measured: float,
-        gflops: float | None,
-        layers: float | None = None,
-    ) -> None:
-        if predicted is not None and measured > 0:
-            self.errors.append((predicted - measured) / measured)
-
-    def margin(self) -> float | None:
-        if len(self.errors) < self.min_points:
-            return self.prior_margin
-        return error_quantile(self.errors)
-
-    def __getstate__(self) -> dict[str, Any]:
-        state = self.__dict__.copy()
-        state["_predictor"] = None  # a LUT holds its whole table: made again when needed
-        return state
-
-
-class FlopsLatency:
-    """GFLOPs (and, where known, the number of layers) -> ms, fitted on the trials measured
-    so far: a line in GFLOPs, or a plane in GFLOPs and layers where its leave-one-out error
-    is the smaller (module docstring)."""
-
-    kind = "flops"
-    with_layers = False  # the fit in use (a class default: snapshots from before it)
-
-    def __init__(self, min_points: int = 4) -> None:
-        self.min_points = int(min_points)
-        self.points: list[tuple[float, float, float | None]] = []  # (GFLOPs, ms, layers)
-        self.coef: tuple[float, ...] | None = None
-        self.loo: list[float] = []
-
-    @property
-    def description(self) -> str:
-        what = "FLOPs and layer count" if self.with_layers else "FLOPs"
-        return f"{what}, calibrated on the trials measured so far"
-
-    @property
-    def ready(self) -> bool:
-        return self.coef is not None
-
-    def predict(
-        self, params: dict[str, Any], gflops: float | None = None, layers: float | None = None
-    ) -> float | None:
-        if self.coef is None or gflops is None or (self.with_layers and layers is None):
-            return None
-        row = (gflops, layers, 1.0) if self.with_layers else (gflops, 1.0)
-        return float(np.dot(self.coef, row))
-
-    def observe(
-        self,
-        predicted: float | None,
-        measured: float,
-        gflops: float | None,
-        layers: float | None = None,
-    ) -> None:
-        if gflops is None or measured <= 0:
-            return
-        self.points.append((float(gflops), float(measured), layers))
-        if len(self.points) >= self.min_points:
-            self._refit()
-
-    def _refit(self) -> None:
-        """The line in GFLOPs, or the plane with the layers where every point has them, they
-        differ, and its leave-one-out error (95th percentile) is the smaller."""
-        g = np.array([p[0] for p in self.points])
-        y = np.array([p[1] for p in self.points])
-        line = np.stack([g, np.ones_like(g)], axis=1)
-        self.coef, self.loo, self.with_layers = _fit(line, y), _loo_errors(line, y), False
-        layers = [p[2] if len(p) > 2 else None for p in self.points]  # older snapshots: 2
-        if len(y) < 5 or any(v is None for v in layers) or len(set(layers)) < 2:
-            return  # three coefficients from four points: every leave-one-out fit is exact
-        plane = np.stack([g, np.array(layers, dtype=float), np.ones_like(g)], axis=1)
-        loo = _loo_errors(plane, y)
-        if error_quantile(loo) < error_quantile(self.loo):
-            self.coef, self.loo, self.with_layers = _fit(plane, y), loo, True
-
-    def margin(self) -> float | None:
-        return error_quantile(self.loo) if self.coef is not None else None
-
-
-def _fit(X: np.ndarray, y: np.ndarray) -> tuple[float, ...]:
-    """``y ≈ X·c``, least squares on relative error (rows weighted by 1/y)."""
-    w = 1.0 / y
-    c, *_ = np.linalg.lstsq(X * w[:, None], y * w, rcond=None)
-    return tuple(float(v) for v in c)
-
-
-def _loo_errors(X: np.ndarray, y: np.ndarray) -> list[float]:
-    out = []
-    for i in range(len(y)):
-        keep = np.arange(len(y)) != i
-        c = _fit(X[keep], y[keep])
-        out.append(float((np.dot(X[i], c) - y[i]) / y[i]))
-    return out
 
 
 @dataclass
@@ -303,7 +142,7 @@ class Screen:
             return
         pred = self.predicted.pop(self.encoding.key(params), None)
         layers = self._layers(params)
-        self.model.observe(pred, float(measured), metrics.get("gflops"), layers=layers)
+        self.model.observe(params, pred, float(measured), metrics.get("gflops"), layers=layers)
 
     def summary(self) -> dict[str, Any]:
         m = self.margin()
@@ -319,6 +158,7 @@ class Screen:
             out["reach"] = self.reach
         if self.model is not None and self.model.kind == "lut":
             out["measured_errors"] = len(self.model.errors)
+            out["scale"] = self.model.scale()
         if self.model is not None and self.model.kind == "flops":
             out["calibration_points"] = len(self.model.points)
             out["calibration"] = self.model.coef

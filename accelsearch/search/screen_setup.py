@@ -31,13 +31,8 @@ from accelsearch.search import strategy
 from accelsearch.search.budget import Budget
 from accelsearch.search.encoding import Encoding
 from accelsearch.search.sampling import SobolStream
-from accelsearch.search.screen import (
-    BuildCost,
-    FlopsLatency,
-    Screen,
-    TableLatency,
-    check_predictor_name,
-)
+from accelsearch.search.screen import BuildCost, Screen, check_predictor_name
+from accelsearch.search.screen_models import FlopsLatency, TableLatency
 from accelsearch.search.settings import cpu_threads
 
 LUT_OPTIONS = ("store", "device_name", "backend", "fill")

@@ -24,7 +24,8 @@ from accelsearch.objectives.latency.lut import LUTStore
 from accelsearch.recipe_settings import trial_context
 from accelsearch.search import strategy
 from accelsearch.search.budget import Budget
-from accelsearch.search.screen import BuildCost, FlopsLatency, Screen, TableLatency
+from accelsearch.search.screen import BuildCost, Screen
+from accelsearch.search.screen_models import FlopsLatency, TableLatency
 from accelsearch.search.screen_setup import check_reachable, check_search_budget
 from accelsearch.search.trial import evaluate_arch
 from accelsearch.search.tune_adapter import ScreenedSearch
@@ -167,7 +168,7 @@ def test_the_screen_keeps_every_training_under_the_budget(name):
     assert search.summary()["screen"]["screened"] == screen.rejected
 
 
-def test_the_margin_is_the_predictors_measured_error():
+def test_a_steady_bias_of_the_table_is_divided_out_on_the_trials_measured():
     space = tiny()
     model = TableLatency(lambda: lambda arch: 1.2 * fake_latency(arch), space, "20 % high", 0.05)
     screen = Screen(Budget(latency_ms=1.0), space, model, cost_of=lambda p: (0.0, 0.0))
@@ -176,11 +177,44 @@ def test_the_margin_is_the_predictors_measured_error():
         params = {"width": w, "depth": d, "kernel": 1, "act": "relu"}
         assert screen.judge(params).predicted_ms == pytest.approx(1.2 * (0.01 * w * d + 0.02))
         screen.observe(params, kit.fake_metrics(space, params))
-    assert screen.margin() == pytest.approx(0.2)  # every prediction 20 % high
-    # 1.176 ms predicted, 0.98 true: over the budget by less than the margin, so measured
+    assert model.scale() == pytest.approx(1 / 1.2)  # every prediction 20 % high
+    assert screen.margin() == pytest.approx(0.02)  # exact once scaled: the floor
+    assert screen.summary()["scale"] == pytest.approx(1 / 1.2)
+    # 0.98 ms true, 1.176 by the table: measured, as the plain table's 20 % margin also did
     assert screen.judge({"width": 16, "depth": 2, "kernel": 3, "act": "relu"}).passed
     verdict = screen.judge({"width": 16, "depth": 3, "kernel": 3, "act": "relu"})
-    assert not verdict.passed and "predicted 1.752 ms − 20.0 % > 1 ms" in verdict.reason
+    assert not verdict.passed and "predicted 1.46 ms − 2.0 % > 1 ms" in verdict.reason
+
+
+def test_rescale_off_and_a_snapshot_from_before_the_scale():
+    space = tiny()
+    params = [{"width": w, "depth": 1, "kernel": 1, "act": "relu"} for w in (4, 8, 12, 16)]
+    plain = TableLatency(lambda: lambda a: 1.2 * fake_latency(a), space, "high", rescale=False)
+    for p in params:
+        plain.observe(p, 1.0, fake_latency(space.decode(p)))
+    assert plain.scale() == 1.0 and plain.margin() == pytest.approx(0.2)
+    plain.rescale = True
+    state = {k: v for k, v in plain.__getstate__().items() if k not in ("rescale", "make")}
+    old = TableLatency.__new__(TableLatency)  # pickled before the option existed
+    old.__dict__.update(pickle.loads(pickle.dumps(state)), make=plain.make)
+    assert old.scale() == pytest.approx(1 / 1.2)  # its errors are the table's own: rescaled
+
+
+def test_a_table_that_errs_both_ways_keeps_its_scale_and_its_measured_error():
+    space = tiny()
+
+    def noisy(arch):  # 20 % high on two networks, 20 % low on the other two
+        high = arch.stages[0].width in (4, 12) and arch.stages[0].depth == 1
+        return (1.2 if high else 0.8) * fake_latency(arch)
+
+    model = TableLatency(lambda: noisy, space, "±20 %", 0.05)
+    screen = Screen(Budget(latency_ms=1.0), space, model, cost_of=lambda p: (0.0, 0.0))
+    for w, d in [(4, 1), (8, 1), (4, 2), (12, 1)]:
+        params = {"width": w, "depth": d, "kernel": 1, "act": "relu"}
+        screen.judge(params)
+        screen.observe(params, kit.fake_metrics(space, params))
+    assert model.scale() == 1.0  # a scale fitted on three of them errs more on the fourth
+    assert screen.margin() == pytest.approx(0.2)
 
 
 def test_flops_are_calibrated_on_the_trials_before_they_screen():
@@ -227,7 +261,7 @@ def test_the_layer_count_joins_the_flops_fit_where_flops_alone_predict_badly():
     assert screen.judge({"width": 4, "depth": 1, "kernel": 1, "act": "relu"}).passed
     line = FlopsLatency(min_points=4)  # the same points without layers: the line, a wide margin
     for g, ms in zip([3.0, 0.5, 2.0, 1.0, 3.0, 0.5], measured):
-        line.observe(None, ms, g)
+        line.observe({}, None, ms, g)
     assert not line.with_layers and len(line.coef) == 2 and line.margin() > 0.5
 
 
@@ -426,7 +460,7 @@ def test_on_a_gpu_the_table_is_looked_up_by_the_cuda_device_name(monkeypatch):
     assert screen.model.kind == "lut"
 
 
-def test_the_summary_says_when_the_screens_margin_lets_everything_through():
+def test_the_summary_reads_the_screens_margin_and_the_tables_scale():
     from accelsearch.search.budget_report import budget_markdown
 
     seconds = dict.fromkeys(
@@ -442,3 +476,9 @@ def test_the_summary_says_when_the_screens_margin_lets_everything_through():
     assert "benchmarks/latency_lut.py" in wide
     narrow = budget_markdown({"budget": report, "screen": {**screen, "margin": 0.46}})
     assert "margin 46.0 %" in narrow and "can no longer reject" not in narrow
+    table = {**screen, "predictor": "lookup table", "margin": 0.12}
+    scaled = budget_markdown({"budget": report, "screen": {**table, "scale": 1.215}})
+    assert "multiplied by 1.22, fitted on the trials measured" in scaled
+    assert "multiplied by" not in budget_markdown(
+        {"budget": report, "screen": {**table, "scale": 1.0}}
+    )
