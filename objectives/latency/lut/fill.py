@@ -86,8 +86,14 @@ def fill_worker(spec: dict[str, Any], device: str, keys: list[LayerKey]) -> int:
 
 class Estimator:
     """Cost model for layers not in the table: per block type,
-    ``ms ≈ c0 + c1·MACs·batch + c2·bytes·batch`` (non-negative least squares) fitted on the
-    table's layers; a type with fewer than 5 layers uses the pooled fit."""
+    ``ms ≈ c0 + c1·MACs·batch + c2·bytes·batch + c3·SE + c4·act + c5·expand + c6·residual``
+    (non-negative least squares) fitted on the table's layers; a type with fewer than 5
+    layers uses the pooled fit. The last four are 0/1: a squeeze-excite, an activation other
+    than ReLU, an expansion (ratio ≠ 1), a residual add. At batch 1 a layer's time is mostly
+    its kernels, and each of these adds some: without them the model erred by 20-23 % on
+    held-out layers of the H100 and H200 tables at batch 1 (5-fold, biased 25-28 % low on
+    the layers of 0.05-0.1 ms), with them by 6-7 % (``benchmarks/results/latency/
+    lut_estimator_cv.md``)."""
 
     def __init__(self, coefs: dict[str, np.ndarray], size: int, batch: int, bpe: int) -> None:
         self.coefs = coefs
@@ -100,7 +106,16 @@ class Estimator:
         c = layer_cost(key)
         gmacs = c.macs * batch / 1e9
         mbytes = (c.params + (c.in_elems + c.out_elems) * batch) * bpe / 1e6
-        return np.array([1.0, gmacs, mbytes])
+        b = key.block
+        if b is None:  # the head: its own fit, from size alone
+            return np.array([1.0, gmacs, mbytes, 0.0, 0.0, 0.0, 0.0])
+        kernels = (
+            b.se > 0,
+            b.act not in ("relu", "none"),
+            b.expansion != 1,
+            key.in_chs == b.width and b.stride == 1,
+        )
+        return np.array([1.0, gmacs, mbytes, *(float(k) for k in kernels)])
 
     @classmethod
     def fit(cls, table: dict[str, float], batch: int, precision: str) -> Estimator:
