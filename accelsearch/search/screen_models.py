@@ -25,6 +25,7 @@ Both learn from the trials measured (:meth:`observe`) and give the screen a marg
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from typing import Any
 
@@ -37,7 +38,45 @@ def error_quantile(errors: list[float], q: float = 0.95) -> float:
     return float(e.max() if len(e) < 20 else np.quantile(e, q))
 
 
-class TableLatency:
+class LatencyModel(ABC):
+    """What the screen asks of a latency model. ``kind`` (``"lut"``, ``"flops"``) tells the
+    screen whether to build candidates for their GFLOPs and layers; ``description`` names
+    the model in the run's output."""
+
+    kind: str = ""
+    description: str = ""
+
+    @property
+    def ready(self) -> bool:
+        """Whether :meth:`predict` can answer yet (a fit needs its first trials)."""
+        return True
+
+    @abstractmethod
+    def predict(
+        self, params: dict[str, Any], gflops: float | None = None, layers: float | None = None
+    ) -> float | None:
+        """A candidate's latency in ms (None: cannot tell yet). Called when the screen judges
+        a candidate, before any GPU work; ``gflops`` and ``layers`` where the screen built it."""
+
+    @abstractmethod
+    def observe(
+        self,
+        params: dict[str, Any],
+        predicted: float | None,
+        measured: float,
+        gflops: float | None = None,
+        layers: float | None = None,
+    ) -> None:
+        """Called when a trial the screen passed has measured its latency (``measured`` ms);
+        ``predicted`` is what :meth:`predict` said when it was judged (None: nothing)."""
+
+    @abstractmethod
+    def margin(self) -> float | None:
+        """The relative error to allow, measured on the trials so far (None: no figure yet).
+        Called at every judgement."""
+
+
+class TableLatency(LatencyModel):
     """An ms predictor made by ``make()`` (the LUT; from Python any callable ``Arch -> ms``
     or object with ``predict_many(params)``), with its error measured on the trials."""
 
@@ -68,10 +107,6 @@ class TableLatency:
             self._predictor = self.make()
         return self._predictor
 
-    @property
-    def ready(self) -> bool:
-        return True
-
     def predict_many(self, params: list[dict[str, Any]]) -> np.ndarray:
         p = self.predictor
         if hasattr(p, "predict_many"):
@@ -81,20 +116,11 @@ class TableLatency:
     def predict(
         self, params: dict[str, Any], gflops: float | None = None, layers: float | None = None
     ) -> float:
-        """``gflops`` and ``layers``: what :class:`FlopsLatency` needs; the table neither."""
         return self.scale() * float(self.predict_many([params])[0])
 
-    def observe(
-        self,
-        params: dict[str, Any],
-        predicted: float | None,
-        measured: float,
-        gflops: float | None = None,
-        layers: float | None = None,
-    ) -> None:
-        """A trial measured ``measured`` ms; ``predicted`` is what :meth:`predict` said when
-        it was judged (None: not predicted). The table's own figure is recorded, not that
-        one: the scale it carried may have changed since."""
+    def observe(self, params, predicted, measured, gflops=None, layers=None) -> None:
+        """The table's own figure is recorded, not ``predicted``: the scale that carried may
+        have changed since."""
         if predicted is not None and measured > 0:
             own = float(self.predict_many([params])[0])
             self.errors.append((own - measured) / measured)
@@ -136,7 +162,7 @@ def _ratio_scale(ratios: np.ndarray) -> float:
     return float(np.sum(ratios) / np.sum(ratios * ratios))
 
 
-class FlopsLatency:
+class FlopsLatency(LatencyModel):
     """GFLOPs (and, where known, the number of layers) -> ms, fitted on the trials measured
     so far: a line in GFLOPs, or a plane in GFLOPs and layers where its leave-one-out error
     is the smaller (module docstring)."""
@@ -167,16 +193,9 @@ class FlopsLatency:
         row = (gflops, layers, 1.0) if self.with_layers else (gflops, 1.0)
         return float(np.dot(self.coef, row))
 
-    def observe(
-        self,
-        params: dict[str, Any],
-        predicted: float | None,
-        measured: float,
-        gflops: float | None = None,
-        layers: float | None = None,
-    ) -> None:
-        """A trial measured ``measured`` ms: a calibration point (``params`` and
-        ``predicted`` are not needed: the fit is on GFLOPs and layers)."""
+    def observe(self, params, predicted, measured, gflops=None, layers=None) -> None:
+        """A calibration point (``params`` and ``predicted`` are not needed: the fit is on
+        GFLOPs and layers)."""
         if gflops is None or measured <= 0:
             return
         self.points.append((float(gflops), float(measured), layers))

@@ -482,3 +482,29 @@ def test_the_summary_reads_the_screens_margin_and_the_tables_scale():
     assert "multiplied by" not in budget_markdown(
         {"budget": report, "screen": {**table, "scale": 1.0}}
     )
+
+
+@pytest.mark.parametrize("kind", ["lut", "flops"])
+def test_latency_model_contract(kind):
+    """Each screen model: a ``LatencyModel``; after trials it predicted exactly, its figure
+    is the truth and its measured error 0 (the screen's floor then applies)."""
+    from accelsearch.search.screen_models import LatencyModel
+
+    space = tiny()
+    gflops = {4: 1.0, 8: 2.0, 12: 3.0, 16: 4.0}
+
+    def truth(params):  # linear in GFLOPs, as the FLOPs fit assumes
+        return 0.01 + 0.1 * gflops[params["width"]]
+
+    if kind == "lut":
+        model = TableLatency(lambda: lambda a: 0.01 + 0.1 * gflops[a.stages[0].width], space, "t")
+    else:
+        model = FlopsLatency(min_points=4)
+    assert isinstance(model, LatencyModel) and model.kind == kind and model.description
+    for w in (4, 8, 12, 16, 4):
+        params = {"width": w, "depth": 1, "kernel": 1, "act": "relu"}
+        pred = model.predict(params, gflops[w]) if model.ready else None
+        model.observe(params, pred, truth(params), gflops[w])
+    probe = {"width": 12, "depth": 2, "kernel": 3, "act": "swish"}
+    assert model.ready and model.predict(probe, gflops[12]) == pytest.approx(truth(probe))
+    assert model.margin() == pytest.approx(0.0, abs=1e-9)
