@@ -11,10 +11,14 @@ from accelsearch.cli_args import LIST_SECTIONS
 from accelsearch.objectives import accuracy, latency
 from accelsearch.search.strategy import STRATEGIES
 
+NO_DOCSTRING = "(no description: its class has no docstring)"
+
 
 def first_paragraph(text: str | None) -> str:
-    """A docstring's first paragraph on one line, without reST markup."""
-    return " ".join((text or "").strip().split("\n\n")[0].split()).replace("``", "")
+    """A docstring's first paragraph on one line, without reST markup (a plug-in without a
+    docstring, like the README's example space, still gets a line that says so)."""
+    line = " ".join((text or "").strip().split("\n\n")[0].split()).replace("``", "")
+    return line or NO_DOCSTRING
 
 
 def entries() -> dict[str, list[tuple[str, str]]]:

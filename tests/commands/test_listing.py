@@ -38,6 +38,21 @@ def test_list_shows_every_registered_name_on_one_line(capsys):
     assert "tree-structured Parzen" in tpe
 
 
+def test_a_plug_in_without_a_docstring_still_gets_its_line(capsys):
+    """The README's example space has no docstring; listed after a test registered it, its
+    line said nothing (an order-dependent failure of the test above)."""
+    from accelsearch.spaces.registry import SPACES, register_space
+    from accelsearch.spaces.stagewise import StagewiseSpace
+
+    register_space("test-undocumented")(type("Undocumented", (StagewiseSpace,), {}))
+    try:
+        assert main(["list", "spaces"]) == 0
+    finally:
+        SPACES._items.pop("test-undocumented")
+    line = next(x for x in capsys.readouterr().out.splitlines() if "test-undocumented" in x)
+    assert line.split(maxsplit=1)[1] == "(no description: its class has no docstring)"
+
+
 def test_list_one_kind(capsys):
     assert main(["list", "strategies"]) == 0
     out = capsys.readouterr().out
