@@ -7,8 +7,9 @@ first three alone (``size``: constant, MACs, bytes - the model before the kernel
 
 1. **Layers**: 5-fold cross-validation on every table of the store - each layer estimated
    by a model fitted on the other four folds; relative error, mean and absolute.
-2. **Networks** (``--trials``): whole networks measured on a GPU (JSON lines or a JSON list
-   of ``{"arch": text, "alone_ms" or "in_trial_ms": ms}``) against the table's prediction
+2. **Networks** (``--trials``, a JSON list of ``{"arch": text, "in_trial_ms": ms}``, and
+   ``--measured``, JSON lines with ``"alone_ms"``): whole networks measured on a GPU against
+   the table's prediction
    (its missing layers estimated, the fusion correction applied), for ``--device-name``'s
    table at batch 1.
 

@@ -7,7 +7,7 @@
 * ``lut``: that table, or a :class:`ConfigError` naming the tables the store has (the
   "no latency predictor for this device" error);
 * ``flops``: FLOPs calibrated on the trials (with the candidates' layer count where that
-  fits them better: :class:`~accelsearch.search.screen.FlopsLatency`).
+  fits them better: :class:`~accelsearch.search.screen_models.FlopsLatency`).
 
 With a table it also checks, before any trial, that the budget is reachable at all: the
 fastest candidate the table predicts (over a Sobol pool of the space and its all-first-values
