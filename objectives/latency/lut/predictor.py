@@ -118,6 +118,7 @@ class LUTPredictor:
         self.correction: Correction | None = self.store.correction(self.table_id, self.scope)
         self._memo: dict[tuple, list[tuple[LayerKey, float, float]]] = {}
         self._estimator: Estimator | None = None
+        self._estimated: set[str] = set()  # layers in self.table that the cost model filled
         self.last_fill = FillReport()
 
     # -- set-up ----------------------------------------------------------------------------
@@ -338,6 +339,7 @@ class LUTPredictor:
             self.store.put_many(self.table_id, rows)
             for layer, ms, *_ in rows:
                 self.table[layer] = ms
+                self._estimated.discard(layer)
 
     def _measure_parallel(self, keys: list[LayerKey], devices: list[str]) -> FillReport:
         """Time ``keys`` over ``devices``, one worker process each."""
@@ -352,13 +354,18 @@ class LUTPredictor:
         )
         measured = measure_parallel(spec, keys, devices)
         self.table = self.store.table(self.table_id)
+        self._estimated.clear()
         return FillReport(measured=measured, devices=devices)
 
     def _estimate(self, keys: list[LayerKey]) -> None:
-        if self._estimator is None or self._estimator.size != len(self.table):
-            self._estimator = Estimator.fit(self.table, self.batch_size, self.precision)
+        # the cost model learns from measured layers only, never from its own estimates
+        measured = len(self.table) - len(self._estimated)
+        if self._estimator is None or self._estimator.size != measured:
+            rows = {t: ms for t, ms in self.table.items() if t not in self._estimated}
+            self._estimator = Estimator.fit(rows, self.batch_size, self.precision)
         for k in keys:
             self.table[k.text] = self._estimator.predict(k)
+            self._estimated.add(k.text)
 
     # -- correction ------------------------------------------------------------------------
     def fit_correction(

@@ -150,6 +150,30 @@ def test_unit_cube_samples(tiny_space, tiny_arch):
     assert np.all(p.predict_unit(u) > 0)
 
 
+def test_the_cost_model_learns_from_measured_layers_only(tiny_space, tiny_arch):
+    """Estimates of missing layers go into the table beside measured ones; a later call
+    with new missing layers must refit on the measured layers alone, not on its own
+    earlier estimates (a fresh predictor estimates the same layers the same way)."""
+    from accelsearch.objectives.latency.lut.fill import Estimator
+
+    p = _predictor(tiny_space)
+    p.predict(tiny_arch)
+    measured = dict(p.table)
+    p.fill = "estimate"
+    first, later = (
+        [tiny_space.decode(q) for q in _samples(tiny_space, 10, seed=s)] for s in (21, 22)
+    )
+    p.predict_many(first)
+    estimated_first = set(p.table) - set(measured)
+    new_keys = [k for a in later for k in p.layers(a) if k.text not in p.table]
+    assert estimated_first and new_keys
+    p.predict_many(later)
+    reference = Estimator.fit(measured, p.batch_size, p.precision)
+    for k in new_keys:
+        assert p.table[k.text] == pytest.approx(reference.predict(k), rel=1e-12)
+    assert p._estimator.size == len(measured)
+
+
 def test_correction_recovers_a_known_fusion_and_persists(tiny_space, tiny_arch):
     p = _predictor(tiny_space)
     p.predict(tiny_arch)
