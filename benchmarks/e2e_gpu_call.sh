@@ -22,6 +22,9 @@ case $JOB in
         SETS=(--set search.num_samples=$TRIALS "${SHARED[@]}" --set search.cpus_per_trial=3 "${DATA[@]}") ;;
   *) echo "unknown job $JOB (effx, budget)"; exit 2 ;;
 esac
+# each run its own latency cache: a second run on a warm machine must measure, not read the
+# first run's figures (its GPU-seconds would then be too low)
+export ACCELSEARCH_LATENCY_CACHE=/tmp/latency-$(basename "$ARCHIVE" .tar.xz).sqlite
 t0=$(date +%s)
 mkdir -p /tmp/site && tar -xJf .bundle/site.tar.xz -C /tmp/site
 export PYTHONPATH=/tmp/site:$PWD PYTHONUNBUFFERED=1
