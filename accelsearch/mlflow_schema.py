@@ -39,6 +39,9 @@ ERROR = "accelsearch.error"
 FEASIBLE = "accelsearch.feasible"
 SCREENED = "accelsearch.screened"
 INFEASIBLE = "accelsearch.infeasible"
+PROXY_SEED = "accelsearch.proxy_seed"
+PROXY_UNSTABLE = "accelsearch.proxy_unstable"
+PROXY_RETRIES = "accelsearch.proxy_retries"
 FAMILY = "accelsearch.family"
 SCALING_METHOD = "accelsearch.scaling_method"
 SEARCH_RUN_ID = "accelsearch.search_run_id"
@@ -137,6 +140,18 @@ def budget_tags(result: Mapping[str, Any]) -> dict[str, str]:
     if result.get("infeasible"):
         tags[INFEASIBLE] = str(result["infeasible"])[:500]
     return tags
+
+
+def proxy_tags(result: Mapping[str, Any]) -> dict[str, str]:
+    """Tags of a trial whose accuracy came from a proxy training: the seed kept, whether
+    that run's loss spiked, and how many runs were trained again (nothing otherwise)."""
+    if "proxy_seed" not in result:
+        return {}
+    return {
+        PROXY_SEED: str(result["proxy_seed"]),
+        PROXY_UNSTABLE: "true" if result.get("proxy_unstable") else "false",
+        PROXY_RETRIES: str(result.get("proxy_retries", 0)),
+    }
 
 
 def screened_tags(rec) -> dict[str, str]:

@@ -19,6 +19,7 @@ from accelsearch.search.result import SearchResult
 
 #: after a latency that still looked busy when measured again (LatencyResult.noisy)
 NOISY_MARK = " ~"
+SPIKE_MARK = " !"  # the proxy training's loss spiked: an accuracy to train again
 
 
 def _fmt(v: Any, digits: int = 3) -> str:
@@ -49,7 +50,8 @@ def pareto_rows(result: SearchResult) -> tuple[list[str], list[list[str]]]:
     for t in front:
         row = [
             t.trial_id,
-            _fmt(t.metrics.get("accuracy"), 2),
+            _fmt(t.metrics.get("accuracy"), 2)
+            + (SPIKE_MARK if t.metrics.get("proxy_unstable") else ""),
             _fmt(t.metrics.get("latency_ms"))
             + (NOISY_MARK if t.metrics.get("latency_noisy") else ""),
             _fmt(t.metrics.get("reward")),
@@ -254,7 +256,23 @@ def summary_markdown(
     if family is not None:
         parts += _family_section(recipe, family, searched=result is not None)
     parts += _noisy_section(noisy_latencies(result, family))
+    parts += _spike_section(result)
     return "\n".join(parts)
+
+
+def _spike_section(result: SearchResult | None) -> list[str]:
+    """A warning naming the Pareto trials whose proxy training's loss spiked."""
+    spiked = [t for t in result.pareto() if t.metrics.get("proxy_unstable")] if result else []
+    if not spiked:
+        return []
+    names = ", ".join(f"`{t.trial_id}`" for t in spiked[:6]) + (", ..." if len(spiked) > 6 else "")
+    return [
+        f"**{len(spiked)} {'accuracy' if len(spiked) == 1 else 'accuracies'} marked `!` "
+        "from a proxy training whose loss spiked** "
+        f"mid-schedule ({names}): such a run can end points below the same network trained "
+        "again. `accuracy.options.retry_unstable: 1` trains it again on another seed.",
+        "",
+    ]
 
 
 def _search_section(recipe, result: SearchResult) -> list[str]:

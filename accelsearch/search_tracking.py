@@ -247,6 +247,7 @@ class MlflowSearchObserver(SearchObserver):
         params = self._params_once(rec)
         tags = schema.latency_tags(result) if params else {}
         tags.update(schema.budget_tags(result))
+        tags.update(schema.proxy_tags(result))
         if rec.error:
             tags.update(schema.error_tags(rec.error))
         status = "FINISHED" if rec.ok or rec.status == "infeasible" else "FAILED"

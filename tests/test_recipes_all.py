@@ -205,6 +205,20 @@ def ray_session():
     ray.shutdown()
 
 
+def _trial_tag_values(ws, tag: str) -> set[str]:
+    """The values of ``tag`` on every trained trial run of the workspace's MLflow store
+    (finished, not over a budget); each of them must carry the tag."""
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(tracking_uri=f"sqlite:///{ws / 'mlflow.db'}")
+    ids = [e.experiment_id for e in client.search_experiments()]
+    runs = client.search_runs(ids, "tags.`accelsearch.kind` = 'trial' and status = 'FINISHED'")
+    trained = [r for r in runs if r.data.tags.get("accelsearch.feasible") != "false"]
+    values = {r.data.tags.get(tag) for r in trained}
+    assert trained and None not in values, f"a trained trial run without {tag}"
+    return values
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("path", RECIPES, ids=_id)
 def test_smoke_run(path, data_dir, tmp_path, monkeypatch, ray_session):
@@ -219,12 +233,17 @@ def test_smoke_run(path, data_dir, tmp_path, monkeypatch, ray_session):
     search = json.loads((run / "search.json").read_text())
     done = [t for t in search["trials"] if t["status"] == "ok"]
     assert done, [t["error"] for t in search["trials"]]
+    recipe = load_recipe(path, smoke_overrides(path))
+    trains = recipe.accuracy.evaluator == "train"
     for t in done:
         assert {"accuracy", "latency_ms", "params_m", "gflops"} <= set(t["metrics"])
         assert t["metrics"]["latency_backend"].startswith("torch")  # CPU stand-in for all
+        if trains:  # which proxy run the accuracy came from, through Ray to search.json
+            assert {"proxy_seed", "proxy_unstable", "proxy_retries"} <= set(t["metrics"])
+    if trains:
+        assert _trial_tag_values(ws, "accelsearch.proxy_unstable") <= {"true", "false"}
     summary = (run / "summary.md").read_text()
     assert summary.startswith(f"# {path.stem}") and "## Search:" in summary
-    recipe = load_recipe(path, smoke_overrides(path))
     if recipe.scaling.enabled:
         family = json.loads((run / "family.json").read_text())
         assert len(family["members"]) == 1 + len(recipe.scaling.targets)

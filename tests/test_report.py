@@ -108,6 +108,18 @@ def test_summary_says_the_table_is_the_pareto_set_of_the_completed_trials(archs)
     assert "no other trial is both more accurate and faster" in head
 
 
+def test_accuracies_from_spiked_proxy_runs_are_marked_and_explained(archs):
+    recipe = load_recipe(ROOT / "recipes" / "quickstart.yaml")
+    result = _result(archs)
+    result.trials[0].metrics["proxy_unstable"] = 1
+    _, rows = report.pareto_rows(result)
+    assert rows[0][1].endswith(" !")
+    text = report.summary_markdown(recipe, result, None)
+    assert "**1 accuracy marked `!` from a proxy training whose loss spiked**" in text
+    assert "(`t1`)" in text and "retry_unstable: 1" in text
+    assert "`!`" not in report.summary_markdown(recipe, _result(archs), None)
+
+
 def test_busy_latencies_are_marked_in_the_tables_and_the_summary(archs, capsys):
     recipe = load_recipe(ROOT / "recipes" / "quickstart.yaml")
     result, family = _result(archs), _family(archs)

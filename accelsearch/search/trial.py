@@ -171,9 +171,25 @@ def evaluate_arch(ctx: TrialContext, arch, report=None, latency_backend=None) ->
     acc = evaluator.evaluate(arch, on_epoch)
     if not out:  # an evaluator that never reported
         on_epoch(1, acc)
+    out.update(proxy_run_metrics(evaluator))
     if torch.cuda.is_available():
         torch.cuda.empty_cache()
     return out
+
+
+def proxy_run_metrics(evaluator) -> dict[str, int]:
+    """What a training evaluator says of the run its accuracy came from (read after
+    ``evaluate``): ``proxy_seed``, the seed kept; ``proxy_unstable`` 1 when that run's loss
+    spiked mid-schedule (kept because no retry was left, ``accuracy.retry_unstable``);
+    ``proxy_retries``, the runs trained again for a spike. Other evaluators: ``{}``."""
+    run = getattr(evaluator, "last_run", None)
+    if not isinstance(run, dict) or "seed" not in run:
+        return {}
+    return {
+        "proxy_seed": int(run["seed"]),
+        "proxy_unstable": int("unstable" in run),
+        "proxy_retries": len(run.get("unstable_runs") or []),
+    }
 
 
 def _infeasible(budget: Budget, sizes: dict[str, float], arch, t0: float) -> dict[str, Any]:
