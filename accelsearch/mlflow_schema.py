@@ -112,6 +112,7 @@ def spending_metrics(report: Mapping[str, Any]) -> dict[str, float]:
         "candidates_screened": report["screened"],
         "trials_infeasible": report["measured_infeasible"] + report["trained_infeasible"],
         "trials_feasible": report["feasible"],
+        "latencies_from_cache": report.get("measured_from_cache", 0),
     }
 
 

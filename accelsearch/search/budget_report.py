@@ -13,6 +13,10 @@ GPU-seconds are trial seconds times ``search.gpus_per_trial`` (on a CPU-only sea
   their number times the mean measuring time of the trials;
 * ``saved_by_measuring_first``: each trial stopped by its measured latency would have been
   trained: their number times the mean training time of the trained trials.
+
+``measured_from_cache`` counts the trials whose latency the latency cache answered
+(measured before on this machine): their ``measure_s`` is a lookup's, so ``spent`` is then
+less than a run that measured everything would spend.
 """
 
 from __future__ import annotations
@@ -73,6 +77,7 @@ def spending(trials: list[TrialRecord], gpus_per_trial: float) -> dict[str, Any]
         "trained": len(train),
         "trained_infeasible": len(over) - len(stopped),
         "feasible": sum(1 for t in ran if t.metrics.get("feasible") == 1),
+        "measured_from_cache": sum(1 for t in ran if t.metrics.get("latency_cached")),
         "seconds": {
             "spent": s(sum(measure) + sum(train)),
             "measuring": s(sum(measure)),
@@ -105,6 +110,14 @@ def budget_markdown(summary: dict[str, Any]) -> str:
         f"{sec['on_infeasible']:.1f} | {sec['saved_by_screen']:.1f} | "
         f"{sec['saved_by_measuring_first']:.1f} |",
     ]
+    cached = rep.get("measured_from_cache", 0)
+    if cached:
+        lines += [
+            "",
+            f"{cached} of the {rep['measured']} latencies were read from the latency cache "
+            "(measured earlier on this machine, by another run or trial): their measuring "
+            f"seconds are a lookup's, so a run that measured them all would spend more {unit}.",
+        ]
     if screen:
         margin = screen.get("margin")
         lines += [

@@ -137,6 +137,7 @@ def evaluate_arch(ctx: TrialContext, arch, report=None, latency_backend=None) ->
         "latency_ms": lat.median_ms,
         "latency_cv": lat.cv,
         "latency_noisy": int(lat.noisy),
+        "latency_cached": int(lat.cached),  # read from the latency cache, not measured now
         "params_m": cost.params_m,
         "gflops": cost.gflops,
         "gmacs": cost.gmacs,

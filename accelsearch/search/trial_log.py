@@ -35,6 +35,7 @@ KEEP = {
     "epoch",
     "latency_cv",
     "latency_noisy",
+    "latency_cached",
     "proxy_seed",
     "proxy_unstable",
     "proxy_retries",

@@ -484,6 +484,28 @@ def test_the_summary_reads_the_screens_margin_and_the_tables_scale():
     )
 
 
+def test_latencies_read_from_the_cache_are_counted_and_explained():
+    """A run whose trials' latencies the cache answered spent less measuring than a fresh
+    one would: the report counts them and the summary says so."""
+    from accelsearch.search.budget_report import budget_markdown, spending
+    from accelsearch.search.result import TrialRecord
+
+    def trial(i, cached, feasible=1):
+        metrics = {"measure_s": 0.3 if cached else 8.0, "feasible": feasible}
+        metrics.update(latency_cached=int(cached), **({"train_s": 60.0} if feasible else {}))
+        return TrialRecord(f"t{i}", {}, "ok" if feasible else "infeasible", metrics)
+
+    trials = [trial(0, True), trial(1, True, feasible=0), trial(2, False), trial(3, False)]
+    report = spending(trials, gpus_per_trial=0.25)
+    assert report["measured_from_cache"] == 2 and report["measured"] == 4
+    text = budget_markdown({"budget": report})
+    assert "2 of the 4 latencies were read from the latency cache" in text
+    assert "would spend more GPU-s" in text
+    fresh = spending([trial(2, False)], gpus_per_trial=0.25)
+    assert fresh["measured_from_cache"] == 0
+    assert "latency cache" not in budget_markdown({"budget": fresh})
+
+
 @pytest.mark.parametrize("kind", ["lut", "flops"])
 def test_latency_model_contract(kind):
     """Each screen model: a ``LatencyModel``; after trials it predicted exactly, its figure

@@ -1,5 +1,6 @@
-"""The trial reports which proxy run its accuracy came from: the seed kept, a loss spike,
-the runs trained again (search.json, summary.md and MLflow carry them)."""
+"""What a trial reports of where its figures came from: which proxy run its accuracy came
+from (the seed kept, a loss spike, the runs trained again) and whether its latency was read
+from the latency cache (search.json, summary.md and MLflow carry them)."""
 
 from __future__ import annotations
 
@@ -60,3 +61,13 @@ def test_a_trial_reports_its_proxy_run(options, seed, unstable, retries):
 def test_evaluators_without_training_runs_report_nothing_of_them():
     assert proxy_run_metrics(object()) == {}
     assert schema.proxy_tags({"accuracy": 70.0}) == {}
+
+
+def test_a_latency_read_from_the_cache_says_so(tmp_path, monkeypatch):
+    """The same arch twice with the latency cache on: measured, then looked up."""
+    monkeypatch.setenv("ACCELSEARCH_LATENCY_CACHE", str(tmp_path / "latency.sqlite"))
+    space = kit.TinySpace()
+    ctx = trial_context(kit.tiny_recipe("random"), space)
+    first, again = (evaluate_arch(ctx, space.sample_arch(3)) for _ in range(2))
+    assert (first["latency_cached"], again["latency_cached"]) == (0, 1)
+    assert again["latency_ms"] == first["latency_ms"]
