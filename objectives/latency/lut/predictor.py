@@ -280,9 +280,11 @@ class LUTPredictor:
 
     # -- filling ---------------------------------------------------------------------------
     def missing(self, keys: Sequence[LayerKey]) -> list[LayerKey]:
+        """Keys without a latency; when measuring, estimated ones count as missing."""
+        redo = self._estimated if self.fill == "measure" else set()
         seen: dict[str, LayerKey] = {}
         for k in keys:
-            if k.text not in self.table:
+            if k.text not in self.table or k.text in redo:
                 seen.setdefault(k.text, k)
         return list(seen.values())
 

@@ -174,6 +174,21 @@ def test_the_cost_model_learns_from_measured_layers_only(tiny_space, tiny_arch):
     assert p._estimator.size == len(measured)
 
 
+def test_a_predictor_told_to_measure_measures_the_layers_it_had_estimated(tiny_space, tiny_arch):
+    p = _predictor(tiny_space)
+    p.predict(tiny_arch)
+    p.fill = "estimate"
+    arch = tiny_space.decode(_samples(tiny_space, 1, seed=23)[0])
+    estimated = [k.text for k in p.missing(p.layers(arch))]
+    p.predict(arch)
+    assert estimated and not p.missing(p.layers(arch))
+    p.fill = "measure"
+    assert sorted(k.text for k in p.missing(p.layers(arch))) == sorted(set(estimated))
+    p.predict(arch)
+    stored = p.store.table(p.table_id)
+    assert all(t in stored for t in estimated) and not p.missing(p.layers(arch))
+
+
 def test_correction_recovers_a_known_fusion_and_persists(tiny_space, tiny_arch):
     p = _predictor(tiny_space)
     p.predict(tiny_arch)
