@@ -19,7 +19,7 @@ from accelsearch.search.result import SearchResult
 
 #: after a latency that still looked busy when measured again (LatencyResult.noisy)
 NOISY_MARK = " ~"
-SPIKE_MARK = " !"  # the proxy training's loss spiked: an accuracy to train again
+SPIKE_MARK = " †"  # the proxy training's loss spiked (" !" marks members off their target)
 
 
 def _fmt(v: Any, digits: int = 3) -> str:
@@ -267,7 +267,7 @@ def _spike_section(result: SearchResult | None) -> list[str]:
         return []
     names = ", ".join(f"`{t.trial_id}`" for t in spiked[:6]) + (", ..." if len(spiked) > 6 else "")
     return [
-        f"**{len(spiked)} {'accuracy' if len(spiked) == 1 else 'accuracies'} marked `!` "
+        f"**{len(spiked)} {'accuracy' if len(spiked) == 1 else 'accuracies'} marked `†` "
         "from a proxy training whose loss spiked** "
         f"mid-schedule ({names}): such a run can end points below the same network trained "
         "again. `accuracy.options.retry_unstable: 1` trains it again on another seed.",

@@ -113,11 +113,11 @@ def test_accuracies_from_spiked_proxy_runs_are_marked_and_explained(archs):
     result = _result(archs)
     result.trials[0].metrics["proxy_unstable"] = 1
     _, rows = report.pareto_rows(result)
-    assert rows[0][1].endswith(" !")
+    assert rows[0][1].endswith(" †")
     text = report.summary_markdown(recipe, result, None)
-    assert "**1 accuracy marked `!` from a proxy training whose loss spiked**" in text
+    assert "**1 accuracy marked `†` from a proxy training whose loss spiked**" in text
     assert "(`t1`)" in text and "retry_unstable: 1" in text
-    assert "`!`" not in report.summary_markdown(recipe, _result(archs), None)
+    assert "`†`" not in report.summary_markdown(recipe, _result(archs), None)
 
 
 def test_busy_latencies_are_marked_in_the_tables_and_the_summary(archs, capsys):
