@@ -64,45 +64,43 @@ def parse() -> argparse.Namespace:
     return p.parse_args()
 
 
-def predictors(args, space, precision: str):
-    """(the table as it is, estimating missing layers; the same table, measuring them)."""
-    from accelsearch.core.errors import ConfigError
+def make_predictor(args, space, precision: str):
+    """The table to fill: it measures its missing layers on ``--device``."""
     from accelsearch.objectives.latency import Protocol
     from accelsearch.objectives.latency.lut import LUTPredictor, LUTStore
 
-    store = LUTStore(args.store)
     quick = Protocol(warmup=2, min_reps=5, max_reps=30, max_seconds=0.3, ci_target=0.05)
-    measuring = LUTPredictor(
+    return LUTPredictor(
         batch_size=args.batch,
         precision=precision,
         device=args.device,
-        store=store,
+        store=LUTStore(args.store),
         space=space,
         options={"threads": args.threads} if args.threads and args.device == "cpu" else {},
         protocol=quick if args.quick else None,
         network_protocol=Protocol(max_seconds=args.network_max_seconds),
     )
+
+
+def predict_as_it_is(predictor, u: np.ndarray) -> np.ndarray:
+    """The table's predictions for unit-cube points before any filling: its cost model
+    stands in for the layers it lacks. Back to measuring afterwards, those estimated layers
+    count as missing again (``LUTPredictor.missing``), so the fill measures them."""
+    from accelsearch.core.errors import MeasurementError
+
+    predictor.fill = "estimate"
     try:
-        estimating = LUTPredictor(
-            batch_size=args.batch,
-            precision=precision,
-            store=store,
-            space=space,
-            device_name=measuring.table_id.device_name,
-            fill="estimate",
-        )
-    except ConfigError as exc:
+        return predictor.predict_unit(u)
+    except MeasurementError as exc:
         raise SystemExit(
             f"[lut_fill_near] {exc}\nThe archs are chosen by the table's own prediction: fill "
             "it with Sobol archs of the space first (benchmarks/latency_lut.py)"
         ) from None
-    if estimating.table_id != measuring.table_id:
-        print(f"[lut_fill_near] note: choosing by table {estimating.table_id.text}, filling "
-              f"{measuring.table_id.text} (other library or options)")  # fmt: skip
-    return estimating, measuring
+    finally:
+        predictor.fill = "measure"
 
 
-def near_points(args, space, estimating, path: Path) -> tuple[np.ndarray, np.ndarray]:
+def near_points(args, space, predictor, path: Path) -> tuple[np.ndarray, np.ndarray]:
     """The pool's points predicted at or under ``--under-ms`` (Sobol order), with the
     predictions (ms, corrected, missing layers estimated). The choice is kept in ``path``:
     once layers are measured the table predicts otherwise, and a resumed call must measure
@@ -111,7 +109,7 @@ def near_points(args, space, estimating, path: Path) -> tuple[np.ndarray, np.nda
     if path.exists():
         kept = json.loads(path.read_text())
         return u[kept["pool_index"]], np.array(kept["before_ms"])
-    ms = estimating.predict_unit(u)
+    ms = predict_as_it_is(predictor, u)
     keep = np.flatnonzero(ms <= args.under_ms)
     if keep.size == 0:
         raise SystemExit(
@@ -124,10 +122,10 @@ def near_points(args, space, estimating, path: Path) -> tuple[np.ndarray, np.nda
     return u[keep], ms[keep]
 
 
-def measure(args, space, measuring, estimating, path: Path, deadline: float) -> str | None:
+def measure(args, space, measuring, path: Path, deadline: float) -> str | None:
     """Measure the first ``--archs`` near points not yet in ``path``; why it stopped."""
     done = read_lines(path)
-    points, before = near_points(args, space, estimating, path.with_suffix(".choice.json"))
+    points, before = near_points(args, space, measuring, path.with_suffix(".choice.json"))
     with open(path, "a") as fh:
         for i, (u, pred) in enumerate(zip(points[: args.archs], before[: args.archs])):
             if i in done:
@@ -186,16 +184,15 @@ def main() -> None:
     stem = f"lut_near_{args.space}_b{args.batch}_under{args.under_ms:g}ms"
     res = Results(out / f"{stem}.json", {"benchmark": "lut_fill_near",
                                          "env": environment(args.device), "args": vars(args)})  # fmt: skip
-    estimating, measuring = predictors(args, space, precision)
+    measuring = make_predictor(args, space, precision)
     start = time.perf_counter()
-    layers_before = len(measuring.table)
-    stopped = measure(args, space, measuring, estimating, out / f"{stem}.jsonl",
-                      start + args.time_budget)  # fmt: skip
+    layers_before = len(measuring.store.table(measuring.table_id))
+    stopped = measure(args, space, measuring, out / f"{stem}.jsonl", start + args.time_budget)
     lines = sorted(read_lines(out / f"{stem}.jsonl").values(), key=lambda r: r["i"])
+    layers = len(measuring.store.table(measuring.table_id))  # measured ones (no estimates)
     fig = {"space": args.space, "batch": args.batch, "under_ms": args.under_ms,
            **(figures(lines) if lines else {"archs": 0}), "stopped": stopped,
-           "table_layers": len(measuring.table),
-           "layers_added_this_call": len(measuring.table) - layers_before,
+           "table_layers": layers, "layers_added_this_call": layers - layers_before,
            "table": measuring.table_id.text, "seconds": time.perf_counter() - start}  # fmt: skip
     res.summary("figures", fig)
     cols = ["space", "batch", "under_ms", "archs", "mean_measured_ms", "mean_error_before_pct",
@@ -210,8 +207,7 @@ def main() -> None:
         f"{args.seed}) that the table predicted at or under {args.under_ms:g} ms.\n\n{text}\n"
     )
     print(f"\n{text}\n\n[lut_fill_near] {fig['seconds']:.0f} s -> {out / stem}.md")
-    for p in (estimating, measuring):
-        p.close()
+    measuring.close()
 
 
 if __name__ == "__main__":
