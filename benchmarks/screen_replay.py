@@ -43,15 +43,17 @@ RECIPE = "recipes/under_budget_gpu.yaml"
 
 def measured_trials(archive: str) -> tuple[list[dict], str]:
     """The run's measured trials (not screened), in the order their MLflow runs started."""
-    tmp = Path(tempfile.mkdtemp(prefix="replay-"))
-    with tarfile.open(archive) as tar:
-        tar.extractall(tmp, filter="data")
-    run = (tmp / "latest").resolve()
-    trials = json.loads((run / "search.json").read_text())["trials"]
-    start = {}
-    with sqlite3.connect(tmp / "mlflow.db") as db:
-        for run_id, t in db.execute("select run_uuid, start_time from runs"):
-            start[run_id] = t
+    with tempfile.TemporaryDirectory(prefix="replay-") as folder:  # the archive's copy goes
+        tmp = Path(folder)
+        with tarfile.open(archive) as tar:
+            tar.extractall(tmp, filter="data")
+        run = (tmp / "latest").resolve()
+        trials = json.loads((run / "search.json").read_text())["trials"]
+        db = sqlite3.connect(tmp / "mlflow.db")
+        try:
+            start = dict(db.execute("select run_uuid, start_time from runs").fetchall())
+        finally:
+            db.close()
     rows = [t for t in trials if t["status"] != "screened" and "latency_ms" in t["metrics"]]
     rows.sort(key=lambda t: start.get(t.get("mlflow_run_id"), 0))
     device = rows[0]["metrics"].get("latency_device", "?") if rows else "?"
