@@ -42,6 +42,11 @@ INFEASIBLE = "accelsearch.infeasible"
 PROXY_SEED = "accelsearch.proxy_seed"
 PROXY_UNSTABLE = "accelsearch.proxy_unstable"
 PROXY_RETRIES = "accelsearch.proxy_retries"
+#: a trial trained again on other seeds (``search.confirm``), and on the search run the
+#: winner those runs named and whether it differs from the search's own
+CONFIRMED = "accelsearch.confirmed"
+CONFIRMED_WINNER = "accelsearch.confirmed_winner"
+CONFIRM_CHANGED = "accelsearch.confirm_changed"
 FAMILY = "accelsearch.family"
 SCALING_METHOD = "accelsearch.scaling_method"
 SEARCH_RUN_ID = "accelsearch.search_run_id"

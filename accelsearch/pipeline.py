@@ -21,6 +21,7 @@ from accelsearch import report
 from accelsearch.baselines_measure import measured_models
 from accelsearch.baselines_preflight import PlannedBaseline, plan_baselines
 from accelsearch.baselines_step import run_baselines
+from accelsearch.confirm_run import confirm_of_run
 from accelsearch.core.errors import ConfigError
 from accelsearch.family_run import GenericBuilder as GenericBuilder
 from accelsearch.family_run import family_of_run
@@ -172,11 +173,13 @@ def finish_run(
     t0: float | None = None,
     planned: list[PlannedBaseline] | None = None,
 ) -> RunOutcome:
-    """What follows the search: ``search.json``, LACS (if enabled), the baselines (if the
-    recipe names some), summary and tables."""
+    """What follows the search: ``search.json``, the confirming runs (``search.confirm``),
+    LACS (if enabled), the baselines (if the recipe names some), summary and tables."""
     t0 = time.perf_counter() if t0 is None else t0
     workspace = out.parent
     result.save(out / "search.json")
+    if confirm_of_run(recipe, result, out, tracker, printer, space):
+        result.save(out / "search.json")  # with the confirmed figures; LACS grows the winner
     family = None
     if recipe.scaling.enabled:
         family = family_of_run(recipe, result, out, tracker, printer, space)

@@ -19,6 +19,8 @@ from pydantic import Field, PrivateAttr, ValidationError, field_validator, model
 
 from accelsearch.baselines_spec import BaselinesSpec as BaselinesSpec
 from accelsearch.core.errors import AccelSearchError, ConfigError
+from accelsearch.core.options import option_names
+from accelsearch.objectives import accuracy
 from accelsearch.objectives.latency_spec import LatencySpec as LatencySpec
 from accelsearch.recipe_data import MissingData as MissingData
 from accelsearch.recipe_input import apply_overrides as apply_overrides
@@ -90,6 +92,19 @@ class Recipe(StrictSection):
                 "baselines: the models are compared with the run's family, but scaling is "
                 "disabled (no family is grown); enable scaling (scaling.targets) or drop "
                 "the baselines section"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _confirm_can_reseed(self) -> Recipe:
+        """search.confirm trains again on other seeds: the evaluator must take a seed."""
+        names = option_names(accuracy.EVALUATORS.get(self.accuracy.evaluator)) or []
+        if self.search.confirm.top and "seed" not in names:
+            raise ValueError(
+                f"search.confirm.top {self.search.confirm.top}: confirming trains the best "
+                f"trials again on other seeds, but accuracy evaluator "
+                f"{self.accuracy.evaluator!r} takes no seed (it gives the same accuracy every "
+                "time); use accuracy.evaluator: train, or set search.confirm.top: 0"
             )
         return self
 

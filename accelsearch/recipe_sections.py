@@ -198,6 +198,30 @@ class ScreenSpec(StrictSection):
         return v
 
 
+class ConfirmSpec(StrictSection):
+    """The search's best candidates trained again before one is named the winner
+    (:mod:`accelsearch.search.confirm`).
+
+    ``top``: how many of the best feasible trials (0, the default: none); ``seeds``: how
+    many more runs each, on seeds of their own; the winner is the best mean of those runs.
+    ``by``: rank by ``accuracy`` or ``reward`` (default: the search's first objective when
+    it is one of them, else ``reward``). Needs an accuracy evaluator that trains with a
+    ``seed`` option (``train``). The runs are trained one after another in the driver's
+    process, after the search and before LACS.
+    """
+
+    top: int = Field(0, ge=0)
+    seeds: int = Field(2, ge=1)
+    by: str | None = None
+
+    @field_validator("by")
+    @classmethod
+    def _known(cls, v: str | None) -> str | None:
+        if v is not None and v not in ("accuracy", "reward"):
+            raise ValueError(f"search.confirm.by {v!r}: rank by 'accuracy' or 'reward'")
+        return v
+
+
 class SearchSpec(StrictSection):
     """Search strategy and budget on Ray Tune.
 
@@ -213,6 +237,8 @@ class SearchSpec(StrictSection):
     predicted over them before the GPU (``docs/search.md``). ``strategy: auto`` (the default)
     is ``pool-bo`` where a latency predictor, a small space and the objective allow it, else
     ``optuna-tpe``; resolved and printed when a run starts (``resolve_strategy``).
+    ``confirm``: train the best trials again on other seeds before naming the winner
+    (:class:`ConfirmSpec`).
     """
 
     strategy: str = "auto"
@@ -231,6 +257,7 @@ class SearchSpec(StrictSection):
     params_budget_m: float | None = Field(None, gt=0)
     gflops_budget: float | None = Field(None, gt=0)
     screen: ScreenSpec = Field(default_factory=ScreenSpec)
+    confirm: ConfirmSpec = Field(default_factory=ConfirmSpec)
 
     @field_validator("strategy")
     @classmethod

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from accelsearch import confirm_run
 from accelsearch.progress import LivePrinter as LivePrinter
 from accelsearch.progress import SearchProgress as SearchProgress
 from accelsearch.progress import console_printer as console_printer
@@ -71,7 +72,7 @@ def strategy_markdown(summary: dict[str, Any] | None) -> str:
     a table of latency bins and their winners (``stratified``), or the summary as JSON."""
     import json
 
-    summary = {k: v for k, v in (summary or {}).items() if k not in ("budget", "screen")}
+    summary = {k: v for k, v in (summary or {}).items() if k not in ("budget", "screen", "confirm")}
     if not summary:
         return ""
     bins = summary.get("bins")
@@ -290,6 +291,7 @@ def _search_section(recipe, result: SearchResult) -> list[str]:
         markdown_table(*pareto_rows(result)),
         "",
     ]
+    parts += confirm_run.markdown((getattr(result, "summary", None) or {}).get("confirm"))
     spent = budget_markdown(getattr(result, "summary", None) or {})
     if spent:
         parts += ["### Budget", "", spent, ""]

@@ -244,6 +244,14 @@ def test_smoke_run(path, data_dir, tmp_path, monkeypatch, ray_session):
         assert _trial_tag_values(ws, "accelsearch.proxy_unstable") <= {"true", "false"}
     summary = (run / "summary.md").read_text()
     assert summary.startswith(f"# {path.stem}") and "## Search:" in summary
+    if recipe.search.confirm.top:  # the best trials trained again before a winner is named
+        feasible = [t for t in done if t["metrics"].get("feasible", 1)]
+        confirmed = [t for t in feasible if "accuracy_confirmed" in t["metrics"]]
+        assert len(confirmed) == min(recipe.search.confirm.top, len(feasible))
+        assert search["summary"]["confirm"]["winner_confirmed"] in {
+            t["trial_id"] for t in confirmed
+        }
+        assert "### Confirmed on" in summary
     if recipe.scaling.enabled:
         family = json.loads((run / "family.json").read_text())
         assert len(family["members"]) == 1 + len(recipe.scaling.targets)

@@ -138,6 +138,9 @@ def budget_markdown(summary: dict[str, Any]) -> str:
                 "for being over the latency budget: this predictor errs too much here; a "
                 "lookup table for this GPU (`benchmarks/latency_lut.py`) screens closely."
             )
-    if rep.get("best_feasible"):
+    if rep.get("best_feasible_search"):  # search.confirm named another
+        lines += ["", f"Best feasible trial: `{rep['best_feasible']}` by the confirming runs "
+                  f"(by the search's own: `{rep['best_feasible_search']}`)."]  # fmt: skip
+    elif rep.get("best_feasible"):
         lines += ["", f"Best feasible trial: `{rep['best_feasible']}`."]
     return "\n".join(lines)

@@ -82,8 +82,13 @@ class SearchResult:
         return [t for t in self.trials if t.status in _OVER_BUDGET or (t.ok and not t.feasible)]
 
     def best(self, metric: str = "reward", mode: str = "max") -> TrialRecord:
-        """The best *feasible* completed trial (every trial is, without a budget)."""
+        """The best *feasible* completed trial (every trial is, without a budget). After
+        ``search.confirm`` (:mod:`accelsearch.search.confirm`), the best of the confirmed
+        trials by the mean of their confirming runs (``metric + "_confirmed"``)."""
         done = [t for t in self.completed if t.feasible]
+        confirmed = [t for t in done if f"{metric}_confirmed" in t.metrics]
+        if confirmed:
+            done, metric = confirmed, f"{metric}_confirmed"
         if not done:
             if self.completed:
                 raise AccelSearchError(

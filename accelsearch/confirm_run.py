@@ -1,0 +1,236 @@
+"""The confirm step of a run: the search's best trials trained again on other seeds.
+
+:func:`confirm_of_run` is what :func:`accelsearch.pipeline.finish_run` calls after the
+search and before LACS when the recipe sets ``search.confirm.top``
+(:mod:`accelsearch.search.confirm` says why and how the winner is then named). The runs
+are trained one after another in this process, with the recipe's evaluator on each run's
+seed; each result is kept in the run folder's ``confirm_checkpoint.json`` as it comes, so
+a run stopped here goes on with the runs not yet trained when resumed. The confirmed
+figures are logged to the trials' MLflow runs once, when the last run is in.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from accelsearch import mlflow_schema as schema
+from accelsearch.objectives.accuracy.train import timed_evaluate
+from accelsearch.objectives.reward import mnas_reward
+from accelsearch.progress import show_status
+from accelsearch.recipe import Recipe
+from accelsearch.search import confirm, strategy
+from accelsearch.search.result import SearchResult
+
+CHECKPOINT = "confirm_checkpoint.json"  # in the run folder: the confirming runs so far
+
+
+def confirm_of_run(
+    recipe: Recipe, result: SearchResult, out: Path, tracker, printer=print, space=None
+) -> dict[str, Any] | None:
+    """Train the recipe's ``search.confirm.top`` best trials again, name the winner by the
+    mean of those runs, and return the summary (also ``result.summary["confirm"]``);
+    ``None`` when the recipe asks for no confirmation or no trial can be confirmed."""
+    spec = recipe.search.confirm
+    if not spec.top:
+        return None
+    seeds = confirm.confirm_seeds(int(recipe.accuracy.options.get("seed", 0)), spec.seeds)
+    plan = confirm.plan(result, ranking_metric(recipe), spec.top, seeds)
+    if not plan.trial_ids:
+        printer("[confirm] no feasible completed trial to confirm")
+        return None
+    space = space if space is not None else recipe.space.make()
+    state = _read(out / CHECKPOINT)
+    _train_missing(recipe, result, plan, state, out / CHECKPOINT, space, printer)
+    accuracies = _accuracies(state)
+
+    def reward_of(acc: float, latency_ms: float) -> float:
+        return mnas_reward(acc, latency_ms, recipe.reward.target_ms, recipe.reward.w)
+
+    summary = confirm.apply(result, plan, accuracies, reward_of)
+    summary["errors"] = [e for e in state.get("errors", []) if e not in _done_runs(state)]
+    summary["train_s"] = sum(r["seconds"] for r in state["runs"] if _planned(r, plan))
+    result.summary["confirm"] = summary
+    _rename_best_feasible(recipe, result)
+    if not state.get("logged"):
+        _log(tracker, result, summary)
+        state["logged"] = not summary["errors"]  # a resume trains the failed runs, logs again
+        _write(out / CHECKPOINT, state)
+    printer(describe(summary))
+    return summary
+
+
+def ranking_metric(recipe: Recipe) -> str:
+    """``search.confirm.by``, else the search's first objective when it is accuracy or
+    reward, else reward."""
+    if recipe.search.confirm.by:
+        return recipe.search.confirm.by
+    first = strategy.objective_from_options(recipe.search.options).metrics[0]
+    return first if first in confirm.RANKED_BY else "reward"
+
+
+def _train_missing(recipe, result, plan, state, path: Path, space, printer) -> None:
+    """Train the planned runs that ``state`` does not hold, saving each as it comes."""
+    done = {(r["trial_id"], r["seed"]) for r in state["runs"]}
+    todo = [run for run in plan.runs() if run not in done]
+    arches = {t.trial_id: t.arch for t in result.trials}
+    for i, (tid, seed) in enumerate(todo, 1):
+        show_status(
+            printer,
+            f"[confirm] training trial {tid} on seed {seed} ({i} of {len(todo)} runs; "
+            f"{len(plan.runs()) - len(todo)} done before)",
+        )
+        evaluator = seeded_evaluator(recipe, seed)
+        arch = arches[tid] if arches[tid] is not None else space.decode(_params(result, tid))
+        try:
+            acc, seconds = timed_evaluate(evaluator, arch)
+        except Exception as exc:  # noqa: BLE001 - recorded; the others go on, a resume retries
+            printer(f"[confirm] trial {tid}, seed {seed} failed: {type(exc).__name__}: {exc}")
+            state.setdefault("errors", []).append(
+                {"trial_id": tid, "seed": seed, "error": f"{type(exc).__name__}: {exc}"[:1000]}
+            )
+            _write(path, state)
+            continue
+        run = getattr(evaluator, "last_run", None) or {}
+        state["runs"].append(
+            {
+                "trial_id": tid,
+                "seed": seed,
+                "accuracy": float(acc),
+                "seconds": seconds,
+                "proxy_seed": int(run.get("seed", seed)),
+                "proxy_unstable": int("unstable" in run),
+            }
+        )
+        _write(path, state)
+        printer(f"[confirm] trial {tid}, seed {seed}: {acc:.2f} % in {seconds:.0f} s")
+
+
+def seeded_evaluator(recipe: Recipe, seed: int):
+    """The recipe's accuracy evaluator, training on ``seed``."""
+    options = {**recipe.accuracy.options, "seed": seed}
+    return recipe.accuracy.model_copy(update={"options": options}).make()
+
+
+def describe(summary: dict[str, Any]) -> str:
+    """One paragraph for the console: the confirmed winner, and whether it changed."""
+    failed = len(summary["errors"])
+    head = (
+        f"[confirm] {len(summary['trials'])} best trials by {summary['metric']}, each trained "
+        f"{len(summary['seeds'])} more time(s) ({summary['train_s']:.0f} s"
+        + (f"; {failed} run(s) failed, `accelsearch resume` trains them again" if failed else "")
+        + "): "
+    )
+    if summary["changed"]:
+        return head + (
+            f"the winner is trial {summary['winner_confirmed']}, not the search's "
+            f"{summary['winner_search']}"
+        )
+    return head + f"trial {summary['winner_confirmed']} stays the winner"
+
+
+def markdown(summary: dict[str, Any] | None) -> list[str]:
+    """The summary's ``### Confirmed`` lines: a table of the confirmed trials."""
+    if not summary:
+        return []
+    head = ["trial", "latency ms", "search acc %", "confirmed acc % (mean ± sd)", "runs",
+            "rank: search → confirmed"]  # fmt: skip
+    rows = [
+        f"| `{r['trial_id']}` | {r['latency_ms']:.3f} | {r['accuracy_search']:.2f} | "
+        f"{r['accuracy_confirmed']:.2f} ± {r['accuracy_confirmed_sd']:.2f} | "
+        f"{len(r['accuracies'])} | {r['rank_search']} → {r['rank_confirmed']} |"
+        for r in summary["trials"]
+    ]
+    verdict = (
+        f"**The winner changed**: trial `{summary['winner_confirmed']}`, not the search's "
+        f"`{summary['winner_search']}`."
+        if summary["changed"]
+        else f"Trial `{summary['winner_confirmed']}` stays the winner."
+    )
+    failed = [
+        f"- trial `{e['trial_id']}`, seed {e['seed']}: {e['error'][:300]}"
+        for e in summary.get("errors", [])
+    ]
+    if failed:
+        failed = ["Confirming runs that failed (`accelsearch resume` trains them again):",
+                  "", *failed, ""]  # fmt: skip
+    return [
+        f"### Confirmed on {len(summary['seeds'])} more seed(s): {summary['seeds']}",
+        "",
+        f"The best trials by {summary['metric']}, trained again; ranked by the mean of these "
+        "runs, which leaves out the search's own (it is why the trial was picked, so biased "
+        f"high). {verdict} {summary['train_s']:.0f} s of training.",
+        "",
+        "| " + " | ".join(head) + " |",
+        "|" + "---|" * len(head),
+        *rows,
+        "",
+        *failed,
+    ]
+
+
+# -- the checkpoint and MLflow ------------------------------------------------------------
+def _log(tracker, result: SearchResult, summary: dict[str, Any]) -> None:
+    if tracker is None:
+        return
+    by_id = {t.trial_id: t for t in result.trials}
+    for row in summary["trials"]:
+        run_id = by_id[row["trial_id"]].mlflow_run_id
+        if run_id:
+            metrics = by_id[row["trial_id"]].metrics
+            tracker.log_metrics(run_id, {k: metrics[k] for k in confirm.CONFIRMED_METRICS})
+            tracker.set_tags(run_id, {schema.CONFIRMED: "true"})
+    if result.mlflow_run_id:
+        tracker.set_tags(
+            result.mlflow_run_id,
+            {schema.CONFIRMED_WINNER: summary["winner_confirmed"],
+             schema.CONFIRM_CHANGED: str(summary["changed"]).lower()},
+        )  # fmt: skip
+        tracker.log_json(result.mlflow_run_id, summary, "confirm.json")
+
+
+def _rename_best_feasible(recipe: Recipe, result: SearchResult) -> None:
+    """The budget report's best feasible trial, named again now that the confirmed
+    figures count (:meth:`SearchResult.best`); the search's own pick is kept beside."""
+    budget = result.summary.get("budget") or {}
+    if not budget.get("best_feasible"):
+        return
+    metric = strategy.objective_from_options(recipe.search.options).metrics[0]
+    now = result.best(metric, strategy.METRIC_MODES.get(metric, "max")).trial_id
+    if now != budget["best_feasible"]:
+        budget["best_feasible_search"] = budget["best_feasible"]
+        budget["best_feasible"] = now
+
+
+def _done_runs(state: dict[str, Any]) -> list[dict[str, Any]]:
+    """Error records of runs that a later call trained after all (as the error records
+    name them, so ``not in`` drops them)."""
+    done = {(r["trial_id"], r["seed"]) for r in state["runs"]}
+    return [e for e in state.get("errors", []) if (e["trial_id"], e["seed"]) in done]
+
+
+def _planned(run: dict[str, Any], plan: confirm.ConfirmPlan) -> bool:
+    return run["trial_id"] in plan.trial_ids and run["seed"] in plan.seeds
+
+
+def _accuracies(state: dict[str, Any]) -> dict[str, dict[int, float]]:
+    out: dict[str, dict[int, float]] = {}
+    for r in state["runs"]:
+        out.setdefault(r["trial_id"], {})[r["seed"]] = r["accuracy"]
+    return out
+
+
+def _params(result: SearchResult, tid: str) -> dict[str, Any]:
+    return next(t.params for t in result.trials if t.trial_id == tid)
+
+
+def _read(path: Path) -> dict[str, Any]:
+    return json.loads(path.read_text()) if path.exists() else {"runs": []}
+
+
+def _write(path: Path, state: dict[str, Any]) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(state, indent=2))
+    os.replace(tmp, path)  # a stop mid-write leaves the last whole checkpoint

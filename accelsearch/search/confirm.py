@@ -1,0 +1,132 @@
+"""Confirming a search's winner: its best candidates trained again, each on other seeds.
+
+A proxy training's accuracy moves with its seed. On an H100, the 14 GPUNet networks that two
+budget runs both trained differed by 1.35 points (sd of the paired differences) and by up to
+3.6, while each run's winner was 0.4-0.6 points above its runner-up
+(``benchmarks/results/search/under_budget_gpu_h100_lut40.md``): the search's winner is
+often the luckiest seed, not the best network. ``search.confirm: {top: k, seeds: n}``
+trains the ``k`` best feasible trials ``n`` more times, each run on a seed of its own, and
+the winner is named by the mean of those runs.
+
+The search's own run is left out of that mean: it is why the trial was picked, so it is
+biased high (the winner's curse), and the more so the luckier it was. A confirmed trial
+keeps its search figures and gains ``accuracy_confirmed`` (the mean),
+``accuracy_confirmed_sd``, ``confirm_runs`` and ``reward_confirmed`` (the reward of that
+mean at the trial's latency); :meth:`SearchResult.best` then picks among the confirmed
+trials by the confirmed figure.
+
+This module only chooses and sums up; the application layer trains
+(:mod:`accelsearch.confirm_run`).
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from accelsearch.search.result import SearchResult, TrialRecord
+
+SUFFIX = "_confirmed"  # metrics["accuracy" + SUFFIX]: the mean over the confirming runs
+RANKED_BY = ("accuracy", "reward")
+#: what a confirmed trial's metrics gain
+CONFIRMED_METRICS = (
+    "accuracy_confirmed",
+    "accuracy_confirmed_sd",
+    "confirm_runs",
+    "reward_confirmed",
+)
+
+
+@dataclass(frozen=True)
+class ConfirmPlan:
+    """Which trials are trained again, on which seeds, ranked by which metric."""
+
+    trial_ids: tuple[str, ...]
+    seeds: tuple[int, ...]
+    metric: str
+
+    def runs(self) -> list[tuple[str, int]]:
+        """(trial id, seed) for every training, the best trial's first."""
+        return [(t, s) for t in self.trial_ids for s in self.seeds]
+
+
+def plan(result: SearchResult, metric: str, top: int, seeds: Sequence[int]) -> ConfirmPlan:
+    """The ``top`` best feasible completed trials by ``metric`` (``accuracy`` or
+    ``reward``; higher is better), best first. Called once the search has finished."""
+    if metric not in RANKED_BY:
+        raise ValueError(f"confirm ranks by one of {RANKED_BY}, got {metric!r}")
+    done = [t for t in result.completed if t.feasible and metric in t.metrics]
+    ranked = sorted(done, key=lambda t: -float(t.metrics[metric]))[:top]
+    return ConfirmPlan(tuple(t.trial_id for t in ranked), tuple(seeds), metric)
+
+
+def apply(
+    result: SearchResult,
+    confirm_plan: ConfirmPlan,
+    accuracies: dict[str, dict[int, float]],
+    reward_of: Callable[[float, float], float],
+) -> dict[str, Any]:
+    """Write the confirmed figures into the planned trials' metrics (``accuracies``:
+    trial id -> seed -> accuracy of the runs that finished) and return the summary that
+    goes to ``result.summary["confirm"]``. ``reward_of(accuracy, latency_ms)`` is the
+    search's reward. Confirmed figures of trials outside the plan are dropped. A trial none
+    of whose runs finished stays unconfirmed (``failed`` in
+    the summary), and :meth:`SearchResult.best` passes it over while others are confirmed.
+    Called after the last confirming run; calling it again gives the same."""
+    by_id = {t.trial_id: t for t in result.trials}
+    for trial in result.trials:  # figures of an earlier plan (resumed with other settings)
+        for key in CONFIRMED_METRICS:
+            trial.metrics.pop(key, None)
+    rows, failed = [], []
+    for rank, tid in enumerate(confirm_plan.trial_ids, 1):
+        trial = by_id[tid]
+        accs = [accuracies[tid][s] for s in confirm_plan.seeds if s in accuracies.get(tid, {})]
+        if not accs:
+            failed.append(tid)
+            continue
+        mean = statistics.fmean(accs)
+        trial.metrics.update(
+            accuracy_confirmed=mean,
+            accuracy_confirmed_sd=statistics.stdev(accs) if len(accs) > 1 else 0.0,
+            confirm_runs=len(accs),
+            reward_confirmed=reward_of(mean, float(trial.metrics["latency_ms"])),
+        )
+        rows.append(_row(trial, rank, accs))
+    metric = confirm_plan.metric
+    after = sorted(rows, key=lambda r: -r[f"{metric}_confirmed"])
+    for rank, row in enumerate(after, 1):
+        row["rank_confirmed"] = rank
+    before = confirm_plan.trial_ids[0] if confirm_plan.trial_ids else None
+    winner = after[0]["trial_id"] if after else before
+    return {
+        "metric": metric,
+        "seeds": list(confirm_plan.seeds),
+        "winner_search": before,
+        "winner_confirmed": winner,
+        "changed": before != winner,
+        "trials": rows,
+        "failed": failed,
+    }
+
+
+def _row(trial: TrialRecord, rank: int, accs: list[float]) -> dict[str, Any]:
+    m = trial.metrics
+    return {
+        "trial_id": trial.trial_id,
+        "latency_ms": m["latency_ms"],
+        "accuracy_search": m["accuracy"],
+        "reward_search": m.get("reward"),
+        "accuracies": accs,
+        "accuracy_confirmed": m["accuracy_confirmed"],
+        "accuracy_confirmed_sd": m["accuracy_confirmed_sd"],
+        "reward_confirmed": m["reward_confirmed"],
+        "rank_search": rank,
+    }
+
+
+def confirm_seeds(base_seed: int, runs: int) -> tuple[int, ...]:
+    """The confirming runs' seeds: the ``runs`` seeds after the search's own. A retried
+    unstable run moves 10,007 seeds on (``objectives/accuracy/train.py``), clear of these."""
+    return tuple(base_seed + j for j in range(1, runs + 1))

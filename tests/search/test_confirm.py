@@ -1,0 +1,96 @@
+"""Confirming the search's winner (``search.confirm``): which trials, which seeds, and how the
+winner is named from the confirming runs."""
+
+from __future__ import annotations
+
+import pytest
+
+from accelsearch.search import confirm
+from accelsearch.search.result import SearchResult, TrialRecord
+
+
+def _result() -> SearchResult:
+    rows = [  # id, status, accuracy, latency, feasible
+        ("lucky", "ok", 90.0, 0.40, 1),
+        ("steady", "ok", 89.0, 0.45, 1),
+        ("third", "ok", 88.5, 0.30, 1),
+        ("fourth", "ok", 80.0, 0.20, 1),
+        ("over", "ok", 95.0, 0.70, 0),  # trained, but over the budget
+        ("broken", "failed", None, None, 1),
+        ("screened", "screened", None, None, 0),
+    ]
+    trials = []
+    for tid, status, acc, lat, feasible in rows:
+        m = {"feasible": feasible}
+        if acc is not None:
+            m.update(accuracy=acc, latency_ms=lat, reward=acc * 0.9)
+        trials.append(TrialRecord(tid, {}, status, metrics=m))
+    return SearchResult(trials=trials)
+
+
+def _reward(acc: float, lat: float) -> float:
+    return acc * (lat / 0.5) ** -0.09
+
+
+def test_the_plan_takes_the_best_feasible_trained_trials_best_first():
+    plan = confirm.plan(_result(), "accuracy", 3, confirm.confirm_seeds(0, 2))
+    assert plan.trial_ids == ("lucky", "steady", "third")  # not "over", not the failed ones
+    assert plan.seeds == (1, 2)
+    assert plan.runs()[:2] == [("lucky", 1), ("lucky", 2)]
+    assert confirm.plan(_result(), "accuracy", 10, (1,)).trial_ids[-1] == "fourth"
+    with pytest.raises(ValueError, match="accuracy.*reward"):
+        confirm.plan(_result(), "latency_ms", 3, (1,))
+
+
+def test_the_winner_is_the_best_mean_of_the_new_runs_not_the_search_run():
+    result = _result()
+    plan = confirm.plan(result, "accuracy", 3, (1, 2))
+    # "lucky" won the search by a lucky seed: its new runs are worse than "steady"'s
+    runs = {"lucky": {1: 86.0, 2: 87.0}, "steady": {1: 88.8, 2: 89.2}, "third": {1: 88.0, 2: 87.0}}
+    summary = confirm.apply(result, plan, runs, _reward)
+    assert summary["winner_search"] == "lucky" and summary["winner_confirmed"] == "steady"
+    assert summary["changed"] and summary["failed"] == []
+    steady = next(t for t in result.trials if t.trial_id == "steady")
+    assert steady.metrics["accuracy_confirmed"] == pytest.approx(89.0)  # 89.0 of the search
+    assert steady.metrics["accuracy_confirmed_sd"] == pytest.approx(0.2828, abs=1e-4)
+    assert steady.metrics["confirm_runs"] == 2
+    assert steady.metrics["reward_confirmed"] == pytest.approx(_reward(89.0, 0.45))
+    assert steady.metrics["accuracy"] == 89.0  # the search's own figure is kept
+    ranks = {r["trial_id"]: (r["rank_search"], r["rank_confirmed"]) for r in summary["trials"]}
+    assert ranks == {"lucky": (1, 3), "steady": (2, 1), "third": (3, 2)}
+    # best() ranks the confirmed trials by their confirmed figure; latency is not confirmed
+    assert result.best("accuracy").trial_id == "steady"
+    # by reward, the faster "third" (87.5 at 0.30 ms) beats "steady" (89.0 at 0.45 ms)
+    assert result.best("reward").trial_id == "third"
+    assert result.best("latency_ms", "min").trial_id == "fourth"
+    assert confirm.apply(result, plan, runs, _reward) == summary  # again: the same
+
+
+def test_a_trial_whose_runs_all_failed_stays_unconfirmed_and_is_passed_over():
+    result = _result()
+    plan = confirm.plan(result, "accuracy", 2, (1, 2))
+    summary = confirm.apply(result, plan, {"steady": {2: 88.0}}, _reward)
+    assert summary["failed"] == ["lucky"]
+    assert [r["trial_id"] for r in summary["trials"]] == ["steady"]
+    assert summary["trials"][0]["accuracy_confirmed_sd"] == 0.0  # one run: no spread
+    assert "accuracy_confirmed" not in result.trials[0].metrics
+    assert result.best("accuracy").trial_id == "steady"  # the confirmed one
+
+
+def test_without_confirmed_trials_best_is_the_search_best():
+    assert _result().best("accuracy").trial_id == "lucky"
+    nothing = confirm.apply(_result(), confirm.plan(_result(), "accuracy", 1, (1,)), {}, _reward)
+    assert nothing["winner_confirmed"] == nothing["winner_search"] == "lucky"
+    assert not nothing["changed"]
+
+
+def test_figures_of_an_earlier_plan_are_dropped():
+    """Resumed with a smaller ``top``: a trial the new plan leaves out is no longer confirmed
+    (else ``best()`` would still count its old figures)."""
+    result = _result()
+    runs = {"lucky": {1: 86.0}, "steady": {1: 88.0}, "third": {1: 89.5}}
+    confirm.apply(result, confirm.plan(result, "accuracy", 3, (1,)), runs, _reward)
+    assert result.best("accuracy").trial_id == "third"
+    confirm.apply(result, confirm.plan(result, "accuracy", 2, (1,)), runs, _reward)
+    assert "accuracy_confirmed" not in result.trials[2].metrics
+    assert result.best("accuracy").trial_id == "steady"
