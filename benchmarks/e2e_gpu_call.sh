@@ -4,7 +4,8 @@
 # JOB effx (default): issue 16's EfficientNet-X run; budget: recipes/under_budget_gpu.yaml,
 # reduced to fit a session (TRIALS: its num_samples, 24 by default). The piece resumes from
 # the archive the last one left (copied back over ARCHIVE below) and leaves its own as
-# $OUT/JOB.tar.xz. ARCHIVE=path (budget only) resumes from, or starts, another run.
+# $OUT/JOB.tar.xz. ARCHIVE=path (budget only) resumes from, or starts, another run;
+# SEED=n (budget only, a new run) sets the recipe's search.seed and seed.
 SECS=${1:-480}
 JOB=${2:-effx}
 TRIALS=${3:-24}
@@ -19,7 +20,8 @@ case $JOB in
               --set 'baselines.models=[efficientnet_b0,efficientnet_b1,efficientnet_b2,efficientnet_b3,resnet18,resnet34,resnet50,gernet_s,gernet_m,gernet_l]') ;;
   budget) RECIPE=recipes/under_budget_gpu.yaml
         ARCHIVE=${ARCHIVE:-benchmarks/results/search/under_budget_state/budget.tar.xz}
-        SETS=(--set search.num_samples=$TRIALS "${SHARED[@]}" --set search.cpus_per_trial=3 "${DATA[@]}") ;;
+        SETS=(--set search.num_samples=$TRIALS "${SHARED[@]}" --set search.cpus_per_trial=3 "${DATA[@]}")
+        [ -n "$SEED" ] && SETS+=(--set search.seed=$SEED --set seed=$SEED) ;;
   *) echo "unknown job $JOB (effx, budget)"; exit 2 ;;
 esac
 # each run its own latency cache: a second run on a warm machine must measure, not read the
