@@ -50,7 +50,7 @@ def confirm_of_run(
         return mnas_reward(acc, latency_ms, recipe.reward.target_ms, recipe.reward.w)
 
     summary = confirm.apply(result, plan, accuracies, reward_of)
-    summary["errors"] = [e for e in state.get("errors", []) if e not in _done_runs(state)]
+    summary["errors"] = _open_errors(state, plan)
     summary["train_s"] = sum(r["seconds"] for r in state["runs"] if _planned(r, plan))
     result.summary["confirm"] = summary
     _rename_best_feasible(recipe, result)
@@ -204,11 +204,11 @@ def _rename_best_feasible(recipe: Recipe, result: SearchResult) -> None:
         budget["best_feasible"] = now
 
 
-def _done_runs(state: dict[str, Any]) -> list[dict[str, Any]]:
-    """Error records of runs that a later call trained after all (as the error records
-    name them, so ``not in`` drops them)."""
+def _open_errors(state: dict[str, Any], plan: confirm.ConfirmPlan) -> list[dict[str, Any]]:
+    """The last error of each planned run that has not been trained since."""
     done = {(r["trial_id"], r["seed"]) for r in state["runs"]}
-    return [e for e in state.get("errors", []) if (e["trial_id"], e["seed"]) in done]
+    last = {(e["trial_id"], e["seed"]): e for e in state.get("errors", [])}
+    return [e for key, e in last.items() if key not in done and _planned(e, plan)]
 
 
 def _planned(run: dict[str, Any], plan: confirm.ConfirmPlan) -> bool:

@@ -205,8 +205,8 @@ class ConfirmSpec(StrictSection):
     ``top``: how many of the best feasible trials (0, the default: none); ``seeds``: how
     many more runs each, on seeds of their own; the winner is the best mean of those runs.
     ``by``: rank by ``accuracy`` or ``reward`` (default: the search's first objective when
-    it is one of them, else ``reward``). Needs an accuracy evaluator that trains with a
-    ``seed`` option (``train``). The runs are trained one after another in the driver's
+    it is one of them, else ``reward``). Needs an accuracy evaluator that takes a ``seed``
+    option (``train``, ``proxy``). The runs are trained one after another in the driver's
     process, after the search and before LACS.
     """
 

@@ -140,3 +140,12 @@ def test_the_budget_report_names_the_confirmed_winner_beside_the_searchs(tracker
     assert "Best feasible trial: `t1` by the confirming runs (by the search's own: `t0`)" in text
     confirm_run._rename_best_feasible(_recipe(), result)  # again (a resume): unchanged
     assert result.summary["budget"]["best_feasible_search"] == "t0"
+
+
+def test_a_run_that_fails_twice_is_listed_once(tmp_path, tracker):
+    result = _search(tracker)
+    for _ in range(2):  # failed, resumed, failed again
+        summary = confirm_run.confirm_of_run(
+            _recipe("cuda", top=1, seeds=1), result, tmp_path, tracker, lambda *a: None
+        )
+    assert [(e["trial_id"], e["seed"]) for e in summary["errors"]] == [("t0", 1)]
