@@ -26,6 +26,7 @@ from __future__ import annotations
 import json
 import os
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -338,6 +339,11 @@ def _quiet_optuna() -> None:
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
+    # a trial restarted by a resume reports its epochs again to the same Optuna trial, which
+    # keeps the first value of each step and warns once per epoch: nothing to act on
+    warnings.filterwarnings(
+        "ignore", message="The reported value is ignored because this", category=UserWarning
+    )
 
 
 def _records_from_grid(grid, space) -> dict[str, TrialRecord]:

@@ -153,3 +153,24 @@ def test_resume_after_sigkill_repeats_no_finished_trial(tmp_path):
     # and the family the recipe asks for
     assert (run_dir / "family.json").exists()
     assert any(r.data.tags.get("accelsearch.kind") == "family" for r in runs)
+
+
+def test_epochs_reported_again_after_a_resume_do_not_warn():
+    """A trial restarted by a resume reports its epochs again to its Optuna trial; Optuna
+    keeps the first values and would warn once per epoch in the user's log."""
+    import warnings
+
+    import optuna
+
+    from accelsearch.search.driver import _quiet_optuna
+
+    trial = optuna.create_study().ask()
+    trial.report(80.0, 1)
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        trial.report(81.0, 1)  # as before the filter: Optuna warns
+        _quiet_optuna()
+        trial.report(82.0, 1)
+    assert [str(w.message) for w in seen] == [
+        "The reported value is ignored because this `step=1` is already reported."
+    ]
