@@ -102,6 +102,10 @@ def _train_missing(recipe, result, plan, state, path: Path, space, printer) -> N
                 "seconds": seconds,
                 "proxy_seed": int(run.get("seed", seed)),
                 "proxy_unstable": int("unstable" in run),
+                # per epoch: to tell a slow start from a spike when one run falls far below
+                # the others (on an H100 one fell 6.9 points below its twin, unflagged)
+                "epoch_accuracy": _rounded(run.get("accuracy")),
+                "epoch_train_loss": _rounded(run.get("train_loss")),
             }
         )
         _write(path, state)
@@ -220,6 +224,10 @@ def _accuracies(state: dict[str, Any]) -> dict[str, dict[int, float]]:
     for r in state["runs"]:
         out.setdefault(r["trial_id"], {})[r["seed"]] = r["accuracy"]
     return out
+
+
+def _rounded(values) -> list[float]:
+    return [round(float(v), 4) for v in values or []]
 
 
 def _params(result: SearchResult, tid: str) -> dict[str, Any]:

@@ -64,6 +64,9 @@ def test_the_best_trials_are_trained_again_and_a_resume_trains_none_twice(tmp_pa
     assert sorted((r["trial_id"], r["seed"]) for r in state["runs"]) == [
         ("t0", 1), ("t0", 2), ("t1", 1), ("t1", 2)]  # fmt: skip
     assert {r["proxy_seed"] for r in state["runs"]} <= {1, 2, 10_008, 10_009}
+    for r in state["runs"]:  # the curve, to tell a slow start from a spike afterwards
+        assert len(r["epoch_accuracy"]) == len(r["epoch_train_loss"]) == TRAIN["epochs"]
+        assert r["epoch_accuracy"][-1] == pytest.approx(r["accuracy"], abs=1e-4)
     assert state["logged"] is True
     for row in summary["trials"]:  # the mean of the two new runs, not the search's
         mine = [r["accuracy"] for r in state["runs"] if r["trial_id"] == row["trial_id"]]
