@@ -54,12 +54,19 @@ class ConfirmPlan:
 
 def plan(result: SearchResult, metric: str, top: int, seeds: Sequence[int]) -> ConfirmPlan:
     """The ``top`` best feasible completed trials by ``metric`` (``accuracy`` or
-    ``reward``; higher is better), best first. Called once the search has finished."""
+    ``reward``; higher is better), best first, one per network: a sampler may propose a
+    network twice, and its copies would train to the same figures on the same seeds.
+    Called once the search has finished."""
     if metric not in RANKED_BY:
         raise ValueError(f"confirm ranks by one of {RANKED_BY}, got {metric!r}")
     done = [t for t in result.completed if t.feasible and metric in t.metrics]
-    ranked = sorted(done, key=lambda t: -float(t.metrics[metric]))[:top]
-    return ConfirmPlan(tuple(t.trial_id for t in ranked), tuple(seeds), metric)
+    picked: dict[str, TrialRecord] = {}
+    for trial in sorted(done, key=lambda t: -float(t.metrics[metric])):
+        network = str(trial.arch) if trial.arch is not None else repr(sorted(trial.params.items()))
+        picked.setdefault(network, trial)
+        if len(picked) == top:
+            break
+    return ConfirmPlan(tuple(t.trial_id for t in picked.values()), tuple(seeds), metric)
 
 
 def apply(
@@ -72,8 +79,8 @@ def apply(
     trial id -> seed -> accuracy of the runs that finished) and return the summary that
     goes to ``result.summary["confirm"]``. ``reward_of(accuracy, latency_ms)`` is the
     search's reward. Confirmed figures of trials outside the plan are dropped. A trial none
-    of whose runs finished stays unconfirmed (``failed`` in
-    the summary), and :meth:`SearchResult.best` passes it over while others are confirmed.
+    of whose runs finished stays unconfirmed (``failed`` in the summary), and
+    :meth:`SearchResult.best` passes it over while others are confirmed.
     Called after the last confirming run; calling it again gives the same."""
     by_id = {t.trial_id: t for t in result.trials}
     for trial in result.trials:  # figures of an earlier plan (resumed with other settings)

@@ -24,7 +24,7 @@ def _result() -> SearchResult:
         m = {"feasible": feasible}
         if acc is not None:
             m.update(accuracy=acc, latency_ms=lat, reward=acc * 0.9)
-        trials.append(TrialRecord(tid, {}, status, metrics=m))
+        trials.append(TrialRecord(tid, {"net": tid}, status, metrics=m))  # one network each
     return SearchResult(trials=trials)
 
 
@@ -94,3 +94,10 @@ def test_figures_of_an_earlier_plan_are_dropped():
     confirm.apply(result, confirm.plan(result, "accuracy", 2, (1,)), runs, _reward)
     assert "accuracy_confirmed" not in result.trials[2].metrics
     assert result.best("accuracy").trial_id == "steady"
+
+
+def test_a_network_the_search_trained_twice_is_confirmed_once():
+    result = _result()
+    copy = TrialRecord("copy", {"net": "lucky"}, "ok", metrics=dict(result.trials[0].metrics))
+    result.trials.insert(1, copy)  # the same network (no arch: the same params) as "lucky"
+    assert confirm.plan(result, "accuracy", 3, (1,)).trial_ids == ("lucky", "steady", "third")
