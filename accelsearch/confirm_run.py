@@ -23,6 +23,7 @@ from accelsearch.progress import show_status
 from accelsearch.recipe import Recipe
 from accelsearch.search import confirm, strategy
 from accelsearch.search.result import SearchResult
+from accelsearch.search.trial import proxy_run_metrics
 
 CHECKPOINT = "confirm_checkpoint.json"  # in the run folder: the confirming runs so far
 
@@ -100,8 +101,7 @@ def _train_missing(recipe, result, plan, state, path: Path, space, printer) -> N
                 "seed": seed,
                 "accuracy": float(acc),
                 "seconds": seconds,
-                "proxy_seed": int(run.get("seed", seed)),
-                "proxy_unstable": int("unstable" in run),
+                **proxy_run_metrics(evaluator),
                 # per epoch: to tell a slow start from a spike when one run falls far below
                 # the others (on an H100 one fell 6.9 points below its twin, unflagged)
                 "epoch_accuracy": _rounded(run.get("accuracy")),
