@@ -29,7 +29,7 @@ CHECKPOINT = "confirm_checkpoint.json"  # in the run folder: the confirming runs
 
 
 def confirm_of_run(
-    recipe: Recipe, result: SearchResult, out: Path, tracker, printer=print, space=None
+    recipe: Recipe, result: SearchResult, out: Path, tracker, printer=print
 ) -> dict[str, Any] | None:
     """Train the recipe's ``search.confirm.top`` best trials again, name the winner by the
     mean of those runs, and return the summary (also ``result.summary["confirm"]``);
@@ -42,9 +42,8 @@ def confirm_of_run(
     if not plan.trial_ids:
         printer("[confirm] no feasible completed trial to confirm")
         return None
-    space = space if space is not None else recipe.space.make()
     state = _read(out / CHECKPOINT)
-    _train_missing(recipe, result, plan, state, out / CHECKPOINT, space, printer)
+    _train_missing(recipe, result, plan, state, out / CHECKPOINT, printer)
     accuracies = _accuracies(state)
 
     def reward_of(acc: float, latency_ms: float) -> float:
@@ -72,11 +71,11 @@ def ranking_metric(recipe: Recipe) -> str:
     return first if first in confirm.RANKED_BY else "reward"
 
 
-def _train_missing(recipe, result, plan, state, path: Path, space, printer) -> None:
+def _train_missing(recipe, result, plan, state, path: Path, printer) -> None:
     """Train the planned runs that ``state`` does not hold, saving each as it comes."""
     done = {(r["trial_id"], r["seed"]) for r in state["runs"]}
     todo = [run for run in plan.runs() if run not in done]
-    arches = {t.trial_id: t.arch for t in result.trials}
+    arches = {t.trial_id: t.arch for t in result.trials}  # a completed trial's is decoded
     for i, (tid, seed) in enumerate(todo, 1):
         show_status(
             printer,
@@ -84,9 +83,8 @@ def _train_missing(recipe, result, plan, state, path: Path, space, printer) -> N
             f"{len(plan.runs()) - len(todo)} done before)",
         )
         evaluator = seeded_evaluator(recipe, seed)
-        arch = arches[tid] if arches[tid] is not None else space.decode(_params(result, tid))
         try:
-            acc, seconds = timed_evaluate(evaluator, arch)
+            acc, seconds = timed_evaluate(evaluator, arches[tid])
         except Exception as exc:  # noqa: BLE001 - recorded; the others go on, a resume retries
             printer(f"[confirm] trial {tid}, seed {seed} failed: {type(exc).__name__}: {exc}")
             state.setdefault("errors", []).append(
@@ -228,10 +226,6 @@ def _accuracies(state: dict[str, Any]) -> dict[str, dict[int, float]]:
 
 def _rounded(values) -> list[float]:
     return [round(float(v), 4) for v in values or []]
-
-
-def _params(result: SearchResult, tid: str) -> dict[str, Any]:
-    return next(t.params for t in result.trials if t.trial_id == tid)
 
 
 def _read(path: Path) -> dict[str, Any]:

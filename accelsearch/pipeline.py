@@ -178,7 +178,7 @@ def finish_run(
     t0 = time.perf_counter() if t0 is None else t0
     workspace = out.parent
     result.save(out / "search.json")
-    if confirm_of_run(recipe, result, out, tracker, printer, space):
+    if confirm_of_run(recipe, result, out, tracker, printer):
         result.save(out / "search.json")  # with the confirmed figures; LACS grows the winner
     family = None
     if recipe.scaling.enabled:
