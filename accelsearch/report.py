@@ -9,12 +9,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from accelsearch import confirm_run
 from accelsearch.progress import LivePrinter as LivePrinter
 from accelsearch.progress import SearchProgress as SearchProgress
 from accelsearch.progress import console_printer as console_printer
 from accelsearch.progress import show_progress as show_progress
 from accelsearch.scaling.family import Family
+from accelsearch.search import confirm
 from accelsearch.search.budget_report import budget_markdown
 from accelsearch.search.result import SearchResult
 
@@ -291,11 +291,12 @@ def _search_section(recipe, result: SearchResult) -> list[str]:
         markdown_table(*pareto_rows(result)),
         "",
     ]
-    parts += confirm_run.markdown((getattr(result, "summary", None) or {}).get("confirm"))
-    spent = budget_markdown(getattr(result, "summary", None) or {})
+    concluded = getattr(result, "summary", None) or {}
+    parts += confirm.markdown(concluded.get("confirm"))
+    spent = budget_markdown(concluded)
     if spent:
         parts += ["### Budget", "", spent, ""]
-    strategy = strategy_markdown(getattr(result, "summary", None))
+    strategy = strategy_markdown(concluded)
     if strategy:
         parts += [f"### What `{result.strategy or recipe.search.strategy}` concluded", ""]
         parts += [strategy, ""]

@@ -10,6 +10,7 @@ import pytest
 from accelsearch import confirm_run, report
 from accelsearch.core.errors import ConfigError
 from accelsearch.recipe import recipe_from_dict
+from accelsearch.search import confirm
 from accelsearch.search.result import SearchResult, TrialRecord
 from accelsearch.tracking import Tracker, default_tracking_uri
 
@@ -107,7 +108,7 @@ def test_a_failing_run_is_recorded_the_others_go_on_and_a_resume_trains_it(tmp_p
     assert "CUDA is not available" in summary["errors"][0]["error"]
     assert summary["winner_confirmed"] == "t0" and not summary["changed"]
     assert "4 run(s) failed" in lines[-1]
-    text = "\n".join(confirm_run.markdown(summary))
+    text = "\n".join(confirm.markdown(summary))
     assert "Confirming runs that failed" in text and "seed 2" in text
     assert not json.loads((tmp_path / confirm_run.CHECKPOINT).read_text())["logged"]
 

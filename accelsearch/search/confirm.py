@@ -15,7 +15,8 @@ keeps its search figures and gains ``accuracy_confirmed`` (the mean),
 mean at the trial's latency); :meth:`SearchResult.best` then picks among the confirmed
 trials by the confirmed figure.
 
-This module only chooses and sums up; the application layer trains
+This module chooses, sums up and writes the summary's lines (as
+:mod:`accelsearch.search.budget_report` does for a budget); the application layer trains
 (:mod:`accelsearch.confirm_run`).
 """
 
@@ -137,3 +138,60 @@ def confirm_seeds(base_seed: int, runs: int) -> tuple[int, ...]:
     """The confirming runs' seeds: the ``runs`` seeds after the search's own. A retried
     unstable run moves 10,007 seeds on (``objectives/accuracy/train.py``), clear of these."""
     return tuple(base_seed + j for j in range(1, runs + 1))
+
+
+def describe(summary: dict[str, Any]) -> str:
+    """One paragraph for the console: the confirmed winner, and whether it changed."""
+    failed = len(summary["errors"])
+    head = (
+        f"[confirm] {len(summary['trials'])} best trials by {summary['metric']}, each trained "
+        f"{len(summary['seeds'])} more time(s) ({summary['train_s']:.0f} s"
+        + (f"; {failed} run(s) failed, `accelsearch resume` trains them again" if failed else "")
+        + "): "
+    )
+    if summary["changed"]:
+        return head + (
+            f"the winner is trial {summary['winner_confirmed']}, not the search's "
+            f"{summary['winner_search']}"
+        )
+    return head + f"trial {summary['winner_confirmed']} stays the winner"
+
+
+def markdown(summary: dict[str, Any] | None) -> list[str]:
+    """The summary's ``### Confirmed`` lines: a table of the confirmed trials."""
+    if not summary:
+        return []
+    head = ["trial", "latency ms", "search acc %", "confirmed acc % (mean ± sd)", "runs",
+            "rank: search → confirmed"]  # fmt: skip
+    rows = [
+        f"| `{r['trial_id']}` | {r['latency_ms']:.3f} | {r['accuracy_search']:.2f} | "
+        f"{r['accuracy_confirmed']:.2f} ± {r['accuracy_confirmed_sd']:.2f} | "
+        f"{len(r['accuracies'])} | {r['rank_search']} → {r['rank_confirmed']} |"
+        for r in summary["trials"]
+    ]
+    verdict = (
+        f"**The winner changed**: trial `{summary['winner_confirmed']}`, not the search's "
+        f"`{summary['winner_search']}`."
+        if summary["changed"]
+        else f"Trial `{summary['winner_confirmed']}` stays the winner."
+    )
+    failed = [
+        f"- trial `{e['trial_id']}`, seed {e['seed']}: {e['error'][:300]}"
+        for e in summary.get("errors", [])
+    ]
+    if failed:
+        failed = ["Confirming runs that failed (`accelsearch resume` trains them again):",
+                  "", *failed, ""]  # fmt: skip
+    return [
+        f"### Confirmed on {len(summary['seeds'])} more seed(s): {summary['seeds']}",
+        "",
+        f"The best trials by {summary['metric']}, trained again; ranked by the mean of these "
+        "runs, which leaves out the search's own (it is why the trial was picked, so biased "
+        f"high). {verdict} {summary['train_s']:.0f} s of training.",
+        "",
+        "| " + " | ".join(head) + " |",
+        "|" + "---|" * len(head),
+        *rows,
+        "",
+        *failed,
+    ]
