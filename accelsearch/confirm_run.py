@@ -101,7 +101,7 @@ def _train_missing(recipe, result, plan, state, path: Path, printer) -> None:
                 "seconds": seconds,
                 **proxy_run_metrics(evaluator),
                 # per epoch: to tell a slow start from a spike when one run falls far below
-                # the others (on an H100 one fell 6.9 points below its twin, unflagged)
+                # the others (on an H100 two runs of one network were 6.9 points apart)
                 "epoch_accuracy": _rounded(run.get("accuracy")),
                 "epoch_train_loss": _rounded(run.get("train_loss")),
             }

@@ -2,8 +2,8 @@
 
 ``search.confirm`` names a winner by the mean of a few seeds. How many are needed, and
 whether a mean or a median, depends on the spread of one network's accuracy over seeds and
-on its tail: on an H100 one confirming run of a budget search's winner fell 6.9 points below
-its twin without a loss spike (``results/search/confirm_h100.md``). This trains the trials
+on its tail: on an H100 two confirming runs of a budget search's winner were 6.9 points
+apart without a loss spike (``results/search/confirm_h100.md``). This trains the trials
 named (by id, or the run's ``--top`` best feasible ones) on ``--seeds`` with the run's own
 recipe and evaluator, and keeps each run's accuracy, its per-epoch validation accuracy and
 train loss, and the loss guard's flag; the JSON is written after every run, so a cut call

@@ -15,6 +15,13 @@ keeps its search figures and gains ``accuracy_confirmed`` (the mean),
 mean at the trial's latency); :meth:`SearchResult.best` then picks among the confirmed
 trials by the confirmed figure.
 
+The summary also says whether the confirming runs tell the winner from the runner-up: the
+lead, and its standard error from the spread of *all* the confirming runs pooled (each
+trial's own spread over two runs says little: on an H100 two networks 1.1 points apart by
+two runs each, 2.5 of their own standard errors, were 0.1 points apart by seven or eight,
+``benchmarks/results/search/confirm_h100.md``). A lead under :data:`SEPARATED_BY` standard
+errors is reported as not told apart, with more seeds as the fix.
+
 This module chooses, sums up and writes the summary's lines (as
 :mod:`accelsearch.search.budget_report` does for a budget); the application layer trains
 (:mod:`accelsearch.confirm_run`).
@@ -38,6 +45,9 @@ CONFIRMED_METRICS = (
     "confirm_runs",
     "reward_confirmed",
 )
+#: a confirmed winner is told apart from the runner-up when it leads by this many standard
+#: errors (about 95 % one-sided with the pooled spread's usual degrees of freedom)
+SEPARATED_BY = 2.0
 
 
 @dataclass(frozen=True)
@@ -87,7 +97,8 @@ def apply(
     for trial in result.trials:  # figures of an earlier plan (resumed with other settings)
         for key in CONFIRMED_METRICS:
             trial.metrics.pop(key, None)
-    rows, failed = [], []
+    rows, failed, values = [], [], {}
+    metric = confirm_plan.metric
     for rank, tid in enumerate(confirm_plan.trial_ids, 1):
         trial = by_id[tid]
         accs = [accuracies[tid][s] for s in confirm_plan.seeds if s in accuracies.get(tid, {})]
@@ -95,27 +106,54 @@ def apply(
             failed.append(tid)
             continue
         mean = statistics.fmean(accs)
+        latency = float(trial.metrics["latency_ms"])
         trial.metrics.update(
             accuracy_confirmed=mean,
             accuracy_confirmed_sd=statistics.stdev(accs) if len(accs) > 1 else 0.0,
             confirm_runs=len(accs),
-            reward_confirmed=reward_of(mean, float(trial.metrics["latency_ms"])),
+            reward_confirmed=reward_of(mean, latency),
         )
         rows.append(_row(trial, rank, accs))
-    metric = confirm_plan.metric
+        values[tid] = accs if metric == "accuracy" else [reward_of(a, latency) for a in accs]
     after = sorted(rows, key=lambda r: -r[f"{metric}_confirmed"])
     for rank, row in enumerate(after, 1):
         row["rank_confirmed"] = rank
     before = confirm_plan.trial_ids[0] if confirm_plan.trial_ids else None
     winner = after[0]["trial_id"] if after else before
+    ranked = [values[r["trial_id"]] for r in after]
     return {
         "metric": metric,
         "seeds": list(confirm_plan.seeds),
         "winner_search": before,
         "winner_confirmed": winner,
         "changed": before != winner,
+        "lead": lead(ranked, [r["trial_id"] for r in after]),
         "trials": rows,
         "failed": failed,
+    }
+
+
+def lead(ranked: list[list[float]], ids: list[str]) -> dict[str, Any] | None:
+    """How far the first of ``ranked`` (each trial's confirming runs, best mean first) leads
+    the second, with the standard error of that difference from the runs' spread pooled over
+    all trials (``pooled_sd``, on ``df`` degrees of freedom); ``separated`` when the lead is
+    at least :data:`SEPARATED_BY` standard errors. ``None`` with fewer than two trials;
+    ``se`` None (and not separated) where no trial has two runs."""
+    if len(ranked) < 2:
+        return None
+    df = sum(len(v) - 1 for v in ranked)
+    squares = sum(statistics.variance(v) * (len(v) - 1) for v in ranked if len(v) > 1)
+    pooled = (squares / df) ** 0.5 if df else None
+    first, second = ranked[0], ranked[1]
+    points = statistics.fmean(first) - statistics.fmean(second)
+    se = pooled * (1 / len(first) + 1 / len(second)) ** 0.5 if pooled is not None else None
+    return {
+        "runner_up": ids[1],
+        "points": points,
+        "se": se,
+        "pooled_sd": pooled,
+        "df": df,
+        "separated": bool(se is not None and points > 0 and points >= SEPARATED_BY * se),
     }
 
 
@@ -150,11 +188,33 @@ def describe(summary: dict[str, Any]) -> str:
         + "): "
     )
     if summary["changed"]:
-        return head + (
+        verdict = (
             f"the winner is trial {summary['winner_confirmed']}, not the search's "
             f"{summary['winner_search']}"
         )
-    return head + f"trial {summary['winner_confirmed']} stays the winner"
+    else:
+        verdict = f"trial {summary['winner_confirmed']} stays the winner"
+    told = lead_text(summary.get("lead"), summary["metric"])
+    return head + verdict + (f"; {told}" if told else "")
+
+
+def lead_text(lead_: dict[str, Any] | None, metric: str) -> str:
+    """The winner's lead over the runner-up in words, and whether the runs tell them apart."""
+    if not lead_:
+        return ""
+    unit = " points" if metric == "accuracy" else ""
+    head = f"it leads trial {lead_['runner_up']} by {lead_['points']:.2f}{unit}"
+    if lead_["se"] is None:
+        return head + (
+            " (one run each: their spread is unknown; more `search.confirm.seeds` would tell)"
+        )
+    head += f" ± {lead_['se']:.2f} (sd {lead_['pooled_sd']:.2f}, pooled over the confirming runs)"
+    if lead_["separated"]:
+        return head + ": told apart"
+    return head + (
+        f": not told apart (under {SEPARATED_BY:g} standard errors); more "
+        "`search.confirm.seeds` would narrow it"
+    )
 
 
 def markdown(summary: dict[str, Any] | None) -> list[str]:
@@ -187,7 +247,8 @@ def markdown(summary: dict[str, Any] | None) -> list[str]:
         "",
         f"The best trials by {summary['metric']}, trained again; ranked by the mean of these "
         "runs, which leaves out the search's own (it is why the trial was picked, so biased "
-        f"high). {verdict} {summary['train_s']:.0f} s of training.",
+        f"high). {verdict} {_sentence(lead_text(summary.get('lead'), summary['metric']))}"
+        f"{summary['train_s']:.0f} s of training.",
         "",
         "| " + " | ".join(head) + " |",
         "|" + "---|" * len(head),
@@ -195,3 +256,7 @@ def markdown(summary: dict[str, Any] | None) -> list[str]:
         "",
         *failed,
     ]
+
+
+def _sentence(text: str) -> str:
+    return f"{text[0].upper()}{text[1:]}. " if text else ""

@@ -101,3 +101,59 @@ def test_a_network_the_search_trained_twice_is_confirmed_once():
     copy = TrialRecord("copy", {"net": "lucky"}, "ok", metrics=dict(result.trials[0].metrics))
     result.trials.insert(1, copy)  # the same network (no arch: the same params) as "lucky"
     assert confirm.plan(result, "accuracy", 3, (1,)).trial_ids == ("lucky", "steady", "third")
+
+
+def _summary(runs: dict[str, dict[int, float]], metric: str = "accuracy") -> dict:
+    result = _result()
+    plan = confirm.plan(result, metric, len(runs), sorted({s for r in runs.values() for s in r}))
+    summary = confirm.apply(result, plan, runs, _reward)
+    summary.update(errors=[], train_s=10.0)
+    return summary
+
+
+def test_the_lead_is_told_apart_by_the_spread_of_all_runs_pooled():
+    # steady 89.0 leads third 87.5 by 1.5; variances 0.08, 0.5, 0.5 over 3 degrees of
+    # freedom pool to sd 0.6, so the lead's standard error is 0.6 * sqrt(1/2 + 1/2)
+    runs = {"lucky": {1: 86.0, 2: 87.0}, "steady": {1: 88.8, 2: 89.2}, "third": {1: 88.0, 2: 87.0}}
+    lead = _summary(runs)["lead"]
+    assert lead["runner_up"] == "third" and lead["df"] == 3
+    assert lead["points"] == pytest.approx(1.5)
+    assert lead["pooled_sd"] == pytest.approx(0.6)
+    assert lead["se"] == pytest.approx(0.6)
+    assert lead["separated"]  # 1.5 >= 2 x 0.6
+    text = confirm.describe(_summary(runs))
+    assert "leads trial third by 1.50 points ± 0.60" in text and "told apart" in text
+
+
+def test_a_lead_inside_the_noise_is_reported_as_not_told_apart():
+    # the H100's 20-trial run: the new winner led by 0.54 (its own two runs made the lead
+    # look larger), pooled sd 0.66 -> standard error 0.66: not told apart
+    runs = {"lucky": {1: 83.84, 2: 83.35}, "steady": {1: 84.33, 2: 85.08},
+            "third": {1: 83.50, 2: 84.84}}  # fmt: skip
+    summary = _summary(runs)
+    lead = summary["lead"]
+    assert lead["runner_up"] == "third" and lead["points"] == pytest.approx(0.535)
+    assert lead["se"] == pytest.approx(0.658, abs=1e-3) and not lead["separated"]
+    assert "not told apart" in confirm.describe(summary)
+    table = "\n".join(confirm.markdown(summary))
+    assert "It leads trial third by 0.53 points ± 0.66" in table
+    assert "more `search.confirm.seeds` would narrow it" in table
+
+
+def test_one_run_each_gives_a_lead_without_a_spread_and_one_trial_no_lead():
+    one_each = _summary({"lucky": {1: 86.0}, "steady": {1: 88.0}})
+    assert one_each["lead"]["se"] is None and not one_each["lead"]["separated"]
+    assert "one run each" in confirm.describe(one_each)
+    alone = _summary({"lucky": {1: 86.0, 2: 87.0}})
+    assert alone["lead"] is None
+    assert confirm.describe(alone).endswith("trial lucky stays the winner")
+
+
+def test_by_reward_the_lead_is_in_reward_units():
+    runs = {"lucky": {1: 86.0, 2: 87.0}, "steady": {1: 88.8, 2: 89.2}, "third": {1: 88.0, 2: 87.0}}
+    lead = _summary(runs, "reward")["lead"]
+    # third (0.30 ms) wins by reward; its runs' rewards are its accuracies x (0.6)^-0.09
+    assert lead["runner_up"] == "steady"
+    third = [_reward(a, 0.30) for a in (88.0, 87.0)]
+    steady = [_reward(a, 0.45) for a in (88.8, 89.2)]
+    assert lead["points"] == pytest.approx(sum(third) / 2 - sum(steady) / 2)
