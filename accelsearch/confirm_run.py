@@ -37,27 +37,43 @@ def confirm_of_run(
     spec = recipe.search.confirm
     if not spec.top:
         return None
-    seeds = confirm.confirm_seeds(int(recipe.accuracy.options.get("seed", 0)), spec.seeds)
-    plan = confirm.plan(result, ranking_metric(recipe), spec.top, seeds)
+    seeds = confirm.confirm_seeds(
+        int(recipe.accuracy.options.get("seed", 0)), max(spec.seeds, spec.max_seeds or 0)
+    )
+    plan = confirm.plan(
+        result, ranking_metric(recipe), spec.top, seeds[: spec.seeds], seeds[spec.seeds :]
+    )
     if not plan.trial_ids:
         printer("[confirm] no feasible completed trial to confirm")
         return None
-    state = _read(out / CHECKPOINT)
-    _train_missing(recipe, result, plan, state, out / CHECKPOINT, printer)
-    accuracies = _accuracies(state)
+    state, path = _read(out / CHECKPOINT), out / CHECKPOINT
 
     def reward_of(acc: float, latency_ms: float) -> float:
         return mnas_reward(acc, latency_ms, recipe.reward.target_ms, recipe.reward.w)
 
-    summary = confirm.apply(result, plan, accuracies, reward_of)
+    done = {(r["trial_id"], r["seed"]) for r in state["runs"]}
+    todo = [run for run in plan.runs() if run not in done]
+    _train(
+        recipe, result, todo, state, path, printer, f"{len(plan.runs()) - len(todo)} done before"
+    )
+    summary = confirm.apply(result, plan, _accuracies(state), reward_of)
+    while runs := confirm.race_runs(plan, _accuracies(state), summary):
+        lead = summary["lead"]
+        why = f"race: lead {lead['points']:.2f}" + (
+            f" ± {lead['se']:.2f}, not told apart" if lead["se"] is not None else ", no spread yet"
+        )
+        if not _train(recipe, result, runs, state, path, printer, why):
+            break  # a failed run ends the race; a resume trains it again and goes on
+        summary = confirm.apply(result, plan, _accuracies(state), reward_of)
     summary["errors"] = _open_errors(state, plan)
     summary["train_s"] = sum(r["seconds"] for r in state["runs"] if _planned(r, plan))
     result.summary["confirm"] = summary
     _rename_best_feasible(recipe, result)
-    if not state.get("logged"):
+    logged = sorted([r["trial_id"], r["seed"]] for r in state["runs"] if _planned(r, plan))
+    if state.get("logged") != logged:  # new runs (a resume, other settings): log them again
         _log(tracker, result, summary)
-        state["logged"] = not summary["errors"]  # a resume trains the failed runs, logs again
-        _write(out / CHECKPOINT, state)
+        state["logged"] = logged
+        _write(path, state)
     printer(confirm.describe(summary))
     return summary
 
@@ -71,16 +87,15 @@ def ranking_metric(recipe: Recipe) -> str:
     return first if first in confirm.RANKED_BY else "reward"
 
 
-def _train_missing(recipe, result, plan, state, path: Path, printer) -> None:
-    """Train the planned runs that ``state`` does not hold, saving each as it comes."""
-    done = {(r["trial_id"], r["seed"]) for r in state["runs"]}
-    todo = [run for run in plan.runs() if run not in done]
+def _train(recipe, result, runs, state, path: Path, printer, why: str) -> bool:
+    """Train ``runs`` ((trial id, seed) pairs), saving each in ``state`` as it comes; False
+    when one failed (recorded in ``state["errors"]``; the others still train)."""
     arches = {t.trial_id: t.arch for t in result.trials}  # a completed trial's is decoded
-    for i, (tid, seed) in enumerate(todo, 1):
+    ok = True
+    for i, (tid, seed) in enumerate(runs, 1):
         show_status(
             printer,
-            f"[confirm] training trial {tid} on seed {seed} ({i} of {len(todo)} runs; "
-            f"{len(plan.runs()) - len(todo)} done before)",
+            f"[confirm] training trial {tid} on seed {seed} ({i} of {len(runs)} runs; {why})",
         )
         evaluator = seeded_evaluator(recipe, seed)
         try:
@@ -91,6 +106,7 @@ def _train_missing(recipe, result, plan, state, path: Path, printer) -> None:
                 {"trial_id": tid, "seed": seed, "error": f"{type(exc).__name__}: {exc}"[:1000]}
             )
             _write(path, state)
+            ok = False
             continue
         run = getattr(evaluator, "last_run", None) or {}
         state["runs"].append(
@@ -108,6 +124,7 @@ def _train_missing(recipe, result, plan, state, path: Path, printer) -> None:
         )
         _write(path, state)
         printer(f"[confirm] trial {tid}, seed {seed}: {acc:.2f} % in {seconds:.0f} s")
+    return ok
 
 
 def seeded_evaluator(recipe: Recipe, seed: int):
@@ -157,7 +174,7 @@ def _open_errors(state: dict[str, Any], plan: confirm.ConfirmPlan) -> list[dict[
 
 
 def _planned(run: dict[str, Any], plan: confirm.ConfirmPlan) -> bool:
-    return run["trial_id"] in plan.trial_ids and run["seed"] in plan.seeds
+    return run["trial_id"] in plan.trial_ids and run["seed"] in plan.all_seeds
 
 
 def _accuracies(state: dict[str, Any]) -> dict[str, dict[int, float]]:

@@ -204,6 +204,9 @@ class ConfirmSpec(StrictSection):
 
     ``top``: how many of the best feasible trials (0, the default: none); ``seeds``: how
     many more runs each, on seeds of their own; the winner is the best mean of those runs.
+    ``max_seeds`` (at least ``seeds``; default: no race): while the winner's lead over the
+    runner-up is not told apart from the noise, the two leaders get one more run each, up to
+    ``max_seeds`` runs.
     ``by``: rank by ``accuracy`` or ``reward`` (default: the search's first objective when
     it is one of them, else ``reward``). Needs an accuracy evaluator that takes a ``seed``
     option (``train``, ``proxy``). The runs are trained one after another in the driver's
@@ -212,6 +215,7 @@ class ConfirmSpec(StrictSection):
 
     top: int = Field(0, ge=0)
     seeds: int = Field(2, ge=1)
+    max_seeds: int | None = Field(None, ge=1)
     by: str | None = None
 
     @field_validator("by")
@@ -220,6 +224,15 @@ class ConfirmSpec(StrictSection):
         if v is not None and v not in ("accuracy", "reward"):
             raise ValueError(f"search.confirm.by {v!r}: rank by 'accuracy' or 'reward'")
         return v
+
+    @model_validator(mode="after")
+    def _race(self) -> ConfirmSpec:
+        if self.max_seeds is not None and self.max_seeds < self.seeds:
+            raise ValueError(
+                f"search.confirm.max_seeds {self.max_seeds} is below seeds {self.seeds}: give "
+                "at least as many (the leading two race up to max_seeds runs), or drop it"
+            )
+        return self
 
 
 class SearchSpec(StrictSection):

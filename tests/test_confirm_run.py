@@ -68,7 +68,7 @@ def test_the_best_trials_are_trained_again_and_a_resume_trains_none_twice(tmp_pa
     for r in state["runs"]:  # the curve, to tell a slow start from a spike afterwards
         assert len(r["epoch_accuracy"]) == len(r["epoch_train_loss"]) == TRAIN["epochs"]
         assert r["epoch_accuracy"][-1] == pytest.approx(r["accuracy"], abs=1e-4)
-    assert state["logged"] is True
+    assert state["logged"] == sorted([r["trial_id"], r["seed"]] for r in state["runs"])
     for row in summary["trials"]:  # the mean of the two new runs, not the search's
         mine = [r["accuracy"] for r in state["runs"] if r["trial_id"] == row["trial_id"]]
         assert row["accuracy_confirmed"] == pytest.approx(sum(mine) / 2)
@@ -153,3 +153,42 @@ def test_a_run_that_fails_twice_is_listed_once(tmp_path, tracker):
             _recipe("cuda", top=1, seeds=1), result, tmp_path, tracker, lambda *a: None
         )
     assert [(e["trial_id"], e["seed"]) for e in summary["errors"]] == [("t0", 1)]
+
+
+def test_the_leading_two_race_on_more_seeds_and_a_resume_goes_on_from_the_checkpoint(
+    tmp_path, tracker
+):
+    # one run each gives no spread, so the race must run at least one round
+    recipe = _recipe(top=3, seeds=1, max_seeds=3)
+    result, lines = _search(tracker), []
+    summary = confirm_run.confirm_of_run(recipe, result, tmp_path, tracker, lines.append)
+    runs = {r["trial_id"]: len(r["accuracies"]) for r in summary["trials"]}
+    assert sum(runs.values()) == 3 + summary["race_runs"] and summary["race_runs"] >= 2
+    assert max(runs.values()) <= 3 and sorted(runs.values())[0] == 1  # one never raced
+    assert any("race: lead" in line for line in lines)
+    leaders = [summary["winner_confirmed"], summary["lead"]["runner_up"]]
+    # the race ended because the lead was told apart or both leaders ran on every seed
+    assert summary["lead"]["separated"] or all(runs[t] == 3 for t in leaders)
+    state = json.loads((tmp_path / confirm_run.CHECKPOINT).read_text())
+    assert len(state["runs"]) == sum(runs.values())
+
+    again, lines = _search(tracker), []
+    for new, old in zip(again.trials, result.trials):
+        new.mlflow_run_id = old.mlflow_run_id
+    second = confirm_run.confirm_of_run(recipe, again, tmp_path, tracker, lines.append)
+    assert second["trials"] == summary["trials"] and second["lead"] == summary["lead"]
+    assert not any("training trial" in line for line in lines)
+
+
+def test_max_seeds_below_seeds_is_refused_with_the_fix():
+    with pytest.raises(ConfigError, match=r"max_seeds 1 is below seeds 2.*at least as many"):
+        _recipe(max_seeds=1)
+
+
+def test_a_resume_with_more_trials_to_confirm_logs_the_new_ones(tmp_path, tracker):
+    result = _search(tracker)
+    confirm_run.confirm_of_run(_recipe(top=1), result, tmp_path, tracker, lambda _: None)
+    second = result.trials[1].mlflow_run_id
+    assert "accelsearch.confirmed" not in tracker.client.get_run(second).data.tags
+    confirm_run.confirm_of_run(_recipe(top=2), result, tmp_path, tracker, lambda _: None)
+    assert tracker.client.get_run(second).data.tags["accelsearch.confirmed"] == "true"

@@ -22,6 +22,11 @@ two runs each, 2.5 of their own standard errors, were 0.1 points apart by seven 
 ``benchmarks/results/search/confirm_h100.md``). A lead under :data:`SEPARATED_BY` standard
 errors is reported as not told apart, with more seeds as the fix.
 
+``max_seeds`` races the leading two: while the lead is not told apart, each of the two
+current leaders gets one more run (on the next seed), up to ``max_seeds`` runs each; the
+others keep ``seeds``. A close pair then costs more runs and a clear lead none
+(:func:`race_runs`).
+
 This module chooses, sums up and writes the summary's lines (as
 :mod:`accelsearch.search.budget_report` does for a budget); the application layer trains
 (:mod:`accelsearch.confirm_run`).
@@ -45,6 +50,8 @@ CONFIRMED_METRICS = (
     "confirm_runs",
     "reward_confirmed",
 )
+#: the fix named where the runs do not tell the winner apart
+MORE_SEEDS = "more seeds (`search.confirm.seeds`, or `max_seeds` to race the leading two)"
 #: a confirmed winner is told apart from the runner-up when it leads by this many standard
 #: errors (about 95 % one-sided with the pooled spread's usual degrees of freedom)
 SEPARATED_BY = 2.0
@@ -52,18 +59,30 @@ SEPARATED_BY = 2.0
 
 @dataclass(frozen=True)
 class ConfirmPlan:
-    """Which trials are trained again, on which seeds, ranked by which metric."""
+    """Which trials are trained again, on which seeds, ranked by which metric; ``race_seeds``:
+    the seeds after ``seeds`` that the two leaders may take while not told apart."""
 
     trial_ids: tuple[str, ...]
     seeds: tuple[int, ...]
     metric: str
+    race_seeds: tuple[int, ...] = ()
 
     def runs(self) -> list[tuple[str, int]]:
-        """(trial id, seed) for every training, the best trial's first."""
+        """(trial id, seed) for every training on ``seeds``, the best trial's first."""
         return [(t, s) for t in self.trial_ids for s in self.seeds]
 
+    @property
+    def all_seeds(self) -> tuple[int, ...]:
+        return self.seeds + self.race_seeds
 
-def plan(result: SearchResult, metric: str, top: int, seeds: Sequence[int]) -> ConfirmPlan:
+
+def plan(
+    result: SearchResult,
+    metric: str,
+    top: int,
+    seeds: Sequence[int],
+    race_seeds: Sequence[int] = (),
+) -> ConfirmPlan:
     """The ``top`` best feasible completed trials by ``metric`` (``accuracy`` or
     ``reward``; higher is better), best first, one per network: a sampler may propose a
     network twice, and its copies would train to the same figures on the same seeds.
@@ -77,7 +96,8 @@ def plan(result: SearchResult, metric: str, top: int, seeds: Sequence[int]) -> C
         picked.setdefault(network, trial)
         if len(picked) == top:
             break
-    return ConfirmPlan(tuple(t.trial_id for t in picked.values()), tuple(seeds), metric)
+    ids = tuple(t.trial_id for t in picked.values())
+    return ConfirmPlan(ids, tuple(seeds), metric, tuple(race_seeds))
 
 
 def apply(
@@ -101,7 +121,8 @@ def apply(
     metric = confirm_plan.metric
     for rank, tid in enumerate(confirm_plan.trial_ids, 1):
         trial = by_id[tid]
-        accs = [accuracies[tid][s] for s in confirm_plan.seeds if s in accuracies.get(tid, {})]
+        mine = accuracies.get(tid, {})
+        accs = [mine[s] for s in confirm_plan.all_seeds if s in mine]
         if not accs:
             failed.append(tid)
             continue
@@ -113,7 +134,9 @@ def apply(
             confirm_runs=len(accs),
             reward_confirmed=reward_of(mean, latency),
         )
-        rows.append(_row(trial, rank, accs))
+        rows.append(
+            {**_row(trial, rank, accs), "seeds": [s for s in confirm_plan.all_seeds if s in mine]}
+        )
         values[tid] = accs if metric == "accuracy" else [reward_of(a, latency) for a in accs]
     after = sorted(rows, key=lambda r: -r[f"{metric}_confirmed"])
     for rank, row in enumerate(after, 1):
@@ -124,6 +147,12 @@ def apply(
     return {
         "metric": metric,
         "seeds": list(confirm_plan.seeds),
+        "max_seeds": len(confirm_plan.all_seeds),
+        "race_runs": sum(
+            s in accuracies.get(t, {})
+            for t in confirm_plan.trial_ids
+            for s in confirm_plan.race_seeds
+        ),
         "winner_search": before,
         "winner_confirmed": winner,
         "changed": before != winner,
@@ -131,6 +160,25 @@ def apply(
         "trials": rows,
         "failed": failed,
     }
+
+
+def race_runs(
+    confirm_plan: ConfirmPlan, accuracies: dict[str, dict[int, float]], summary: dict[str, Any]
+) -> list[tuple[str, int]]:
+    """The next runs of the race (``search.confirm.max_seeds``): one more run, on its next
+    seed, for each of the two leading trials while :func:`apply`'s summary says the lead is
+    not told apart; empty once it is, once both have run on every seed, or without race
+    seeds. Called after each round of runs."""
+    lead_ = summary.get("lead")
+    if not confirm_plan.race_seeds or not lead_ or lead_["separated"]:
+        return []
+    runs = []
+    for tid in (summary["winner_confirmed"], lead_["runner_up"]):
+        done = accuracies.get(tid, {})
+        seed = next((s for s in confirm_plan.all_seeds if s not in done), None)
+        if seed is not None:
+            runs.append((tid, seed))
+    return runs
 
 
 def lead(ranked: list[list[float]], ids: list[str]) -> dict[str, Any] | None:
@@ -183,7 +231,7 @@ def describe(summary: dict[str, Any]) -> str:
     failed = len(summary["errors"])
     head = (
         f"[confirm] {len(summary['trials'])} best trials by {summary['metric']}, each trained "
-        f"{len(summary['seeds'])} more time(s) ({summary['train_s']:.0f} s"
+        f"{len(summary['seeds'])} more time(s){_raced(summary)} ({summary['train_s']:.0f} s"
         + (f"; {failed} run(s) failed, `accelsearch resume` trains them again" if failed else "")
         + "): "
     )
@@ -205,15 +253,22 @@ def lead_text(lead_: dict[str, Any] | None, metric: str) -> str:
     unit = " points" if metric == "accuracy" else ""
     head = f"it leads trial {lead_['runner_up']} by {lead_['points']:.2f}{unit}"
     if lead_["se"] is None:
-        return head + (
-            " (one run each: their spread is unknown; more `search.confirm.seeds` would tell)"
-        )
+        return head + (f" (one run each: their spread is unknown; {MORE_SEEDS} would tell)")
     head += f" ± {lead_['se']:.2f} (sd {lead_['pooled_sd']:.2f}, pooled over the confirming runs)"
     if lead_["separated"]:
         return head + ": told apart"
     return head + (
-        f": not told apart (under {SEPARATED_BY:g} standard errors); more "
-        "`search.confirm.seeds` would narrow it"
+        f": not told apart (under {SEPARATED_BY:g} standard errors); {MORE_SEEDS} would narrow it"
+    )
+
+
+def _raced(summary: dict[str, Any]) -> str:
+    """Where the race ran: how many runs it added, and its cap."""
+    if not summary.get("race_runs"):
+        return ""
+    return (
+        f", the leading two raced ({summary['race_runs']} more runs, up to "
+        f"{summary['max_seeds']} each)"
     )
 
 
@@ -243,7 +298,8 @@ def markdown(summary: dict[str, Any] | None) -> list[str]:
         failed = ["Confirming runs that failed (`accelsearch resume` trains them again):",
                   "", *failed, ""]  # fmt: skip
     return [
-        f"### Confirmed on {len(summary['seeds'])} more seed(s): {summary['seeds']}",
+        f"### Confirmed on {len(summary['seeds'])} more seed(s): {summary['seeds']}"
+        + _raced(summary),
         "",
         f"The best trials by {summary['metric']}, trained again; ranked by the mean of these "
         "runs, which leaves out the search's own (it is why the trial was picked, so biased "

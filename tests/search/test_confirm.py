@@ -137,7 +137,7 @@ def test_a_lead_inside_the_noise_is_reported_as_not_told_apart():
     assert "not told apart" in confirm.describe(summary)
     table = "\n".join(confirm.markdown(summary))
     assert "It leads trial third by 0.53 points ± 0.66" in table
-    assert "more `search.confirm.seeds` would narrow it" in table
+    assert "more seeds (`search.confirm.seeds`, or `max_seeds`" in table
 
 
 def test_one_run_each_gives_a_lead_without_a_spread_and_one_trial_no_lead():
@@ -157,3 +157,40 @@ def test_by_reward_the_lead_is_in_reward_units():
     third = [_reward(a, 0.30) for a in (88.0, 87.0)]
     steady = [_reward(a, 0.45) for a in (88.8, 89.2)]
     assert lead["points"] == pytest.approx(sum(third) / 2 - sum(steady) / 2)
+
+
+def test_the_race_gives_the_two_leaders_one_more_run_each_until_told_apart():
+    result = _result()
+    race = confirm.plan(result, "accuracy", 3, (1, 2), race_seeds=(3, 4))
+    assert race.all_seeds == (1, 2, 3, 4) and race.runs()[-1] == ("third", 2)
+    close = {"lucky": {1: 86.0, 2: 87.0}, "steady": {1: 86.8, 2: 87.2}, "third": {1: 80.0, 2: 81.0}}
+    summary = confirm.apply(result, race, close, _reward)
+    assert not summary["lead"]["separated"]  # 0.5 points with a pooled sd of 0.6
+    assert confirm.race_runs(race, close, summary) == [("steady", 3), ("lucky", 3)]
+    # one more round each: all their runs count, the race's are counted apart
+    close["steady"][3], close["lucky"][3] = 87.1, 86.4
+    summary = confirm.apply(result, race, close, _reward)
+    steady = next(r for r in summary["trials"] if r["trial_id"] == "steady")
+    assert steady["seeds"] == [1, 2, 3] and steady["accuracy_confirmed"] == pytest.approx(
+        87.033, abs=1e-3
+    )
+    assert summary["race_runs"] == 2 and summary["max_seeds"] == 4
+    assert "the leading two raced (2 more runs, up to 4 each)" in confirm.describe(
+        {**summary, "errors": [], "train_s": 1.0}
+    )
+    # every seed run: the race ends, told apart or not
+    close["steady"][4], close["lucky"][4] = 87.0, 86.6
+    summary = confirm.apply(result, race, close, _reward)
+    assert confirm.race_runs(race, close, summary) == []
+
+
+def test_no_race_once_told_apart_or_without_race_seeds():
+    result = _result()
+    clear = {"lucky": {1: 80.0, 2: 80.5}, "steady": {1: 88.8, 2: 89.2}, "third": {1: 84.0, 2: 84.4}}
+    race = confirm.plan(result, "accuracy", 3, (1, 2), race_seeds=(3, 4))
+    summary = confirm.apply(result, race, clear, _reward)
+    assert summary["lead"]["separated"] and confirm.race_runs(race, clear, summary) == []
+    plain = confirm.plan(result, "accuracy", 3, (1, 2))
+    close = {"lucky": {1: 86.0}, "steady": {1: 86.1}}
+    summary = confirm.apply(result, plain, close, _reward)
+    assert confirm.race_runs(plain, close, summary) == [] and summary["race_runs"] == 0
