@@ -23,9 +23,9 @@ two runs each, 2.5 of their own standard errors, were 0.1 points apart by seven 
 errors is reported as not told apart, with more seeds as the fix.
 
 ``max_seeds`` races the leading two: while the lead is not told apart, each of the two
-current leaders gets one more run (on the next seed), up to ``max_seeds`` runs each; the
-others keep ``seeds``. A close pair then costs more runs and a clear lead none
-(:func:`race_runs`).
+current leaders (taken afresh after every round, so a trial that overtakes joins) gets one
+more run on its next seed, up to ``max_seeds`` runs each. A close pair then costs more runs
+and a clear lead none (:func:`race_runs`).
 
 This module chooses, sums up and writes the summary's lines (as
 :mod:`accelsearch.search.budget_report` does for a budget); the application layer trains
@@ -53,7 +53,7 @@ CONFIRMED_METRICS = (
 #: the fix named where the runs do not tell the winner apart
 MORE_SEEDS = "more seeds (`search.confirm.seeds`, or `max_seeds` to race the leading two)"
 #: a confirmed winner is told apart from the runner-up when it leads by this many standard
-#: errors (about 95 % one-sided with the pooled spread's usual degrees of freedom)
+#: errors (about 97.5 % one-sided for a spread known well, ~93 % with 3 degrees of freedom)
 SEPARATED_BY = 2.0
 
 
