@@ -46,7 +46,8 @@ def confirm_of_run(
     if not plan.trial_ids:
         printer("[confirm] no feasible completed trial to confirm")
         return None
-    state, path = _read(out / CHECKPOINT), out / CHECKPOINT
+    path = out / CHECKPOINT
+    state = _read(path)
 
     def reward_of(acc: float, latency_ms: float) -> float:
         return mnas_reward(acc, latency_ms, recipe.reward.target_ms, recipe.reward.w)
@@ -97,9 +98,8 @@ def _train(recipe, result, runs, state, path: Path, printer, why: str) -> bool:
             printer,
             f"[confirm] training trial {tid} on seed {seed} ({i} of {len(runs)} runs; {why})",
         )
-        evaluator = seeded_evaluator(recipe, seed)
         try:
-            acc, seconds = timed_evaluate(evaluator, arches[tid])
+            run = train_run(recipe, arches[tid], seed)
         except Exception as exc:  # noqa: BLE001 - recorded; the others go on, a resume retries
             printer(f"[confirm] trial {tid}, seed {seed} failed: {type(exc).__name__}: {exc}")
             state.setdefault("errors", []).append(
@@ -108,23 +108,30 @@ def _train(recipe, result, runs, state, path: Path, printer, why: str) -> bool:
             _write(path, state)
             ok = False
             continue
-        run = getattr(evaluator, "last_run", None) or {}
-        state["runs"].append(
-            {
-                "trial_id": tid,
-                "seed": seed,
-                "accuracy": float(acc),
-                "seconds": seconds,
-                **proxy_run_metrics(evaluator),
-                # per epoch: to tell a slow start from a spike when one run falls far below
-                # the others (on an H100 two runs of one network were 6.9 points apart)
-                "epoch_accuracy": _rounded(run.get("accuracy")),
-                "epoch_train_loss": _rounded(run.get("train_loss")),
-            }
-        )
+        state["runs"].append({"trial_id": tid, "seed": seed, **run})
         _write(path, state)
-        printer(f"[confirm] trial {tid}, seed {seed}: {acc:.2f} % in {seconds:.0f} s")
+        printer(
+            f"[confirm] trial {tid}, seed {seed}: {run['accuracy']:.2f} % in {run['seconds']:.0f} s"
+        )
     return ok
+
+
+def train_run(recipe: Recipe, arch, seed: int) -> dict[str, Any]:
+    """One training of ``arch`` with the recipe's evaluator on ``seed``: its accuracy,
+    seconds, what the evaluator says of the run (:func:`proxy_run_metrics`) and its
+    per-epoch curves. Raises what the evaluator raises."""
+    evaluator = seeded_evaluator(recipe, seed)
+    acc, seconds = timed_evaluate(evaluator, arch)
+    run = getattr(evaluator, "last_run", None) or {}
+    return {
+        "accuracy": float(acc),
+        "seconds": seconds,
+        **proxy_run_metrics(evaluator),
+        # per epoch: to tell a slow start from a spike when one run falls far below the
+        # others (on an H100 two runs of one network were 6.9 points apart)
+        "epoch_accuracy": _rounded(run.get("accuracy")),
+        "epoch_train_loss": _rounded(run.get("train_loss")),
+    }
 
 
 def seeded_evaluator(recipe: Recipe, seed: int):

@@ -25,11 +25,9 @@ HERE = Path(__file__).resolve().parent
 if str(HERE.parent) not in sys.path:
     sys.path.insert(0, str(HERE.parent))
 
-from accelsearch.confirm_run import seeded_evaluator  # noqa: E402
-from accelsearch.objectives.accuracy.train import timed_evaluate  # noqa: E402
+from accelsearch.confirm_run import train_run  # noqa: E402
 from accelsearch.recipe import load_recipe  # noqa: E402
 from accelsearch.search.result import SearchResult  # noqa: E402
-from accelsearch.search.trial import proxy_run_metrics  # noqa: E402
 
 
 def seeds_of(text: str) -> list[int]:
@@ -47,21 +45,6 @@ def chosen_trials(result: SearchResult, ids: list[str], top: int) -> list:
         return [by_id[i] for i in ids]
     done = [t for t in result.completed if t.feasible and "accuracy" in t.metrics]
     return sorted(done, key=lambda t: -float(t.metrics["accuracy"]))[:top]
-
-
-def train_one(recipe, trial, seed: int) -> dict:
-    evaluator = seeded_evaluator(recipe, seed)
-    acc, seconds = timed_evaluate(evaluator, trial.arch)
-    run = getattr(evaluator, "last_run", None) or {}
-    return {
-        "trial_id": trial.trial_id,
-        "seed": seed,
-        "accuracy": float(acc),
-        "seconds": seconds,
-        **proxy_run_metrics(evaluator),
-        "epoch_accuracy": [round(float(v), 3) for v in run.get("accuracy") or []],
-        "epoch_train_loss": [round(float(v), 4) for v in run.get("train_loss") or []],
-    }
 
 
 def summary(runs: list[dict]) -> dict:
@@ -99,7 +82,8 @@ def main(argv=None) -> int:
         for seed in seeds_of(args.seeds):
             if (trial.trial_id, seed) in done:
                 continue
-            row = train_one(recipe, trial, seed)
+            # what a confirming run keeps (accelsearch.confirm_run.train_run)
+            row = {"trial_id": trial.trial_id, "seed": seed, **train_run(recipe, trial.arch, seed)}
             record["runs"].append(row)
             record["summary"] = summary(record["runs"])
             out.write_text(json.dumps(record, indent=1))

@@ -122,7 +122,8 @@ def apply(
     for rank, tid in enumerate(confirm_plan.trial_ids, 1):
         trial = by_id[tid]
         mine = accuracies.get(tid, {})
-        accs = [mine[s] for s in confirm_plan.all_seeds if s in mine]
+        seeds = [s for s in confirm_plan.all_seeds if s in mine]
+        accs = [mine[s] for s in seeds]
         if not accs:
             failed.append(tid)
             continue
@@ -134,9 +135,7 @@ def apply(
             confirm_runs=len(accs),
             reward_confirmed=reward_of(mean, latency),
         )
-        rows.append(
-            {**_row(trial, rank, accs), "seeds": [s for s in confirm_plan.all_seeds if s in mine]}
-        )
+        rows.append(_row(trial, rank, accs, seeds))
         values[tid] = accs if metric == "accuracy" else [reward_of(a, latency) for a in accs]
     after = sorted(rows, key=lambda r: -r[f"{metric}_confirmed"])
     for rank, row in enumerate(after, 1):
@@ -205,7 +204,7 @@ def lead(ranked: list[list[float]], ids: list[str]) -> dict[str, Any] | None:
     }
 
 
-def _row(trial: TrialRecord, rank: int, accs: list[float]) -> dict[str, Any]:
+def _row(trial: TrialRecord, rank: int, accs: list[float], seeds: list[int]) -> dict[str, Any]:
     m = trial.metrics
     return {
         "trial_id": trial.trial_id,
@@ -213,6 +212,7 @@ def _row(trial: TrialRecord, rank: int, accs: list[float]) -> dict[str, Any]:
         "accuracy_search": m["accuracy"],
         "reward_search": m.get("reward"),
         "accuracies": accs,
+        "seeds": seeds,
         "accuracy_confirmed": m["accuracy_confirmed"],
         "accuracy_confirmed_sd": m["accuracy_confirmed_sd"],
         "reward_confirmed": m["reward_confirmed"],
