@@ -38,7 +38,7 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def head():
+def head_process():
     ray_bin = Path(sys.executable).with_name("ray")
     if not ray_bin.exists():
         pytest.skip(f"no `ray` command next to {sys.executable}")
@@ -91,7 +91,8 @@ def head():
                 pass
             assert time.time() < deadline, "the Ray head did not come up"
             time.sleep(1)
-        yield {"url": url, "gcs": f"127.0.0.1:{gcs}", "env": env, "token": token}
+        yield {"url": url, "gcs": f"127.0.0.1:{gcs}", "env": env, "token": token, "proc": proc,
+               "log": Path(temp) / "head.log"}  # fmt: skip
     finally:
         for sig, wait in ((signal.SIGTERM, 5), (signal.SIGKILL, 5)):
             try:
@@ -109,6 +110,17 @@ def head():
             pass
         log.close()
         shutil.rmtree(temp, ignore_errors=True)
+
+
+@pytest.fixture
+def head(head_process):
+    """The module's head, checked alive before each test: where it has died (CI once saw its
+    job WebSocket close, then a 300 s timeout), the test fails at once with the head's log."""
+    proc = head_process["proc"]
+    if proc.poll() is not None:
+        tail = head_process["log"].read_text()[-4000:]
+        pytest.fail(f"the Ray head exited ({proc.returncode}) before this test:\n{tail}")
+    return head_process
 
 
 def _recipe(path: Path, name: str) -> Path:

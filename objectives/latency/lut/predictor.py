@@ -32,8 +32,8 @@ from accelsearch.objectives.latency.protocol import Protocol
 
 FILL_MODES = ("measure", "estimate", "error")
 
-#: a light protocol for single layers: they are many and each is short
-# layers are many and their sum is calibrated: a busy layer timing is not timed again
+#: a light protocol for single layers: they are many, each is short, and their sum is
+#: calibrated (a busy layer timing is not timed again)
 LAYER_PROTOCOL = Protocol(
     warmup=5, min_reps=10, max_reps=200, max_seconds=1.0, ci_target=0.02, noisy_retries=0
 )
@@ -93,7 +93,7 @@ class LUTPredictor:
             network_protocol = Protocol(**network_protocol)
         self.network_protocol = network_protocol or Protocol()
         self.store = store if isinstance(store, LUTStore) else LUTStore(store)
-        self.space = space_of(space)
+        self.space = spaces.get(space) if isinstance(space, str) else space  # a name, or kept
         self.scope = self.space.name if self.space is not None else "default"
         self._backend: LatencyBackend | None = None
         self.device = normalize_device(device) if device_name is None else (device or "remote")
@@ -399,10 +399,3 @@ class LUTPredictor:
             **self.options,
         ) as b:
             return b.measure(arch, self.batch_size, num_classes=self.num_classes).median_ms
-
-
-def space_of(space: Any):
-    """A space from its registered name (a ``SearchSpace`` or None is kept as it is)."""
-    if space is None or not isinstance(space, str):
-        return space
-    return spaces.get(space)
