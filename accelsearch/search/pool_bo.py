@@ -9,22 +9,20 @@ choosing *which candidates to train*. This strategy:
    predicts every member's latency (no trial runs for this);
 2. trains ``n_startup_trials`` members spread over the predicted latency range (one
    random member per equal-count latency stratum);
-3. then fits a Gaussian process (scikit-learn's, on one-hot categorical and scaled ordered
-   parameters; ``per_parameter``: one length scale per parameter, off by default: on
-   NAS-Bench-201 it did not beat one length scale on fresh seeds and its fit is ~6x slower
-   at 300 trials; ``summed_kernel``: both kernels added, off) to the trained members'
-   modelled metric (accuracy) and trains the member with the largest acquisition: for
-   ``[accuracy, latency_ms]`` the expected hypervolume improvement with the member's latency
-   taken as known
+3. then fits a surrogate of the modelled metric (accuracy) to the trained members - a
+   Gaussian process on one-hot categorical and scaled ordered parameters, by default in
+   turn with a random forest for a front (``surrogate``, ``per_parameter``,
+   ``summed_kernel``: :mod:`accelsearch.search.pool_surrogate`) - and trains the member
+   with the largest acquisition: for ``[accuracy, latency_ms]`` the expected hypervolume
+   improvement with the member's latency taken as known
    (:mod:`accelsearch.search.pool_acquisition`: a closed form, nothing sampled); for one
    metric the expected improvement over the best feasible value. Every ``local_every``-th
    ask (default: every ask for a front, every second for one metric) chooses only among
    members one or two parameters away from the current front (for one metric: the three
-   best); under a latency budget with one metric the predicted
-   latency is also a GP feature (``latency_feature``). ``exploit_every: k`` (off): every
-   k-th ask trains the GP-best unasked member one parameter from the best trained ones
+   best); under a latency budget with one metric the predicted latency is also a GP
+   feature (``latency_feature``). ``exploit_every: k`` (off): every k-th ask trains the
+   GP-best unasked member one parameter from the best trained ones
    (:mod:`accelsearch.search.pool_exploit`; NB201: +0.003 HV ratio, not enough to confirm).
-   ``surrogate``: the GP, or also a random forest (:mod:`accelsearch.search.pool_surrogate`).
 
 With a latency budget the pool is cut to the members predicted within it (``budget_margin``,
 5 %, admits those just over: the predictor errs, the measurement decides) before any trial;
@@ -47,6 +45,7 @@ from accelsearch.search.budget import pool_within_budget
 from accelsearch.search.pool_acquisition import expected_improvement, hypervolume_improvement
 from accelsearch.search.pool_exploit import exploit_candidates, representatives
 from accelsearch.search.pool_surrogate import (
+    DEFAULT_SURROGATE,
     SURROGATES,
     Surrogate,
     features,
@@ -96,7 +95,7 @@ class PoolBOSearcher(Searcher):
         "per_parameter": False,
         "exploit_every": None,
         "summed_kernel": False,
-        "surrogate": "gp",
+        "surrogate": None,  # DEFAULT_SURROGATE: by the number of metrics
     }
     option_kinds = {
         "predictor": (object,),  # a name, or from Python a callable or a LUT: check_predictor
@@ -105,6 +104,7 @@ class PoolBOSearcher(Searcher):
         "latency_feature": (int, float),
         "local_every": (int,),
         "exploit_every": (int,),
+        "surrogate": (str,),
     }
 
     def __init__(self, space, objective, seed: int = 0, **options: Any) -> None:
@@ -120,10 +120,10 @@ class PoolBOSearcher(Searcher):
         margin = o["budget_margin"]
         if isinstance(margin, bool) or margin < 0:
             raise ConfigError(f"search.options.budget_margin must be >= 0, got {margin!r}")
-        if o["surrogate"] not in SURROGATES:
+        if o["surrogate"] is not None and o["surrogate"] not in SURROGATES:
             raise ConfigError(
-                f"search.options.surrogate must be one of {', '.join(SURROGATES)}, got "
-                f"{o['surrogate']!r}"
+                f"search.options.surrogate must be one of {', '.join(SURROGATES)} or null "
+                f"(alternate for a front, gp for one metric), got {o['surrogate']!r}"
             )
         self.modelled = self._modelled_metric(objective)
         check_predictor(o["predictor"], o["predictor_options"])
@@ -138,6 +138,12 @@ class PoolBOSearcher(Searcher):
         self.trained: dict[int, tuple[float | None, bool]] = {}
         self._strata: list[np.ndarray] = []
         self._rep: np.ndarray | None = None  # pool member -> its admitted representative
+
+    @property
+    def surrogate(self) -> str:
+        """The ``surrogate`` option, else :data:`DEFAULT_SURROGATE` (read on use: a run
+        saved with ``gp`` in its options resumes with ``gp``)."""
+        return self.options["surrogate"] or DEFAULT_SURROGATE[self.objective.multi]
 
     @staticmethod
     def _modelled_metric(objective) -> int:
@@ -238,7 +244,7 @@ class PoolBOSearcher(Searcher):
             warp=bool(self.options["warp"]),
             groups=self._length_groups(x),
             summed=bool(self.options["summed_kernel"]),
-            forest=forest_mode(self.options["surrogate"], len(y)),
+            forest=forest_mode(self.surrogate, len(y)),
         ).fit(x, y)
         near_best = self._exploit_step(fresh)
         if len(near_best):  # exploitation: the GP's best one parameter from the best
@@ -385,6 +391,7 @@ class PoolBOSearcher(Searcher):
         return {
             "strategy": "pool-bo",
             "metric": self.objective.metrics[self.modelled],
+            "surrogate": self.surrogate,
             "predictor_unit": self.unit,
             "pool": int(len(self.latency)),
             "admitted": int(len(self.admitted)),

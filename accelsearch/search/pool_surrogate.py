@@ -5,13 +5,14 @@ parameter (its index scaled to [0, 1]). Kernel: a constant times a Matern-5/2, p
 noise; targets standardised (``normalize_y``). The Matern has one length scale for all
 columns, or (``groups``; pool-bo's ``per_parameter``) one per *parameter*, shared by that
 parameter's one-hot columns (:class:`ParameterMatern`): the GP can then learn which
-parameters matter, with a handful of hyper-parameters instead of one per column. The
-hyper-parameters are fitted by maximum likelihood at every fit (tens of points: tens of
-milliseconds; per parameter, seconds at a few hundred points).
+parameters matter, with a handful of hyper-parameters instead of one per column (off by
+default: on NAS-Bench-201 it did not beat one length scale on fresh seeds, and its fit is
+~6x slower at 300 trials). The hyper-parameters are fitted by maximum likelihood at every
+fit (tens of points: tens of milliseconds; per parameter, seconds at a few hundred points).
 
 ``forest``: a random forest on the same warped targets, beside the GP (``"mixture"``: the
 two predictions pooled as an equal mixture) or instead of it (``"alone"``). pool-bo's
-``surrogate`` option chooses: ``gp`` (the default) no forest, ``gp+forest`` the mixture,
+``surrogate`` option chooses: ``gp`` no forest, ``gp+forest`` the mixture,
 ``alternate`` the forest alone at the asks with an odd number of trained members and the GP
 at the others. A forest learns that one parameter's value is good only beside certain
 others, which a stationary kernel on one-hot columns cannot; its spread over the trees
@@ -19,9 +20,9 @@ shrinks where no tree splits (a few slow members look certain), which the GP's s
 up for. On NAS-Bench-201 (hypervolume ratio in the acc >= 85 % region at 100 evaluations)
 alternating gained 0.009 and the mixture 0.006 over the GP alone on the 40 seeds they were
 chosen on, the forest alone lost 0.003; alternating gained 0.003 over 100 fresh seeds and
-did worse under a latency budget, so it is not the default
-(``benchmarks/results/search/hv_poolbo6_nb201_h200.md``). A forest costs ~0.2 s a fit at
-100 points.
+did worse under a latency budget with one metric, so it is the default for a front only
+(:data:`DEFAULT_SURROGATE`; ``benchmarks/results/search/hv_poolbo6_nb201_h200.md``). A
+forest costs ~0.2 s a fit at 100 points.
 """
 
 from __future__ import annotations
@@ -44,6 +45,11 @@ FOREST_MIN_STD = 1e-3
 FOREST_MODES = (None, "mixture", "alone")
 #: pool-bo's ``surrogate`` option: the GP alone, a forest beside it, or the two by turns
 SURROGATES = ("gp", "gp+forest", "alternate")
+#: pool-bo's ``surrogate: null``, for a front (True) and for one metric (False). NB201's
+#: front: ``alternate`` +0.0026 ± 0.0018 over the GP on 100 fresh seeds (0.9795 against
+#: 0.9768; 0.9823 on seeds 0-9); one metric under a latency budget: the GP was better on
+#: both seed sets (``benchmarks/results/search/hv_poolbo6_nb201_h200.md``)
+DEFAULT_SURROGATE = {True: "alternate", False: "gp"}
 
 
 def forest_mode(surrogate: str, n_points: int) -> str | None:

@@ -179,8 +179,37 @@ def test_pool_bo_passes_its_surrogate_option_and_names_the_choices(monkeypatch):
         assert set(made) == forests
         made.clear()
     with pytest.raises(
-        ConfigError, match=r"surrogate must be one of gp, gp\+forest, alternate, got 'rf'"
+        ConfigError,
+        match=r"surrogate must be one of gp, gp\+forest, alternate or null \(alternate for a "
+        r"front, gp for one metric\), got 'rf'",
     ):
         strategy.validate(
             "pool-bo", space, Objective.of("accuracy"), 0, {**opts, "surrogate": "rf"}
         )
+
+
+def test_by_default_a_front_alternates_and_one_metric_takes_the_gp(monkeypatch):
+    made = []
+
+    class Recording(Surrogate):
+        def __init__(self, *args, **kwargs):
+            made.append(kwargs.get("forest"))
+            super().__init__(*args, **kwargs)
+
+    monkeypatch.setattr(pool_bo, "Surrogate", Recording)
+    space = spaces.get("nb201")
+    opts = {"candidates": 256, "n_startup_trials": 2, "predictor": lambda arch: 1.0}
+    for objective, forests, name in (
+        (Objective.of("accuracy", "latency_ms"), {None, "alone"}, "alternate"),
+        (Objective.of("accuracy"), {None}, "gp"),
+    ):
+        s = strategy.validate("pool-bo", space, objective, 0, opts)
+        for k in range(5):
+            sug = s.ask()
+            s.tell(sug.id, {"accuracy": 50.0 + k, "latency_ms": 1.0 + k})
+        assert set(made) == forests and s.summary()["surrogate"] == name
+        made.clear()
+    # a run saved when gp was every objective's default has it in its options: it stays gp
+    front = strategy.validate("pool-bo", space, Objective.of("accuracy", "latency_ms"), 0, opts)
+    front.options["surrogate"] = "gp"
+    assert front.surrogate == "gp"
