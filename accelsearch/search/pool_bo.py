@@ -195,16 +195,10 @@ class PoolBOSearcher(Searcher):
 
     def _one_per_latency(self, members: np.ndarray) -> np.ndarray:
         """One random member per predicted latency value (``merge_equal_latency``, ms
-        predictors only): a lookup table predicts exactly the same latency for the same
-        layers, so members that tie are one network written differently (on NAS-Bench-201,
-        cells that differ only in edges that never reach the output); training two of them
-        trains the same network twice. That holds only for a predictor that tells networks
-        apart: where it gives fewer distinct values than ``MERGE_MIN_DISTINCT`` of the
-        pool's members (the per-layer H200 table: 28 values for NAS-Bench-201's 15,625 cells
-        at batch 1), a tie is its coarseness, and merging would leave a pool of a few
-        members; nothing is merged then. The share is taken over the whole pool: under a
-        tight budget most admitted members can be genuine copies (NB201's fastest 10 %:
-        about 1 distinct latency for 20 cells)."""
+        predictors only): members that tie are one network written differently (NB201: cells
+        whose differing edges never reach the output), and training both trains it twice.
+        Not where the predictor is coarse (:data:`MERGE_MIN_DISTINCT`, taken over the whole
+        pool: under a tight budget most admitted members can be genuine copies)."""
         if not self.options["merge_equal_latency"] or self.unit != "ms":
             return members
         if len(np.unique(self.latency)) < MERGE_MIN_DISTINCT * len(self.latency):
