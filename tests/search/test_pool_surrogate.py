@@ -155,7 +155,12 @@ def test_alternate_takes_the_forest_alone_at_odd_counts_and_the_gp_at_even():
     assert {forest_mode("gp+forest", n) for n in (20, 21)} == {"mixture"}
 
 
-def test_pool_bo_passes_its_surrogate_option_and_names_the_choices(monkeypatch):
+NB201 = {"candidates": 256, "n_startup_trials": 2, "predictor": lambda arch: 1.0}
+
+
+@pytest.fixture
+def forests_made(monkeypatch) -> list:
+    """The ``forest`` argument of every Surrogate pool-bo makes, in order."""
     made = []
 
     class Recording(Surrogate):
@@ -164,52 +169,53 @@ def test_pool_bo_passes_its_surrogate_option_and_names_the_choices(monkeypatch):
             super().__init__(*args, **kwargs)
 
     monkeypatch.setattr(pool_bo, "Surrogate", Recording)
-    space = spaces.get("nb201")
-    opts = {"candidates": 256, "n_startup_trials": 2, "predictor": lambda arch: 1.0}
+    return made
+
+
+def _search_five(objective, options):
+    """A pool-bo search on NB201 told five made-up results; the searcher."""
+    s = strategy.validate("pool-bo", spaces.get("nb201"), objective, 0, {**NB201, **options})
+    for k in range(5):
+        sug = s.ask()
+        s.tell(sug.id, {"accuracy": 50.0 + k, "latency_ms": 1.0 + k})
+    return s
+
+
+def test_pool_bo_passes_its_surrogate_option_and_names_the_choices(forests_made):
     choices = (
         ({"surrogate": "gp"}, {None}),
         ({"surrogate": "gp+forest"}, {"mixture"}),
         ({"surrogate": "alternate"}, {None, "alone"}),
     )
     for choice, forests in choices:
-        s = strategy.validate("pool-bo", space, Objective.of("accuracy"), 0, {**opts, **choice})
-        for k in range(5):
-            sug = s.ask()
-            s.tell(sug.id, {"accuracy": 50.0 + k})
-        assert set(made) == forests
-        made.clear()
+        _search_five(Objective.of("accuracy"), choice)
+        assert set(forests_made) == forests
+        forests_made.clear()
     with pytest.raises(
         ConfigError,
         match=r"surrogate must be one of gp, gp\+forest, alternate or null \(alternate for a "
         r"front, gp for one metric\), got 'rf'",
     ):
         strategy.validate(
-            "pool-bo", space, Objective.of("accuracy"), 0, {**opts, "surrogate": "rf"}
+            "pool-bo",
+            spaces.get("nb201"),
+            Objective.of("accuracy"),
+            0,
+            {**NB201, "surrogate": "rf"},
         )
 
 
-def test_by_default_a_front_alternates_and_one_metric_takes_the_gp(monkeypatch):
-    made = []
-
-    class Recording(Surrogate):
-        def __init__(self, *args, **kwargs):
-            made.append(kwargs.get("forest"))
-            super().__init__(*args, **kwargs)
-
-    monkeypatch.setattr(pool_bo, "Surrogate", Recording)
-    space = spaces.get("nb201")
-    opts = {"candidates": 256, "n_startup_trials": 2, "predictor": lambda arch: 1.0}
+def test_by_default_a_front_alternates_and_one_metric_takes_the_gp(forests_made):
     for objective, forests, name in (
         (Objective.of("accuracy", "latency_ms"), {None, "alone"}, "alternate"),
         (Objective.of("accuracy"), {None}, "gp"),
     ):
-        s = strategy.validate("pool-bo", space, objective, 0, opts)
-        for k in range(5):
-            sug = s.ask()
-            s.tell(sug.id, {"accuracy": 50.0 + k, "latency_ms": 1.0 + k})
-        assert set(made) == forests and s.summary()["surrogate"] == name
-        made.clear()
+        s = _search_five(objective, {})
+        assert set(forests_made) == forests and s.summary()["surrogate"] == name
+        forests_made.clear()
     # a run saved when gp was every objective's default has it in its options: it stays gp
-    front = strategy.validate("pool-bo", space, Objective.of("accuracy", "latency_ms"), 0, opts)
+    front = strategy.validate(
+        "pool-bo", spaces.get("nb201"), Objective.of("accuracy", "latency_ms"), 0, NB201
+    )
     front.options["surrogate"] = "gp"
     assert front.surrogate == "gp"
