@@ -123,7 +123,8 @@ class PoolBOSearcher(Searcher):
         if o["surrogate"] is not None and o["surrogate"] not in SURROGATES:
             raise ConfigError(
                 f"search.options.surrogate must be one of {', '.join(SURROGATES)} or null "
-                f"(alternate for a front, gp for one metric), got {o['surrogate']!r}"
+                f"({DEFAULT_SURROGATE[True]} for a front, {DEFAULT_SURROGATE[False]} for one "
+                f"metric), got {o['surrogate']!r}"
             )
         self.modelled = self._modelled_metric(objective)
         check_predictor(o["predictor"], o["predictor_options"])
