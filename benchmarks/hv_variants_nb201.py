@@ -37,6 +37,8 @@ gained nothing (``hv_poolbo5_nb201_h200.md``).
   mapped back through the warp (a monotone table over the trained values' range widened by
   its width on each side), the exact improvement averaged over them. The warp is steeper at
   the top, so the warped acquisition counts a point gained at the fast end as less.
+* ``forest_1in3`` / ``forest_2in3`` (round 10): ``alternate`` with the forest at one ask in
+  three / two in three instead of every other ask (by the number of trained cells).
 
 Runs, scores and the record's format are those of ``hv_gap_nb201.py run`` (same tables,
 cache and scorer), so ``hv_gap_nb201.py gaps`` reads the output.
@@ -80,6 +82,8 @@ VARIANTS = (
     "mixture",
     "alternate",
     "raw_ehvi",
+    "forest_1in3",
+    "forest_2in3",
 )
 #: variants that became pool-bo options: run with the option, nothing swapped (the same runs
 #: as the swaps they were tried as)
@@ -171,6 +175,10 @@ def use_variant(name: str) -> None:
         pool_bo.features = lambda encoding, idx: one_hot(encoding, canonical_rows(idx))
     elif name == "rf":  # the product's forest alone at every fit
         pool_bo.forest_mode = lambda surrogate, n_points: "alone"
+    elif name == "forest_1in3":  # round 10: alternate's forest at one ask in three
+        pool_bo.forest_mode = lambda surrogate, n_points: None if n_points % 3 else "alone"
+    elif name == "forest_2in3":  # ... and at two asks in three
+        pool_bo.forest_mode = lambda surrogate, n_points: "alone" if n_points % 3 else None
     elif name in OPTION_VARIANTS:
         pass  # main() passes the option
     elif name in ("paths", "paths_edges"):
