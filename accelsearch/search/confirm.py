@@ -52,6 +52,8 @@ CONFIRMED_METRICS = (
 )
 #: the fix named where the runs do not tell the winner apart
 MORE_SEEDS = "more seeds (`search.confirm.seeds`, or `max_seeds` to race the leading two)"
+#: the same advice once a race has run to its cap
+MORE_RACE = "a higher `search.confirm.max_seeds`"
 #: a confirmed winner is told apart from the runner-up when it leads by this many standard
 #: errors (about 97.5 % one-sided for a spread known well, ~93 % with 3 degrees of freedom)
 SEPARATED_BY = 2.0
@@ -242,12 +244,13 @@ def describe(summary: dict[str, Any]) -> str:
         )
     else:
         verdict = f"trial {summary['winner_confirmed']} stays the winner"
-    told = lead_text(summary.get("lead"), summary["metric"])
+    told = lead_text(summary.get("lead"), summary["metric"], bool(summary.get("race_runs")))
     return head + verdict + (f"; {told}" if told else "")
 
 
-def lead_text(lead_: dict[str, Any] | None, metric: str) -> str:
-    """The winner's lead over the runner-up in words, and whether the runs tell them apart."""
+def lead_text(lead_: dict[str, Any] | None, metric: str, raced: bool = False) -> str:
+    """The winner's lead over the runner-up in words, and whether the runs tell them apart;
+    ``raced``: a race ran (and ended), so only a higher cap would add runs."""
     if not lead_:
         return ""
     unit = " points" if metric == "accuracy" else ""
@@ -258,7 +261,8 @@ def lead_text(lead_: dict[str, Any] | None, metric: str) -> str:
     if lead_["separated"]:
         return head + ": told apart"
     return head + (
-        f": not told apart (under {SEPARATED_BY:g} standard errors); {MORE_SEEDS} would narrow it"
+        f": not told apart (under {SEPARATED_BY:g} standard errors); "
+        f"{MORE_RACE if raced else MORE_SEEDS} would narrow it"
     )
 
 
@@ -297,13 +301,14 @@ def markdown(summary: dict[str, Any] | None) -> list[str]:
     if failed:
         failed = ["Confirming runs that failed (`accelsearch resume` trains them again):",
                   "", *failed, ""]  # fmt: skip
+    told = lead_text(summary.get("lead"), summary["metric"], bool(summary.get("race_runs")))
     return [
         f"### Confirmed on {len(summary['seeds'])} more seed(s): {summary['seeds']}"
         + _raced(summary),
         "",
         f"The best trials by {summary['metric']}, trained again; ranked by the mean of these "
         "runs, which leaves out the search's own (it is why the trial was picked, so biased "
-        f"high). {verdict} {_sentence(lead_text(summary.get('lead'), summary['metric']))}"
+        f"high). {verdict} {_sentence(told)}"
         f"{summary['train_s']:.0f} s of training.",
         "",
         "| " + " | ".join(head) + " |",

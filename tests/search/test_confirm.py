@@ -182,6 +182,12 @@ def test_the_race_gives_the_two_leaders_one_more_run_each_until_told_apart():
     close["steady"][4], close["lucky"][4] = 87.0, 86.6
     summary = confirm.apply(result, race, close, _reward)
     assert confirm.race_runs(race, close, summary) == []
+    # not told apart at the cap: only a higher cap would add runs, and both texts say so
+    summary = {**summary, "errors": [], "train_s": 1.0}
+    table = "\n".join(confirm.markdown(summary))
+    for text in (confirm.describe(summary), table):
+        assert "not told apart" in text and confirm.MORE_SEEDS not in text
+        assert "a higher `search.confirm.max_seeds` would narrow it" in text
 
 
 def test_no_race_once_told_apart_or_without_race_seeds():
