@@ -20,7 +20,8 @@ lead, and its standard error from the spread of *all* the confirming runs pooled
 trial's own spread over two runs says little: on an H100 two networks 1.1 points apart by
 two runs each, 2.5 of their own standard errors, were 0.1 points apart by seven or eight,
 ``benchmarks/results/search/confirm_h100.md``). A lead under :data:`SEPARATED_BY` standard
-errors is reported as not told apart, with more seeds as the fix.
+errors is reported as not told apart, with more seeds as the fix (after a race, a higher
+cap).
 
 ``max_seeds`` races the leading two: while the lead is not told apart, each of the two
 current leaders (taken afresh after every round, so a trial that overtakes joins) gets one
@@ -244,16 +245,17 @@ def describe(summary: dict[str, Any]) -> str:
         )
     else:
         verdict = f"trial {summary['winner_confirmed']} stays the winner"
-    told = lead_text(summary.get("lead"), summary["metric"], bool(summary.get("race_runs")))
+    told = lead_text(summary)
     return head + verdict + (f"; {told}" if told else "")
 
 
-def lead_text(lead_: dict[str, Any] | None, metric: str, raced: bool = False) -> str:
+def lead_text(summary: dict[str, Any]) -> str:
     """The winner's lead over the runner-up in words, and whether the runs tell them apart;
-    ``raced``: a race ran (and ended), so only a higher cap would add runs."""
+    after a race (``race_runs``) only a higher cap would add runs, so that is the fix named."""
+    lead_ = summary.get("lead")
     if not lead_:
         return ""
-    unit = " points" if metric == "accuracy" else ""
+    unit = " points" if summary["metric"] == "accuracy" else ""
     head = f"it leads trial {lead_['runner_up']} by {lead_['points']:.2f}{unit}"
     if lead_["se"] is None:
         return head + (f" (one run each: their spread is unknown; {MORE_SEEDS} would tell)")
@@ -262,7 +264,7 @@ def lead_text(lead_: dict[str, Any] | None, metric: str, raced: bool = False) ->
         return head + ": told apart"
     return head + (
         f": not told apart (under {SEPARATED_BY:g} standard errors); "
-        f"{MORE_RACE if raced else MORE_SEEDS} would narrow it"
+        f"{MORE_RACE if summary.get('race_runs') else MORE_SEEDS} would narrow it"
     )
 
 
@@ -301,14 +303,13 @@ def markdown(summary: dict[str, Any] | None) -> list[str]:
     if failed:
         failed = ["Confirming runs that failed (`accelsearch resume` trains them again):",
                   "", *failed, ""]  # fmt: skip
-    told = lead_text(summary.get("lead"), summary["metric"], bool(summary.get("race_runs")))
     return [
         f"### Confirmed on {len(summary['seeds'])} more seed(s): {summary['seeds']}"
         + _raced(summary),
         "",
         f"The best trials by {summary['metric']}, trained again; ranked by the mean of these "
         "runs, which leaves out the search's own (it is why the trial was picked, so biased "
-        f"high). {verdict} {_sentence(told)}"
+        f"high). {verdict} {_sentence(lead_text(summary))}"
         f"{summary['train_s']:.0f} s of training.",
         "",
         "| " + " | ".join(head) + " |",
